@@ -1,0 +1,67 @@
+# EasyQuant: the two commands a user needs are `make up` and `make test`.
+SHELL := /bin/bash
+PYTHON ?= python3.11
+VENV ?= .venv
+BIN := $(VENV)/bin
+STAMPS := $(VENV)/.stamps
+export EASYQUANT_HOME ?= $(CURDIR)/.easyquant
+
+.PHONY: help up down status test test-fast lint bench soak venv dashboard system-deps clean
+
+help:
+	@echo "make up      set up (venv, dashboard, database) and start the whole system"
+	@echo "make down    stop exactly what 'make up' started; data stays"
+	@echo "make status  what runs, where"
+	@echo "make test    install what the tests need and run the whole suite"
+	@echo "make lint    ruff and mypy"
+	@echo "make bench   benchmarks against peer libraries (writes bench/RESULTS.md figures)"
+
+# --- setup -----------------------------------------------------------------
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV) || python3 -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+
+$(STAMPS)/install: pyproject.toml | $(BIN)/python
+	$(BIN)/pip install -q -e ".[test,celery]"
+	@mkdir -p $(STAMPS) && touch $@
+
+$(STAMPS)/bench: pyproject.toml $(STAMPS)/install
+	$(BIN)/pip install -q -e ".[test,celery,bench]"
+	@mkdir -p $(STAMPS) && touch $@
+
+venv: $(STAMPS)/install
+
+# System packages the browser tests need (Debian's chromium); no-op when present.
+system-deps:
+	@bash scripts/system-deps.sh
+
+dashboard:
+	@bash scripts/build-dashboard.sh
+
+# --- run -------------------------------------------------------------------
+up: venv dashboard
+	@$(BIN)/python -m easyquant.stack up
+
+down:
+	@if [ -x $(BIN)/python ]; then $(BIN)/python -m easyquant.stack down; else echo "nothing to stop (no $(VENV))"; fi
+
+status:
+	@$(BIN)/python -m easyquant.stack status
+
+# --- quality ---------------------------------------------------------------
+test: venv system-deps dashboard
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+test-fast: venv
+	$(BIN)/python -m pytest -m "not e2e" $(PYTEST_ARGS)
+
+lint: venv
+	$(BIN)/ruff check easyquant monitor_api dags plugins tests bench
+	$(BIN)/ruff format --check easyquant monitor_api dags plugins tests bench
+	$(BIN)/mypy
+
+bench: $(STAMPS)/bench
+	$(BIN)/python bench/status_latency.py
+
+clean: down
+	rm -rf $(VENV) monitor_api/static

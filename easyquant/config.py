@@ -1,0 +1,141 @@
+"""Settings: one place, read from the environment (prefix ``EASYQUANT_``), validated at start-up."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal
+from urllib.parse import urlsplit, urlunsplit
+
+from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from easyquant.errors import ConfigError
+
+
+class Settings(BaseSettings):
+    """Every setting EasyQuant reads; each maps to an ``EASYQUANT_<NAME>`` variable."""
+
+    model_config = SettingsConfigDict(env_prefix="EASYQUANT_", extra="ignore", frozen=True)
+
+    home: Path = Field(default=Path(".easyquant"), description="Data lake, logs, embedded DB")
+    database_url: str | None = Field(
+        default=None,
+        description="PostgreSQL URL; unset means the embedded server under home",
+    )
+    embedded_pg_port: int = Field(default=54329, ge=1024, le=65535)
+    mode: Literal["local", "production"] = "local"
+    api_host: str = "127.0.0.1"
+    api_port: int = Field(default=8000, ge=1, le=65535)
+    api_token: SecretStr | None = None
+    airflow_port: int = Field(default=8080, ge=1, le=65535)
+    airflow_url: str | None = Field(default=None, description="Public base URL of the Airflow UI")
+    airflow_user: str = "admin"
+    airflow_password: SecretStr = SecretStr("admin")
+    airflow_parallelism: int = Field(default=4, ge=1, le=256)
+    poll_interval: float = Field(default=2.0, gt=0, le=300, description="Bridge poll fallback, s")
+    client_queue_size: int = Field(default=1000, ge=10, le=1_000_000)
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+
+    @field_validator("database_url")
+    @classmethod
+    def _check_database_url(cls, value: str | None) -> str | None:
+        if value is None or value == "":
+            return None
+        parts = urlsplit(value)
+        if parts.scheme not in ("postgresql", "postgres") or not parts.path.strip("/"):
+            raise ValueError(
+                "must look like postgresql://user@host:port/dbname, got " + repr(_redact(value))
+            )
+        return value
+
+    @field_validator("api_token")
+    @classmethod
+    def _check_token(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and value.get_secret_value() == "":
+            return None
+        if value is not None and len(value.get_secret_value()) < 8:
+            raise ValueError("must be at least 8 characters")
+        return value
+
+    @model_validator(mode="after")
+    def _production_needs_secrets(self) -> Settings:
+        if self.mode == "production":
+            if self.api_token is None:
+                raise ValueError("EASYQUANT_API_TOKEN: required when EASYQUANT_MODE=production")
+            if self.airflow_password.get_secret_value() == "admin":
+                raise ValueError(
+                    "EASYQUANT_AIRFLOW_PASSWORD: the default 'admin' is refused in production"
+                )
+        return self
+
+    # ----- derived paths -----------------------------------------------------
+    @property
+    def home_dir(self) -> Path:
+        return self.home.expanduser().resolve()
+
+    @property
+    def lake_dir(self) -> Path:
+        return self.home_dir / "lake"
+
+    @property
+    def log_dir(self) -> Path:
+        return self.home_dir / "logs"
+
+    @property
+    def run_dir(self) -> Path:
+        return self.home_dir / "run"
+
+    @property
+    def pgdata_dir(self) -> Path:
+        return self.home_dir / "pgdata"
+
+    @property
+    def airflow_home(self) -> Path:
+        return self.home_dir / "airflow"
+
+    @property
+    def embedded(self) -> bool:
+        return self.database_url is None
+
+    def dsn(self, database: str | None = None) -> str:
+        """Return the PostgreSQL URL of EasyQuant's database, or of ``database`` on that server."""
+        url = self.database_url or (
+            f"postgresql://postgres@127.0.0.1:{self.embedded_pg_port}/easyquant"
+        )
+        if database is None:
+            return url
+        parts = urlsplit(url)
+        return urlunsplit((parts.scheme, parts.netloc, "/" + database, parts.query, ""))
+
+    @property
+    def airflow_base_url(self) -> str:
+        return (self.airflow_url or f"http://127.0.0.1:{self.airflow_port}").rstrip("/")
+
+
+def _redact(url: str) -> str:
+    parts = urlsplit(url)
+    if parts.password:
+        netloc = parts.netloc.replace(":" + parts.password + "@", ":***@")
+        return urlunsplit((parts.scheme, netloc, parts.path, parts.query, parts.fragment))
+    return url
+
+
+def load_settings(**overrides: object) -> Settings:
+    """Read settings from the environment; raise ConfigError naming each bad setting."""
+    try:
+        return Settings(**overrides)  # type: ignore[arg-type]
+    except ValidationError as exc:
+        problems = []
+        for err in exc.errors():
+            field = ".".join(str(p) for p in err["loc"])
+            name = f"EASYQUANT_{field.upper()}" if field else "settings"
+            msg = err["msg"].removeprefix("Value error, ")
+            problems.append(f"{name}: {msg}" if not msg.startswith("EASYQUANT_") else msg)
+        raise ConfigError("invalid settings: " + "; ".join(problems)) from None
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """Return the process-wide settings (read once)."""
+    return load_settings()

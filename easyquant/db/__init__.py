@@ -1,0 +1,6 @@
+"""Database access: connections, the embedded default server and versioned SQL migrations."""
+
+from easyquant.db.connection import connect, ensure_database, ensure_ready, transaction
+from easyquant.db.migrate import migrate
+
+__all__ = ["connect", "ensure_database", "ensure_ready", "migrate", "transaction"]

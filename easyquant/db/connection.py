@@ -1,0 +1,89 @@
+"""Connections to EasyQuant's PostgreSQL database (psycopg2)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from urllib.parse import urlsplit
+
+import psycopg2
+import psycopg2.extensions
+import psycopg2.extras
+from psycopg2 import sql
+
+from easyquant.config import Settings, get_settings
+from easyquant.errors import DatabaseError
+
+
+def connect(
+    settings: Settings | None = None,
+    *,
+    database: str | None = None,
+    autocommit: bool = False,
+    connect_timeout: int = 5,
+    application_name: str = "easyquant",
+) -> psycopg2.extensions.connection:
+    """Open a new connection to EasyQuant's database (or ``database`` on the same server)."""
+    settings = settings or get_settings()
+    dsn = settings.dsn(database)
+    try:
+        conn = psycopg2.connect(
+            dsn, connect_timeout=connect_timeout, application_name=application_name
+        )
+    except psycopg2.OperationalError as exc:
+        where = urlsplit(dsn)
+        raise DatabaseError(
+            f"cannot connect to PostgreSQL at {where.hostname}:{where.port or 5432}"
+            f"/{where.path.lstrip('/')}: {str(exc).strip()}"
+        ) from exc
+    conn.autocommit = autocommit
+    return conn
+
+
+@contextmanager
+def transaction(conn: psycopg2.extensions.connection) -> Iterator[psycopg2.extensions.cursor]:
+    """Run a block in one transaction: commit on success, roll back on any exception."""
+    try:
+        with conn.cursor() as cur:
+            yield cur
+        conn.commit()
+    except BaseException:
+        conn.rollback()
+        raise
+
+
+def ensure_database(settings: Settings, name: str) -> bool:
+    """Create database ``name`` on the configured server when missing; return True if created."""
+    conn = connect(settings, database="postgres", autocommit=True)
+    try:
+        with conn.cursor() as cur:
+            cur.execute("SELECT 1 FROM pg_database WHERE datname = %s", (name,))
+            if cur.fetchone():
+                return False
+            try:
+                cur.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+            except psycopg2.errors.DuplicateDatabase:
+                return False
+            return True
+    finally:
+        conn.close()
+
+
+def database_name(settings: Settings) -> str:
+    return urlsplit(settings.dsn()).path.lstrip("/")
+
+
+def ensure_ready(settings: Settings | None = None, *, start_embedded: bool = True) -> Settings:
+    """Make the database usable: start the embedded server if it is the default, create, migrate."""
+    from easyquant.db.embedded import EmbeddedPostgres
+    from easyquant.db.migrate import migrate
+
+    settings = settings or get_settings()
+    if settings.embedded and start_embedded:
+        EmbeddedPostgres(settings).start()
+    ensure_database(settings, database_name(settings))
+    migrate(settings)
+    return settings
+
+
+psycopg2.extras.register_default_jsonb(loads=__import__("json").loads, globally=True)

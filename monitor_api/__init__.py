@@ -1,0 +1,1 @@
+"""monitor_api: the FastAPI bridge from the status store to the dashboard."""

@@ -1,0 +1,84 @@
+"""The status store: one transaction per change, events appended, NOTIFY sent, failures survived."""
+
+from __future__ import annotations
+
+import select
+import time
+
+import psycopg2
+import pytest
+
+from easyquant import status
+from easyquant.config import load_settings
+from easyquant.db import connect
+
+
+def rows(db, sql, *args):
+    with db.cursor() as cur:
+        cur.execute(sql, args)
+        return cur.fetchall()
+
+
+def test_report_upserts_row_appends_event_and_notifies(db, pg_settings):
+    listener = connect(pg_settings, autocommit=True)
+    with listener.cursor() as cur:
+        cur.execute(f"LISTEN {status.CHANNEL}")
+    assert status.report("job-1", kind="cli", name="ingest", state="running", progress=0.25)
+    assert status.report("job-1", kind="cli", name="ingest", progress=0.5, metrics={"rows": 7})
+    assert select.select([listener], [], [], 2)[0]
+    listener.poll()
+    assert [n.payload for n in listener.notifies] == ["job-1", "job-1"]
+    (row,) = rows(db, "SELECT state, progress, metrics, started_at IS NOT NULL FROM component")
+    assert row == ("running", 0.5, {"rows": 7}, True)
+    events = rows(db, "SELECT state, progress FROM component_event ORDER BY id")
+    assert events == [("running", 0.25), ("running", 0.5)]
+    listener.close()
+
+
+def test_track_marks_failure_with_exception_message(db):
+    with pytest.raises(RuntimeError), status.track("backtest", "demo", component_id="bt-1"):
+        raise RuntimeError("no data for AAA")
+    (row,) = rows(db, "SELECT state, message, finished_at IS NOT NULL FROM component")
+    assert row == ("failed", "RuntimeError: no data for AAA", True)
+
+
+def test_track_success_sets_full_progress_and_heartbeats(db):
+    with status.track(
+        "cli", "sweep", component_id="cli-1", heartbeat_interval=0.05
+    ) as job:
+        time.sleep(0.3)
+        job.progress(0.4, "running", points=10)
+    (row,) = rows(db, "SELECT state, progress, metrics FROM component WHERE id = 'cli-1'")
+    assert row == ("success", 1.0, {"points": 10})
+    # heartbeats move heartbeat_at but add no events: only start, progress and finish are events
+    assert rows(db, "SELECT count(*) FROM component_event")[0][0] == 3
+
+
+def test_bad_arguments_are_refused_before_the_database(db):
+    with pytest.raises(ValueError, match="state"):
+        status.report("x", kind="cli", name="x", state="exploded")
+    with pytest.raises(ValueError, match="kind"):
+        status.report("x", kind="Bad Kind", name="x")
+    assert rows(db, "SELECT count(*) FROM component")[0][0] == 0
+
+
+def test_unreachable_database_does_not_break_the_caller(pg_settings):
+    closed = load_settings(home=pg_settings.home, database_url="postgresql://u@127.0.0.1:1/none")
+    writer = status.StatusWriter(closed, retries=2, backoff=0.01, pause_after_failure=30)
+    started = time.monotonic()
+    assert writer.write("x", kind="cli", name="x", state="running") is False
+    # within the pause window, writes are skipped at once
+    assert writer.write("x", kind="cli", name="x", state="running") is False
+    assert time.monotonic() - started < 5
+    with status.track("cli", "offline", writer=writer) as job:
+        job.progress(0.5)
+    assert job.state == "success"
+
+
+def test_constraint_violation_is_logged_not_raised(db, pg_settings):
+    writer = status.StatusWriter(pg_settings)
+    assert writer.write("y", kind="cli", name="y", heartbeat_interval=None) is True
+    with pytest.raises(psycopg2.Error):
+        with db.cursor() as cur:
+            cur.execute("UPDATE component SET progress = 2 WHERE id = 'y'")
+    db.rollback()
