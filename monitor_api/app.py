@@ -1,0 +1,76 @@
+"""The FastAPI application: ``create_app(settings)``; its lifespan owns the status bridge."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+from fastapi import Depends, FastAPI
+from fastapi.responses import HTMLResponse
+from fastapi.staticfiles import StaticFiles
+
+from easyquant.config import Settings, get_settings
+from monitor_api.bridge import StatusBridge
+from monitor_api.deps import require_token
+from monitor_api.routes import status
+
+STATIC = Path(__file__).parent / "static"
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    """Build the app for ``settings`` (default: from the environment)."""
+    settings = settings or get_settings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        bridge = StatusBridge(settings)
+        app.state.bridge = bridge
+        await bridge.start()
+        try:
+            yield
+        finally:
+            await bridge.stop()
+
+    app = FastAPI(
+        title="EasyQuant monitor API",
+        version="0.1.0",
+        description="Status of pipelines, backtests and live trading; /ws/status pushes changes.",
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+    guarded = [Depends(require_token)]
+    app.include_router(status.router, dependencies=guarded)
+    app.include_router(status.ws_router)
+
+    if (STATIC / "index.html").exists():
+        app.mount("/", StaticFiles(directory=STATIC, html=True), name="dashboard")
+    else:
+
+        @app.get("/", response_class=HTMLResponse, include_in_schema=False)
+        def no_dashboard() -> str:
+            return (
+                "<h1>EasyQuant</h1><p>The dashboard is not built: run <code>make up</code>."
+                " The API is at <a href='/docs'>/docs</a>.</p>"
+            )
+
+    return app
+
+
+def main() -> None:
+    """Run the API with uvicorn on the configured host and port."""
+    import uvicorn
+
+    from easyquant.config import load_settings
+
+    settings = load_settings()
+    logging.basicConfig(level=settings.log_level)
+    uvicorn.run(
+        create_app(settings), host=settings.api_host, port=settings.api_port,
+        log_level=settings.log_level.lower(), ws_ping_interval=20,
+    )
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,404 @@
+"""From PostgreSQL to websocket clients: LISTEN/NOTIFY with a polling fallback, and fan-out.
+
+- A listener thread holds one connection that ``LISTEN``s on the status channel and hands the
+  notified component ids to the event loop. If the connection drops it reconnects with back-off;
+  after a reconnect every client gets a fresh snapshot (notifications may have been missed).
+- A poll task reads rows whose ``seq`` passed the highest one seen (catches missed
+  notifications, and carries the load alone while the listener is down) and marks components
+  stale when their heartbeat is older than 3x their interval.
+- Each row change is serialised once per batch; each client has a bounded queue of those shared
+  messages and its own sender task, so a slow or dead client never delays another. A client whose
+  queue overflows is dropped to "needs a snapshot" and resynchronised when it catches up.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import select
+import threading
+import time
+from collections import deque
+from collections.abc import Iterable
+from datetime import UTC, datetime
+from typing import Any
+
+import psycopg2
+import psycopg2.extensions
+from starlette.websockets import WebSocket, WebSocketDisconnect
+
+from easyquant.config import Settings
+from easyquant.status import CHANNEL
+
+log = logging.getLogger(__name__)
+
+COLUMNS = (
+    "id, kind, name, state, progress, message, metrics, attrs, url, parent_id, "
+    "heartbeat_interval, started_at, heartbeat_at, updated_at, finished_at, seq"
+)
+_LIVE_STATES = ("queued", "running")
+
+
+def _iso(value: datetime | None) -> str | None:
+    return value.isoformat() if value is not None else None
+
+
+def is_stale(row: dict[str, Any], now: float) -> bool:
+    """Return True when a queued or running component missed 3 heartbeats."""
+    if row["state"] not in _LIVE_STATES:
+        return False
+    beat = row["_heartbeat_ts"]
+    return bool(now - beat > 3 * float(row["heartbeat_interval"]))
+
+
+def row_to_component(rec: tuple[Any, ...], now: float | None = None) -> dict[str, Any]:
+    """Turn a database row (COLUMNS order) into the component JSON of docs/contracts.md."""
+    (cid, kind, name, state, progress, message, metrics, attrs, url, parent_id, interval,
+     started, beat, updated, finished, seq) = rec
+    comp: dict[str, Any] = {
+        "id": cid, "kind": kind, "name": name, "state": state, "stale": False,
+        "progress": progress, "message": message, "metrics": metrics, "attrs": attrs,
+        "url": url, "parent_id": parent_id, "heartbeat_interval": interval,
+        "started_at": _iso(started), "heartbeat_at": _iso(beat), "updated_at": _iso(updated),
+        "finished_at": _iso(finished), "seq": seq, "_heartbeat_ts": beat.timestamp(),
+    }
+    comp["stale"] = is_stale(comp, time.time() if now is None else now)
+    return comp
+
+
+def public(comp: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in comp.items() if not k.startswith("_")}
+
+
+def fetch_components(
+    conn: psycopg2.extensions.connection,
+    *,
+    ids: Iterable[str] | None = None,
+    after_seq: int | None = None,
+    kind: str | None = None,
+    state: str | None = None,
+) -> list[dict[str, Any]]:
+    """Read components: all, or those with the given ids or a seq above ``after_seq``."""
+    where, args = [], []  # type: ignore[var-annotated]
+    if ids is not None or after_seq is not None:
+        parts = []
+        if ids is not None:
+            parts.append("id = ANY(%s)")
+            args.append(list(ids))
+        if after_seq is not None:
+            parts.append("seq > %s")
+            args.append(after_seq)
+        where.append("(" + " OR ".join(parts) + ")")
+    if kind:
+        where.append("kind = %s")
+        args.append(kind)
+    if state:
+        where.append("state = %s")
+        args.append(state)
+    sql = f"SELECT {COLUMNS} FROM component"
+    if where:
+        sql += " WHERE " + " AND ".join(where)
+    sql += " ORDER BY seq"
+    with conn.cursor() as cur:
+        cur.execute(sql, args)
+        rows = cur.fetchall()
+    conn.commit()
+    now = time.time()
+    return [row_to_component(r, now) for r in rows]
+
+
+class Client:
+    """One websocket client: a bounded queue of shared, pre-serialised messages."""
+
+    def __init__(self, ws: WebSocket, max_queue: int) -> None:
+        self.ws = ws
+        self.queue: deque[str] = deque()
+        self.max_queue = max_queue
+        self.needs_snapshot = True
+        self.wakeup = asyncio.Event()
+        self.dropped = 0
+        self.closed = False
+
+    def push(self, message: str) -> None:
+        if self.needs_snapshot:
+            return  # the snapshot it will get includes this change
+        if len(self.queue) >= self.max_queue:
+            self.queue.clear()
+            self.needs_snapshot = True
+            self.dropped += 1
+        else:
+            self.queue.append(message)
+        self.wakeup.set()
+
+    def resync(self) -> None:
+        self.queue.clear()
+        self.needs_snapshot = True
+        self.wakeup.set()
+
+
+class StatusBridge:
+    """Keep a cache of every component and push changes to websocket clients."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.cache: dict[str, dict[str, Any]] = {}
+        self.max_seq = 0
+        self.clients: set[Client] = set()
+        self.listener_state = "down"  # listening | polling | down
+        self.database_ok = False
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._pending_ids: set[str] = set()
+        self._pending_event = asyncio.Event()
+        self._stop = threading.Event()
+        self._tasks: list[asyncio.Task[None]] = []
+        self._thread: threading.Thread | None = None
+        self._reader: psycopg2.extensions.connection | None = None
+        self._reader_lock = threading.Lock()
+
+    # ----- database reads (run in worker threads) ---------------------------------------------
+    def _read(self, **kwargs: Any) -> list[dict[str, Any]]:
+        with self._reader_lock:
+            for attempt in (1, 2):
+                try:
+                    if self._reader is None or self._reader.closed:
+                        self._reader = psycopg2.connect(
+                            self.settings.dsn(), connect_timeout=3,
+                            application_name="easyquant-bridge",
+                        )
+                    rows = fetch_components(self._reader, **kwargs)
+                    self.database_ok = True
+                    return rows
+                except psycopg2.Error:
+                    with contextlib.suppress(Exception):
+                        if self._reader is not None:
+                            self._reader.close()
+                    self._reader = None
+                    if attempt == 2:
+                        self.database_ok = False
+                        raise
+        return []
+
+    # ----- lifecycle -----------------------------------------------------------------------------
+    async def start(self) -> None:
+        self._loop = asyncio.get_running_loop()
+        try:
+            await self.refresh_all()
+        except psycopg2.Error as exc:
+            log.warning("status bridge starts without the database: %s", exc)
+        self._stop.clear()
+        self._thread = threading.Thread(target=self._listen, name="status-listener", daemon=True)
+        self._thread.start()
+        self._tasks = [
+            asyncio.create_task(self._fetch_notified(), name="status-fetch"),
+            asyncio.create_task(self._poll(), name="status-poll"),
+        ]
+
+    async def stop(self) -> None:
+        self._stop.set()
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
+        if self._thread is not None:
+            await asyncio.to_thread(self._thread.join, 3)
+        with self._reader_lock:
+            if self._reader is not None:
+                self._reader.close()
+                self._reader = None
+        for client in list(self.clients):
+            with contextlib.suppress(Exception):
+                await client.ws.close(code=1001)
+
+    # ----- the listener thread -------------------------------------------------------------
+    def _listen(self) -> None:
+        delay = 0.2
+        while not self._stop.is_set():
+            conn = None
+            try:
+                conn = psycopg2.connect(
+                    self.settings.dsn(), connect_timeout=3, application_name="easyquant-listen"
+                )
+                conn.autocommit = True
+                with conn.cursor() as cur:
+                    cur.execute(f"LISTEN {CHANNEL}")
+                was_down = self.listener_state != "listening"
+                self.listener_state = "listening"
+                delay = 0.2
+                if was_down:
+                    self._call_soon(self._schedule_resync)
+                while not self._stop.is_set():
+                    ready, _, _ = select.select([conn], [], [], 0.5)
+                    if not ready:
+                        continue
+                    conn.poll()
+                    if conn.notifies:
+                        ids = {n.payload for n in conn.notifies}
+                        conn.notifies.clear()
+                        self._call_soon(self._notified, ids)
+            except (psycopg2.Error, OSError, ValueError) as exc:
+                if self.listener_state == "listening":
+                    log.warning("status listener lost the database (%s); polling meanwhile", exc)
+                self.listener_state = "polling"
+                self._stop.wait(delay)
+                delay = min(delay * 2, 5.0)
+            finally:
+                if conn is not None:
+                    with contextlib.suppress(Exception):
+                        conn.close()
+
+    def _call_soon(self, fn: Any, *args: Any) -> None:
+        if self._loop is not None and not self._loop.is_closed():
+            with contextlib.suppress(RuntimeError):
+                self._loop.call_soon_threadsafe(fn, *args)
+
+    def _notified(self, ids: set[str]) -> None:
+        self._pending_ids |= ids
+        self._pending_event.set()
+
+    def _schedule_resync(self) -> None:
+        if self._loop is not None:
+            self._tasks.append(asyncio.create_task(self._resync()))
+
+    async def _resync(self) -> None:
+        try:
+            await self.refresh_all()
+        except psycopg2.Error as exc:
+            log.warning("status resync failed: %s", exc)
+            return
+        for client in self.clients:
+            client.resync()
+
+    # ----- fetching and broadcasting -----------------------------------------------------------
+    async def refresh_all(self) -> None:
+        rows = await asyncio.to_thread(self._read)
+        self.cache = {r["id"]: r for r in rows}
+        self.max_seq = max((r["seq"] for r in rows), default=0)
+
+    async def _fetch_notified(self) -> None:
+        while True:
+            await self._pending_event.wait()
+            self._pending_event.clear()
+            ids, self._pending_ids = self._pending_ids, set()
+            try:
+                rows = await asyncio.to_thread(self._read, ids=ids, after_seq=self.max_seq)
+            except psycopg2.Error:
+                self._pending_ids |= ids  # retried by the next poll or notification
+                await asyncio.sleep(0.2)
+                continue
+            self._apply(rows)
+
+    async def _poll(self) -> None:
+        interval = self.settings.poll_interval
+        while True:
+            await asyncio.sleep(min(interval, 1.0))
+            self._mark_stale()
+            now = time.monotonic()
+            if getattr(self, "_last_poll", 0.0) + interval > now:
+                continue
+            self._last_poll = now
+            ids, self._pending_ids = self._pending_ids, set()
+            try:
+                rows = await asyncio.to_thread(
+                    self._read, ids=ids or None, after_seq=self.max_seq
+                )
+            except psycopg2.Error:
+                self._pending_ids |= ids
+                continue
+            self._apply(rows)
+
+    def _apply(self, rows: list[dict[str, Any]]) -> None:
+        changed = []
+        for row in rows:
+            old = self.cache.get(row["id"])
+            if old is not None and old["seq"] >= row["seq"]:
+                continue
+            self.cache[row["id"]] = row
+            self.max_seq = max(self.max_seq, row["seq"])
+            changed.append(row)
+        if changed:
+            self.broadcast(changed)
+
+    def _mark_stale(self) -> None:
+        now = time.time()
+        changed = []
+        for comp in self.cache.values():
+            stale = is_stale(comp, now)
+            if stale != comp["stale"]:
+                comp["stale"] = stale
+                changed.append(comp)
+        if changed:
+            self.broadcast(changed)
+
+    def broadcast(self, components: list[dict[str, Any]]) -> None:
+        message = json.dumps(
+            {"type": "update", "components": [public(c) for c in components],
+             "server_time": datetime.now(UTC).isoformat()},
+            default=str,
+        )
+        for client in self.clients:
+            client.push(message)
+
+    def snapshot_message(self) -> str:
+        return json.dumps(
+            {"type": "snapshot",
+             "components": [public(c) for c in sorted(self.cache.values(), key=lambda c: c["seq"])],
+             "server_time": datetime.now(UTC).isoformat()},
+            default=str,
+        )
+
+    # ----- one websocket --------------------------------------------------------------------
+    async def serve(self, ws: WebSocket) -> None:
+        """Serve one accepted websocket until it closes."""
+        client = Client(ws, self.settings.client_queue_size)
+        self.clients.add(client)
+        sender = asyncio.create_task(self._send_loop(client))
+        try:
+            while True:
+                raw = await ws.receive_text()
+                reply = self._answer(raw)
+                if reply is not None:
+                    client.queue.appendleft(reply)
+                    client.wakeup.set()
+        except (WebSocketDisconnect, RuntimeError):
+            pass
+        finally:
+            client.closed = True
+            self.clients.discard(client)
+            sender.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await sender
+
+    @staticmethod
+    def _answer(raw: str) -> str | None:
+        try:
+            msg = json.loads(raw)
+        except (ValueError, TypeError):
+            return json.dumps({"type": "error", "error": "message is not valid JSON"})
+        if not isinstance(msg, dict) or not isinstance(msg.get("type"), str):
+            return json.dumps(
+                {"type": "error", "error": "message must be an object with a string 'type'"}
+            )
+        if msg["type"] == "ping":
+            return json.dumps({"type": "pong"})
+        return json.dumps(
+            {"type": "error", "error": f"unknown message type {msg['type']!r}; expected 'ping'"}
+        )
+
+    async def _send_loop(self, client: Client) -> None:
+        try:
+            while True:
+                if client.needs_snapshot:
+                    client.needs_snapshot = False
+                    client.queue.clear()
+                    await client.ws.send_text(self.snapshot_message())
+                    continue
+                if not client.queue:
+                    client.wakeup.clear()
+                    await client.wakeup.wait()
+                    continue
+                await client.ws.send_text(client.queue.popleft())
+        except (WebSocketDisconnect, RuntimeError, OSError):
+            client.closed = True

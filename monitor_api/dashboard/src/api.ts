@@ -1,0 +1,214 @@
+// Every REST call the dashboard makes, with the shapes it expects.
+// Status endpoints follow docs/contracts.md; backtest, sweep, live and
+// pipeline-trigger endpoints are the dashboard's proposal to monitor_api.
+
+import type { Component } from './state/status';
+import { getToken } from './token';
+
+export type Metrics = Record<string, number | null | undefined>;
+
+export interface Health {
+  status: 'ok' | 'degraded';
+  database: boolean;
+  listener: 'listening' | 'polling' | 'down';
+  clients: number;
+}
+
+export interface ComponentEvent {
+  id: number | string;
+  at: string;
+  state: string;
+  progress: number | null;
+  message: string | null;
+  metrics: Record<string, unknown> | null;
+}
+
+export interface BacktestRun {
+  run_id: string;
+  strategy: string;
+  symbols: string[];
+  params: Record<string, unknown>;
+  market: string;
+  start: string;
+  end: string;
+  state: string;
+  created_at: string;
+  metrics: Metrics;
+  sweep_id: string | null;
+}
+
+export interface EquityPoint {
+  time: string;
+  equity: number;
+  drawdown: number;
+}
+
+export interface Trade {
+  symbol: string;
+  entry_time: string;
+  entry_price: number;
+  exit_time: string | null;
+  exit_price: number | null;
+  quantity: number;
+  pnl: number | null;
+}
+
+export interface Bar {
+  time: string;
+  open: number;
+  high: number;
+  low: number;
+  close: number;
+}
+
+export interface BacktestDetail extends BacktestRun {
+  equity: EquityPoint[];
+  trades: Trade[];
+  prices: Record<string, Bar[]>;
+}
+
+export interface SweepPoint {
+  params: Record<string, number | string>;
+  metrics: Metrics;
+  run_id?: string;
+}
+
+export interface WalkForwardWindow {
+  window: string | number;
+  in_sample: Metrics;
+  out_of_sample: Metrics;
+}
+
+export interface Sweep {
+  sweep_id: string;
+  params: string[];
+  points: SweepPoint[];
+  walkforward: WalkForwardWindow[] | null;
+}
+
+export interface Position {
+  symbol: string;
+  quantity: number;
+  avg_price: number;
+  market_value: number;
+}
+
+export type Row = Record<string, unknown>;
+
+export interface LiveSession {
+  session: string;
+  strategy: string;
+  symbols: string[];
+  state: string;
+  halted: boolean;
+  equity: number | null;
+  cash: number | null;
+  positions: Position[];
+  open_orders: Row[];
+  recent_fills: Row[];
+  risk: { limits: Record<string, unknown>; breaches: (string | Row)[] };
+}
+
+export interface TriggerResult {
+  dag_run_id: string;
+  url: string;
+}
+
+export type ApiErrorKind = 'not_found' | 'unauthorized' | 'http' | 'network' | 'parse';
+
+export class ApiError extends Error {
+  constructor(
+    readonly kind: ApiErrorKind,
+    readonly status: number | null,
+    message: string,
+  ) {
+    super(message);
+    this.name = 'ApiError';
+  }
+}
+
+/** Relative to the page, so the app works under any prefix monitor_api mounts it at. */
+function apiUrl(path: string): string {
+  return path.replace(/^\//, '');
+}
+
+async function request<T>(method: 'GET' | 'POST', path: string, body?: unknown, signal?: AbortSignal): Promise<T> {
+  const headers: Record<string, string> = { Accept: 'application/json' };
+  const token = getToken();
+  if (token) headers.Authorization = `Bearer ${token}`;
+  if (body !== undefined) headers['Content-Type'] = 'application/json';
+  let res: Response;
+  try {
+    res = await fetch(apiUrl(path), {
+      method,
+      headers,
+      body: body === undefined ? undefined : JSON.stringify(body),
+      signal,
+    });
+  } catch (e) {
+    if (e instanceof DOMException && e.name === 'AbortError') throw e;
+    throw new ApiError('network', null, 'monitor_api is unreachable');
+  }
+  if (!res.ok) {
+    const detail = await errorDetail(res);
+    if (res.status === 401 || res.status === 403) throw new ApiError('unauthorized', res.status, 'token refused');
+    if (res.status === 404 || res.status === 405 || res.status === 501) {
+      throw new ApiError('not_found', res.status, detail || `${path} is not available`);
+    }
+    throw new ApiError('http', res.status, detail || `${method} ${path} failed with HTTP ${res.status}`);
+  }
+  try {
+    return (await res.json()) as T;
+  } catch {
+    throw new ApiError('parse', res.status, `${path} did not return JSON`);
+  }
+}
+
+async function errorDetail(res: Response): Promise<string> {
+  try {
+    const body = (await res.json()) as { detail?: unknown };
+    if (typeof body.detail === 'string') return body.detail;
+    if (body.detail !== undefined) return JSON.stringify(body.detail);
+  } catch {
+    /* not JSON */
+  }
+  return '';
+}
+
+const q = (params: Record<string, string | number | undefined>) => {
+  const s = new URLSearchParams();
+  for (const [k, v] of Object.entries(params)) if (v !== undefined && v !== '') s.set(k, String(v));
+  const str = s.toString();
+  return str ? `?${str}` : '';
+};
+const seg = encodeURIComponent;
+
+export const api = {
+  health: (signal?: AbortSignal) => request<Health>('GET', '/api/health', undefined, signal),
+  componentEvents: (id: string, limit = 50, signal?: AbortSignal) =>
+    request<{ events: ComponentEvent[] }>('GET', `/api/components/${seg(id)}/events${q({ limit })}`, undefined, signal),
+  component: (id: string, signal?: AbortSignal) => request<Component>('GET', `/api/components/${seg(id)}`, undefined, signal),
+
+  /** `sort` is a field or metric name, "-" prefixed for descending (e.g. "-sharpe"). */
+  backtests: (opts: { sort?: string; limit?: number } = {}, signal?: AbortSignal) =>
+    request<{ runs: BacktestRun[] }>('GET', `/api/backtests${q(opts)}`, undefined, signal),
+  backtest: (runId: string, signal?: AbortSignal) => request<BacktestDetail>('GET', `/api/backtests/${seg(runId)}`, undefined, signal),
+  sweep: (sweepId: string, signal?: AbortSignal) => request<Sweep>('GET', `/api/sweeps/${seg(sweepId)}`, undefined, signal),
+
+  liveSessions: (signal?: AbortSignal) => request<{ sessions: LiveSession[] }>('GET', '/api/live/sessions', undefined, signal),
+  liveEquity: (session: string, signal?: AbortSignal) =>
+    request<{ points: { time: string; equity: number }[] }>('GET', `/api/live/sessions/${seg(session)}/equity`, undefined, signal),
+  halt: (session: string) => request<unknown>('POST', `/api/live/sessions/${seg(session)}/halt`, {}),
+  resume: (session: string) => request<unknown>('POST', `/api/live/sessions/${seg(session)}/resume`, {}),
+
+  triggerDag: (dagId: string, conf: Record<string, unknown>) =>
+    request<TriggerResult>('POST', `/api/pipelines/${seg(dagId)}/trigger`, { conf }),
+};
+
+export function errorText(e: unknown): string {
+  if (e instanceof ApiError) {
+    if (e.kind === 'unauthorized') return 'Token refused: set the API token in settings (⚙).';
+    return e.message;
+  }
+  return e instanceof Error ? e.message : String(e);
+}

@@ -1,0 +1,174 @@
+// Small shared pieces: state badge, progress bar, empty/error states, sortable table.
+
+import { useMemo, useState, type ReactNode } from 'react';
+import type { Resource } from '../hooks/resource';
+import { sortRows } from '../lib/format';
+
+export function StateBadge({ state, stale, halted }: { state: string; stale?: boolean; halted?: boolean }) {
+  return (
+    <span className="badges">
+      <span className={`badge s-${state}`}>{state}</span>
+      {stale && <span className="badge s-stale" title="No heartbeat for more than 3 heartbeat intervals">stale</span>}
+      {halted && <span className="badge s-failed">halted</span>}
+    </span>
+  );
+}
+
+export function Progress({ value, state }: { value: number | null | undefined; state?: string }) {
+  if (value === null || value === undefined || !Number.isFinite(value)) return <span className="muted">–</span>;
+  const p = Math.min(1, Math.max(0, value));
+  return (
+    <span className={`progress s-${state ?? ''}`} role="progressbar" aria-valuenow={Math.round(p * 100)} aria-valuemin={0} aria-valuemax={100}>
+      <span className="progress-fill" style={{ width: `${p * 100}%` }} />
+      <span className="progress-text">{Math.round(p * 100)}%</span>
+    </span>
+  );
+}
+
+/** What to show instead of data: loading, a 404 ("not available yet"), a refused token, an error. */
+export function DataState<T>({ res, what, children }: { res: Resource<T> & { reload?: () => void }; what: string; children: (data: T) => ReactNode }) {
+  if (res.data !== null && res.status !== 'missing') {
+    return (
+      <>
+        {res.status === 'unauthorized' && <div className="notice bad">Token refused: set the API token in settings (⚙). Showing the last data loaded.</div>}
+        {res.status === 'error' && <div className="notice bad">Refresh failed: {res.message}. Showing the last data loaded.</div>}
+        {children(res.data as T)}
+      </>
+    );
+  }
+  switch (res.status) {
+    case 'loading':
+      return <div className="empty">Loading {what}…</div>;
+    case 'missing':
+      return (
+        <div className="empty">
+          <strong>{what[0].toUpperCase() + what.slice(1)}: not available yet.</strong>
+          <div className="muted">monitor_api answered 404 ({res.message}).</div>
+        </div>
+      );
+    case 'unauthorized':
+      return (
+        <div className="empty bad">
+          <strong>Token refused.</strong> <span className="muted">Set the API token in settings (⚙ at the top right).</span>
+        </div>
+      );
+    case 'error':
+      return (
+        <div className="empty bad">
+          <strong>Could not load {what}:</strong> {res.message}{' '}
+          {res.reload && (
+            <button type="button" onClick={res.reload}>
+              retry
+            </button>
+          )}
+        </div>
+      );
+    default:
+      return null;
+  }
+}
+
+export interface Column<T> {
+  key: string;
+  label: ReactNode;
+  value: (row: T) => unknown;
+  render?: (row: T) => ReactNode;
+  className?: string;
+  title?: string;
+}
+
+/** A dense table sortable by any column (click a header; click again to flip). */
+export function SortTable<T>({
+  rows,
+  columns,
+  rowKey,
+  initialSort,
+  rowClass,
+  onRowClick,
+  empty = 'Nothing yet.',
+  onSortChange,
+}: {
+  rows: readonly T[];
+  columns: Column<T>[];
+  rowKey: (row: T) => string;
+  initialSort?: { key: string; dir: 'asc' | 'desc' };
+  rowClass?: (row: T) => string;
+  onRowClick?: (row: T) => void;
+  empty?: string;
+  onSortChange?: (sort: { key: string; dir: 'asc' | 'desc' }) => void;
+}) {
+  const [sort, setSort] = useState(initialSort ?? null);
+  const sorted = useMemo(() => {
+    if (!sort) return rows;
+    const col = columns.find((c) => c.key === sort.key);
+    return col ? sortRows(rows, col.value, sort.dir) : rows;
+  }, [rows, columns, sort]);
+  const click = (key: string) => {
+    const next = sort?.key === key ? { key, dir: sort.dir === 'asc' ? ('desc' as const) : ('asc' as const) } : { key, dir: 'desc' as const };
+    setSort(next);
+    onSortChange?.(next);
+  };
+  return (
+    <div className="table-wrap">
+      <table className="grid">
+        <thead>
+          <tr>
+            {columns.map((c) => (
+              <th
+                key={c.key}
+                className={c.className}
+                title={c.title}
+                aria-sort={sort?.key === c.key ? (sort.dir === 'asc' ? 'ascending' : 'descending') : 'none'}
+              >
+                <button type="button" className="th-btn" onClick={() => click(c.key)}>
+                  {c.label}
+                  <span className="sort-mark">{sort?.key === c.key ? (sort.dir === 'asc' ? '▲' : '▼') : ''}</span>
+                </button>
+              </th>
+            ))}
+          </tr>
+        </thead>
+        <tbody>
+          {sorted.length === 0 ? (
+            <tr>
+              <td colSpan={columns.length} className="muted center">
+                {empty}
+              </td>
+            </tr>
+          ) : (
+            sorted.map((r) => (
+              <tr key={rowKey(r)} className={`${rowClass?.(r) ?? ''} ${onRowClick ? 'clickable' : ''}`} onClick={onRowClick ? () => onRowClick(r) : undefined}>
+                {columns.map((c) => (
+                  <td key={c.key} className={c.className} data-label={typeof c.label === 'string' ? c.label : c.key}>
+                    {c.render ? c.render(r) : String(c.value(r) ?? '–')}
+                  </td>
+                ))}
+              </tr>
+            ))
+          )}
+        </tbody>
+      </table>
+    </div>
+  );
+}
+
+/** A table of arbitrary rows (orders, fills) whose fields we do not fix in advance. */
+export function AutoTable({ rows, empty, format }: { rows: Record<string, unknown>[]; empty: string; format: (v: unknown) => string }) {
+  const keys = useMemo(() => {
+    const seen = new Set<string>();
+    for (const r of rows) for (const k of Object.keys(r)) seen.add(k);
+    return [...seen];
+  }, [rows]);
+  const columns = useMemo<Column<Record<string, unknown>>[]>(
+    () => keys.map((k) => ({ key: k, label: k.replace(/_/g, ' '), value: (r) => r[k], render: (r) => format(r[k]), className: typeof rows[0]?.[k] === 'number' ? 'num' : undefined })),
+    [keys, rows, format],
+  );
+  if (!rows.length) return <div className="muted small">{empty}</div>;
+  return <SortTable rows={rows} columns={columns} rowKey={(r) => String(r.id ?? r.order_id ?? r.fill_id ?? JSON.stringify(r))} />;
+}
+
+/** A signed number coloured green/red. */
+export function Signed({ value, text }: { value: number | null | undefined; text: string }) {
+  const cls = value === null || value === undefined || !Number.isFinite(value) || value === 0 ? '' : value > 0 ? 'pos' : 'neg';
+  return <span className={cls}>{text}</span>;
+}

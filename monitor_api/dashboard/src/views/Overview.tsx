@@ -1,0 +1,201 @@
+// Every component from /ws/status: filters, state, progress, heartbeat age.
+
+import { Fragment, useMemo, useState } from 'react';
+import { api } from '../api';
+import { StateBadge, Progress, DataState } from '../components/ui';
+import { useStatus } from '../hooks/status';
+import { useNow } from '../hooks/misc';
+import { useResource } from '../hooks/resource';
+import { cell, duration, elapsed, shortTime } from '../lib/format';
+import { countComponents, KINDS, selectComponents, serverNow, STATES, type Component } from '../state/status';
+
+const KIND_LABEL: Record<string, string> = { dag_run: 'DAG run', task: 'task', live: 'live', backtest: 'backtest', cli: 'CLI', etl: 'ETL' };
+
+function toggle(set: ReadonlySet<string>, v: string): Set<string> {
+  const next = new Set(set);
+  if (next.has(v)) next.delete(v);
+  else next.add(v);
+  return next;
+}
+
+export function Overview({ clock }: { clock?: () => number }) {
+  const status = useStatus();
+  const localNow = useNow(1000, clock);
+  const now = serverNow(status, localNow);
+  const [kinds, setKinds] = useState<ReadonlySet<string>>(new Set());
+  const [states, setStates] = useState<ReadonlySet<string>>(new Set());
+  const [text, setText] = useState('');
+  const [open, setOpen] = useState<string | null>(null);
+
+  const rows = useMemo(() => selectComponents(status.components, { kinds, states, text }, now), [status.components, kinds, states, text, now]);
+  const counts = useMemo(() => countComponents(status.components, now), [status.components, now]);
+  const kindList = [...new Set([...KINDS, ...Object.keys(counts.kinds)])].filter((k) => counts.kinds[k]);
+  const stateList = [...new Set([...STATES, ...Object.keys(counts.states)])];
+
+  return (
+    <section className="view">
+      <div className="summary">
+        <Stat label="components" value={counts.total} />
+        <Stat label="running" value={counts.states.running ?? 0} cls="s-running" />
+        <Stat label="queued" value={counts.states.queued ?? 0} />
+        <Stat label="failed" value={counts.states.failed ?? 0} cls={counts.states.failed ? 's-failed' : ''} />
+        <Stat label="stale" value={counts.stale} cls={counts.stale ? 's-stale' : ''} />
+      </div>
+
+      <div className="filters" role="toolbar" aria-label="Filters">
+        <div className="chips" aria-label="Kind">
+          {kindList.map((k) => (
+            <button key={k} type="button" className={`chip ${kinds.has(k) ? 'on' : ''}`} aria-pressed={kinds.has(k)} onClick={() => setKinds(toggle(kinds, k))}>
+              {KIND_LABEL[k] ?? k} <span className="count">{counts.kinds[k] ?? 0}</span>
+            </button>
+          ))}
+        </div>
+        <div className="chips" aria-label="State">
+          {stateList.map((s) => (
+            <button key={s} type="button" className={`chip st s-${s} ${states.has(s) ? 'on' : ''}`} aria-pressed={states.has(s)} onClick={() => setStates(toggle(states, s))}>
+              {s} <span className="count">{counts.states[s] ?? 0}</span>
+            </button>
+          ))}
+          <button type="button" className={`chip st s-stale ${states.has('stale') ? 'on' : ''}`} aria-pressed={states.has('stale')} onClick={() => setStates(toggle(states, 'stale'))}>
+            stale <span className="count">{counts.stale}</span>
+          </button>
+        </div>
+        <input className="search" type="search" placeholder="Filter by name or message" value={text} onChange={(e) => setText(e.target.value)} aria-label="Filter by name or message" />
+        {(kinds.size > 0 || states.size > 0 || text) && (
+          <button type="button" className="link" onClick={() => (setKinds(new Set()), setStates(new Set()), setText(''))}>
+            clear
+          </button>
+        )}
+      </div>
+
+      {!status.hasSnapshot ? (
+        <div className="empty">{status.connection === 'unauthorized' ? 'Token refused: set the API token in settings (⚙).' : 'Waiting for the first snapshot from /ws/status…'}</div>
+      ) : (
+        <div className={`table-wrap ${status.connection === 'live' ? '' : 'outdated'}`}>
+          <table className="grid components">
+            <thead>
+              <tr>
+                <th>Kind</th>
+                <th>Name</th>
+                <th>State</th>
+                <th className="w-progress">Progress</th>
+                <th>Message</th>
+                <th className="num">Heartbeat</th>
+                <th className="num">Duration</th>
+              </tr>
+            </thead>
+            <tbody>
+              {rows.length === 0 && (
+                <tr>
+                  <td colSpan={7} className="muted center">
+                    {counts.total ? 'No component matches the filters.' : 'No components reported yet.'}
+                  </td>
+                </tr>
+              )}
+              {rows.map(({ component: c, stale, age }) => (
+                <Fragment key={c.id}>
+                  <tr
+                    className={`clickable ${stale ? 'row-stale' : ''} ${c.state === 'failed' ? 'row-failed' : ''}`}
+                    data-id={c.id}
+                    onClick={() => setOpen(open === c.id ? null : c.id)}
+                  >
+                    <td data-label="Kind" className="kind">
+                      {KIND_LABEL[c.kind] ?? c.kind}
+                    </td>
+                    <td data-label="Name" className="name">
+                      {c.url ? (
+                        <a href={c.url} target="_blank" rel="noreferrer" onClick={(e) => e.stopPropagation()}>
+                          {c.name}
+                        </a>
+                      ) : (
+                        c.name
+                      )}
+                    </td>
+                    <td data-label="State">
+                      <StateBadge state={c.state} stale={stale} />
+                    </td>
+                    <td data-label="Progress">
+                      <Progress value={c.progress} state={c.state} />
+                    </td>
+                    <td data-label="Message" className="msg" title={c.message ?? ''}>
+                      {c.message || <span className="muted">–</span>}
+                    </td>
+                    <td data-label="Heartbeat" className={`num age ${stale ? 'stale-text' : ''}`} title={c.heartbeat_at ?? ''}>
+                      {age === null ? '–' : `${duration(age)} ago`}
+                    </td>
+                    <td data-label="Duration" className="num">
+                      {duration(elapsed(c.started_at, c.finished_at, now))}
+                    </td>
+                  </tr>
+                  {open === c.id && (
+                    <tr className="detail-row">
+                      <td colSpan={7}>
+                        <ComponentDetail c={c} />
+                      </td>
+                    </tr>
+                  )}
+                </Fragment>
+              ))}
+            </tbody>
+          </table>
+        </div>
+      )}
+    </section>
+  );
+}
+
+function Stat({ label, value, cls = '' }: { label: string; value: number; cls?: string }) {
+  return (
+    <div className={`stat ${cls}`}>
+      <div className="stat-value">{value}</div>
+      <div className="stat-label">{label}</div>
+    </div>
+  );
+}
+
+function ComponentDetail({ c }: { c: Component }) {
+  const events = useResource((signal) => api.componentEvents(c.id, 20, signal), [c.id, c.seq]);
+  const metrics = Object.entries(c.metrics ?? {});
+  return (
+    <div className="detail">
+      <div className="kv">
+        <span>id</span>
+        <code>{c.id}</code>
+        <span>started</span>
+        <span>{shortTime(c.started_at)}</span>
+        <span>heartbeat every</span>
+        <span>{c.heartbeat_interval ? duration(c.heartbeat_interval) : '–'}</span>
+        {c.finished_at && (
+          <>
+            <span>finished</span>
+            <span>{shortTime(c.finished_at)}</span>
+          </>
+        )}
+        {metrics.map(([k, v]) => (
+          <Fragment key={k}>
+            <span>{k}</span>
+            <span>{cell(v)}</span>
+          </Fragment>
+        ))}
+      </div>
+      <DataState res={events} what="events">
+        {(d) => (
+          <table className="grid compact">
+            <tbody>
+              {d.events.map((e) => (
+                <tr key={String(e.id)}>
+                  <td className="num">{shortTime(e.at)}</td>
+                  <td>
+                    <StateBadge state={e.state} />
+                  </td>
+                  <td className="num">{e.progress === null ? '' : `${Math.round(e.progress * 100)}%`}</td>
+                  <td>{e.message}</td>
+                </tr>
+              ))}
+            </tbody>
+          </table>
+        )}
+      </DataState>
+    </div>
+  );
+}

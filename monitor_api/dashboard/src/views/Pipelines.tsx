@@ -1,0 +1,255 @@
+// Airflow DAG runs with their tasks, and a form to trigger a DAG.
+
+import { useMemo, useState, type FormEvent } from 'react';
+import { ApiError, api, errorText, type TriggerResult } from '../api';
+import { Progress, StateBadge } from '../components/ui';
+import { useStatus } from '../hooks/status';
+import { useNow } from '../hooks/misc';
+import { duration, elapsed, shortTime } from '../lib/format';
+import { groupDagRuns, type DagRunView, type TaskGroup } from '../lib/pipelines';
+import { isStale, serverNow } from '../state/status';
+
+/** Starting conf for each DAG's trigger form; edit before sending. */
+const DAGS: Record<string, { label: string; conf: Record<string, unknown> }> = {
+  easyquant_etl: { label: 'ETL (ingest, validate, store)', conf: { symbols: ['AAA', 'BBB'], freq: '1d', start: '2024-01-01', end: null } },
+  easyquant_backtest: {
+    label: 'Backtest',
+    conf: { strategy: 'sma_cross', symbols: ['AAA'], market: 'us_equity', params: { fast: 10, slow: 30 }, start: '2024-01-01', end: null },
+  },
+};
+
+export function Pipelines() {
+  const status = useStatus();
+  const now = serverNow(status, useNow(1000));
+  const runs = useMemo(() => groupDagRuns(Object.values(status.components)), [status.components]);
+  const [dagFilter, setDagFilter] = useState('');
+  const dagIds = [...new Set(runs.map((r) => r.dagId))].sort();
+  const shown = dagFilter ? runs.filter((r) => r.dagId === dagFilter) : runs;
+
+  return (
+    <section className="view">
+      <TriggerForm />
+      <div className="section-head">
+        <h2>DAG runs</h2>
+        <div className="chips">
+          <button type="button" className={`chip ${dagFilter === '' ? 'on' : ''}`} onClick={() => setDagFilter('')}>
+            all <span className="count">{runs.length}</span>
+          </button>
+          {dagIds.map((d) => (
+            <button key={d} type="button" className={`chip ${dagFilter === d ? 'on' : ''}`} onClick={() => setDagFilter(d)}>
+              {d} <span className="count">{runs.filter((r) => r.dagId === d).length}</span>
+            </button>
+          ))}
+        </div>
+      </div>
+      {!status.hasSnapshot ? (
+        <div className="empty">Waiting for the first snapshot from /ws/status…</div>
+      ) : shown.length === 0 ? (
+        <div className="empty">No DAG runs reported yet. Trigger one above, or from the Airflow UI.</div>
+      ) : (
+        <div className="runs">
+          {shown.map((r) => (
+            <DagRunCard key={r.id} run={r} now={now} />
+          ))}
+        </div>
+      )}
+    </section>
+  );
+}
+
+function DagRunCard({ run, now }: { run: DagRunView; now: number }) {
+  const [collapsed, setCollapsed] = useState(run.state === 'success');
+  const stale = run.run ? isStale(run.run, now) : false;
+  const done = run.tasks.filter((t) => t.state === 'success').length;
+  return (
+    <article className={`card run ${run.state === 'failed' ? 'card-failed' : ''} ${stale ? 'card-stale' : ''}`}>
+      <header className="card-head">
+        <button type="button" className="twisty" aria-expanded={!collapsed} onClick={() => setCollapsed(!collapsed)}>
+          {collapsed ? '▸' : '▾'}
+        </button>
+        <strong className="dag-id">{run.dagId}</strong>
+        <span className="run-id" title={run.runId}>
+          {run.runId}
+        </span>
+        <StateBadge state={run.state} stale={stale} />
+        <span className="muted small">
+          {done}/{run.tasks.length} tasks · started {shortTime(run.started_at)} · {duration(elapsed(run.started_at, run.finished_at, now))}
+        </span>
+        {run.url && (
+          <a className="ext" href={run.url} target="_blank" rel="noreferrer">
+            Airflow ↗
+          </a>
+        )}
+      </header>
+      {run.run?.message && <div className="muted small pad">{run.run.message}</div>}
+      {!collapsed && (
+        <table className="grid compact tasks">
+          <thead>
+            <tr>
+              <th>Task</th>
+              <th>State</th>
+              <th className="w-progress">Progress</th>
+              <th>Message</th>
+              <th className="num">Duration</th>
+            </tr>
+          </thead>
+          <tbody>
+            {run.tasks.length === 0 && (
+              <tr>
+                <td colSpan={5} className="muted center">
+                  No task has reported yet.
+                </td>
+              </tr>
+            )}
+            {run.tasks.map((t) => (
+              <TaskRows key={t.taskId} t={t} now={now} />
+            ))}
+          </tbody>
+        </table>
+      )}
+    </article>
+  );
+}
+
+function TaskRows({ t, now }: { t: TaskGroup; now: number }) {
+  const [open, setOpen] = useState(false);
+  const single = !t.mapped ? t.instances[0] : null;
+  const progress = single ? single.progress : t.instances.length ? t.instances.reduce((s, c) => s + (c.state === 'success' ? 1 : (c.progress ?? 0)), 0) / t.instances.length : null;
+  const stale = t.instances.some((c) => isStale(c, now));
+  return (
+    <>
+      <tr className={`${t.state === 'failed' ? 'row-failed' : ''} ${stale ? 'row-stale' : ''} ${t.mapped ? 'clickable' : ''}`} onClick={t.mapped ? () => setOpen(!open) : undefined}>
+        <td data-label="Task">
+          {t.mapped && <span className="twisty-inline">{open ? '▾' : '▸'}</span>}
+          {single?.url ? (
+            <a href={single.url} target="_blank" rel="noreferrer">
+              {t.taskId}
+            </a>
+          ) : (
+            t.taskId
+          )}
+          {t.mapped && <span className="muted small"> [{t.instances.length} mapped]</span>}
+          {t.maxTry > 1 && <span className="muted small"> try {t.maxTry}</span>}
+        </td>
+        <td data-label="State">
+          {t.mapped ? (
+            <span className="badges">
+              {Object.entries(t.states).map(([s, n]) => (
+                <span key={s} className={`badge s-${s}`}>
+                  {n} {s}
+                </span>
+              ))}
+              {stale && <span className="badge s-stale">stale</span>}
+            </span>
+          ) : (
+            <StateBadge state={t.state} stale={stale} />
+          )}
+        </td>
+        <td data-label="Progress">
+          <Progress value={progress} state={t.state} />
+        </td>
+        <td data-label="Message" className="msg">
+          {single?.message ?? (t.mapped ? '' : '–')}
+        </td>
+        <td data-label="Duration" className="num">
+          {duration(elapsed(t.started_at, t.finished_at, now))}
+        </td>
+      </tr>
+      {open &&
+        t.instances.map((c) => (
+          <tr key={c.id} className={`sub ${c.state === 'failed' ? 'row-failed' : ''} ${isStale(c, now) ? 'row-stale' : ''}`}>
+            <td data-label="Task" className="indent">
+              {c.url ? (
+                <a href={c.url} target="_blank" rel="noreferrer">
+                  {c.name}
+                </a>
+              ) : (
+                c.name
+              )}
+            </td>
+            <td data-label="State">
+              <StateBadge state={c.state} stale={isStale(c, now)} />
+            </td>
+            <td data-label="Progress">
+              <Progress value={c.progress} state={c.state} />
+            </td>
+            <td data-label="Message" className="msg">
+              {c.message}
+            </td>
+            <td data-label="Duration" className="num">
+              {duration(elapsed(c.started_at, c.finished_at, now))}
+            </td>
+          </tr>
+        ))}
+    </>
+  );
+}
+
+function TriggerForm() {
+  const [dag, setDag] = useState('easyquant_etl');
+  const [conf, setConf] = useState(() => JSON.stringify(DAGS.easyquant_etl.conf, null, 2));
+  const [busy, setBusy] = useState(false);
+  const [result, setResult] = useState<{ ok: true; r: TriggerResult } | { ok: false; msg: string } | null>(null);
+  let parseError: string | null = null;
+  let parsed: Record<string, unknown> | null = null;
+  try {
+    const v: unknown = JSON.parse(conf || '{}');
+    if (typeof v !== 'object' || v === null || Array.isArray(v)) parseError = 'conf must be a JSON object';
+    else parsed = v as Record<string, unknown>;
+  } catch (e) {
+    parseError = e instanceof Error ? e.message : 'invalid JSON';
+  }
+  const choose = (d: string) => {
+    setDag(d);
+    setConf(JSON.stringify(DAGS[d].conf, null, 2));
+    setResult(null);
+  };
+  const submit = async (e: FormEvent) => {
+    e.preventDefault();
+    if (!parsed) return;
+    setBusy(true);
+    setResult(null);
+    try {
+      setResult({ ok: true, r: await api.triggerDag(dag, parsed) });
+    } catch (err) {
+      const msg = err instanceof ApiError && err.kind === 'not_found' ? `Triggering is not available yet (${err.message}).` : errorText(err);
+      setResult({ ok: false, msg });
+    } finally {
+      setBusy(false);
+    }
+  };
+  return (
+    <form className="card trigger" onSubmit={submit}>
+      <div className="trigger-row">
+        <h2>Trigger a DAG</h2>
+        <div className="seg" role="radiogroup" aria-label="DAG">
+          {Object.entries(DAGS).map(([id, d]) => (
+            <button key={id} type="button" role="radio" aria-checked={dag === id} className={dag === id ? 'on' : ''} onClick={() => choose(id)} title={d.label}>
+              {id}
+            </button>
+          ))}
+        </div>
+        <button type="submit" className="primary" disabled={busy || !parsed}>
+          {busy ? 'Triggering…' : 'Trigger'}
+        </button>
+        <span className="muted small">{DAGS[dag].label} · sent as the run's conf through monitor_api (token required)</span>
+      </div>
+      <label className="conf">
+        <span className="muted small">conf (JSON)</span>
+        <textarea value={conf} onChange={(e) => setConf(e.target.value)} rows={5} spellCheck={false} aria-invalid={!!parseError} />
+      </label>
+      {parseError && <div className="notice bad small">{parseError}</div>}
+      {result?.ok && (
+        <div className="notice good">
+          Triggered <code>{result.r.dag_run_id}</code>{' '}
+          {result.r.url && (
+            <a href={result.r.url} target="_blank" rel="noreferrer">
+              open in Airflow ↗
+            </a>
+          )}
+        </div>
+      )}
+      {result && !result.ok && <div className="notice bad">{result.msg}</div>}
+    </form>
+  );
+}

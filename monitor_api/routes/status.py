@@ -1,0 +1,90 @@
+"""Status routes: health, components and their events, and the /ws/status websocket."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+import psycopg2
+from fastapi import APIRouter, HTTPException, Query, WebSocket
+
+from easyquant.status import STATES
+from monitor_api.bridge import fetch_components, public
+from monitor_api.deps import BridgeDep, DbDep, SettingsDep, token_ok, websocket_token
+
+router = APIRouter(prefix="/api", tags=["status"])
+ws_router = APIRouter()
+
+StateName = Literal["queued", "running", "success", "failed", "stopped"]
+assert set(StateName.__args__) == set(STATES)  # type: ignore[attr-defined]
+
+
+@router.get("/health")
+def health(bridge: BridgeDep, db: DbDep) -> dict[str, Any]:
+    """Report whether the database answers, the listener's state and how many clients listen."""
+    try:
+        with db.cursor() as cur:
+            cur.execute("SELECT 1")
+        database = True
+    except psycopg2.Error:
+        database = False
+    ok = database and bridge.listener_state == "listening"
+    return {
+        "status": "ok" if ok else "degraded",
+        "database": database,
+        "listener": bridge.listener_state,
+        "clients": len(bridge.clients),
+    }
+
+
+@router.get("/components")
+def list_components(
+    db: DbDep,
+    kind: str | None = Query(default=None, pattern=r"^[a-z][a-z0-9_]{0,39}$"),
+    state: StateName | None = None,
+) -> dict[str, Any]:
+    """List every component, optionally filtered by kind and state."""
+    rows = fetch_components(db, kind=kind, state=state)
+    return {"components": [public(r) for r in rows]}
+
+
+@router.get("/components/{component_id:path}/events")
+def component_events(
+    component_id: str, db: DbDep, limit: int = Query(default=200, ge=1, le=10_000)
+) -> dict[str, Any]:
+    """Return a component's event history, newest first."""
+    _one(db, component_id)
+    with db.cursor() as cur:
+        cur.execute(
+            "SELECT id, at, state, progress, message, metrics FROM component_event "
+            "WHERE component_id = %s ORDER BY id DESC LIMIT %s",
+            (component_id, limit),
+        )
+        events = [
+            {"id": r[0], "at": r[1].isoformat(), "state": r[2], "progress": r[3],
+             "message": r[4], "metrics": r[5]}
+            for r in cur.fetchall()
+        ]
+    return {"events": events}
+
+
+@router.get("/components/{component_id:path}")
+def get_component(component_id: str, db: DbDep) -> dict[str, Any]:
+    """Return one component; 404 when unknown."""
+    return public(_one(db, component_id))
+
+
+def _one(db: Any, component_id: str) -> dict[str, Any]:
+    rows = fetch_components(db, ids=[component_id])
+    if not rows:
+        raise HTTPException(404, f"no component with id {component_id!r}")
+    return rows[0]
+
+
+@ws_router.websocket("/ws/status")
+async def ws_status(ws: WebSocket, bridge: BridgeDep, settings: SettingsDep) -> None:
+    """Send a snapshot of every component, then updates as they change."""
+    await ws.accept()
+    if not token_ok(settings, websocket_token(ws)):
+        await ws.close(code=1008, reason="missing or wrong API token")
+        return
+    await bridge.serve(ws)
