@@ -1,0 +1,275 @@
+"""Start, stop and inspect the local system: ``python -m easyquant.stack up|down|status``.
+
+``up`` starts the embedded PostgreSQL (unless EASYQUANT_DATABASE_URL), applies migrations,
+starts Airflow (``airflow standalone``) and monitor_api, waits until each answers, and prints
+every URL and the Airflow login. Each process runs in its own process group and is recorded in
+``EASYQUANT_HOME/run/<name>.pid``; ``down`` stops exactly those groups (SIGTERM, then SIGKILL)
+and the embedded server if ``up`` started it. Data stays in place.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+
+from easyquant.airflow_conf import AIRFLOW_DATABASE, airflow_environ, write_passwords_file
+from easyquant.config import Settings, load_settings
+from easyquant.errors import EasyQuantError
+
+VENV_BIN = Path(sys.executable).parent
+
+
+@dataclass(frozen=True)
+class Service:
+    name: str
+    port_setting: str
+    health_path: str
+
+    def port(self, settings: Settings) -> int:
+        return int(getattr(settings, self.port_setting))
+
+    def url(self, settings: Settings) -> str:
+        return f"http://127.0.0.1:{self.port(settings)}"
+
+
+AIRFLOW = Service("airflow", "airflow_port", "/api/v2/monitor/health")
+MONITOR = Service("monitor_api", "api_port", "/api/health")
+SERVICES = (AIRFLOW, MONITOR)
+
+
+def _pidfile(settings: Settings, name: str) -> Path:
+    return settings.run_dir / f"{name}.pid"
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    # a zombie child of ours counts as gone
+    try:
+        with open(f"/proc/{pid}/stat") as fh:
+            return fh.read().split(")")[-1].split()[0] != "Z"
+    except OSError:
+        return True
+
+
+def running_pid(settings: Settings, name: str) -> int | None:
+    """Return the recorded pid of ``name`` if that process still runs."""
+    path = _pidfile(settings, name)
+    try:
+        pid = int(path.read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        return None
+    return pid if _alive(pid) else None
+
+
+def _port_taken(port: int) -> bool:
+    with socket.socket() as s:
+        s.settimeout(0.3)
+        return s.connect_ex(("127.0.0.1", port)) == 0
+
+
+def _wait_http(url: str, timeout: float, proc: subprocess.Popen[bytes], log: Path) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise EasyQuantError(f"{url} exited with code {proc.returncode}; see {log}")
+        try:
+            if httpx.get(url, timeout=2).status_code < 500:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(1)
+    raise EasyQuantError(f"{url} did not answer within {timeout:.0f}s; see {log}")
+
+
+def _spawn(settings: Settings, name: str, argv: list[str], env: dict[str, str]) -> subprocess.Popen[bytes]:
+    settings.log_dir.mkdir(parents=True, exist_ok=True)
+    settings.run_dir.mkdir(parents=True, exist_ok=True)
+    log = settings.log_dir / f"{name}.log"
+    with log.open("ab") as out:
+        proc = subprocess.Popen(
+            argv, env=env, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+            start_new_session=True, cwd=str(settings.home_dir),
+        )
+    _pidfile(settings, name).write_text(f"{proc.pid}\n")
+    return proc
+
+
+def _env(settings: Settings) -> dict[str, str]:
+    env = dict(os.environ)
+    env.update(airflow_environ(settings))
+    env["PATH"] = f"{VENV_BIN}{os.pathsep}{env.get('PATH', '')}"
+    env["EASYQUANT_HOME"] = str(settings.home_dir)
+    if settings.database_url:
+        env["EASYQUANT_DATABASE_URL"] = settings.database_url
+    else:
+        env.pop("EASYQUANT_DATABASE_URL", None)
+    return env
+
+
+def up(settings: Settings, say: Callable[[str], None] = print) -> int:
+    """Start every part that is not running yet; print where each is."""
+    from easyquant.db import ensure_database, ensure_ready
+    from easyquant.db.embedded import EmbeddedPostgres
+
+    settings.home_dir.mkdir(parents=True, exist_ok=True)
+    settings.run_dir.mkdir(parents=True, exist_ok=True)
+    already = [s.name for s in SERVICES if running_pid(settings, s.name)]
+    if len(already) == len(SERVICES):
+        say("EasyQuant is already running; nothing changed.")
+        print_urls(settings, say)
+        return 0
+    for service in SERVICES:
+        if service.name not in already and _port_taken(service.port(settings)):
+            raise EasyQuantError(
+                f"port {service.port(settings)} for {service.name} is taken by another program: "
+                f"set EASYQUANT_{service.port_setting.upper()} to a free port"
+            )
+
+    if settings.embedded:
+        server = EmbeddedPostgres(settings)
+        if server.pid() is None:
+            say(f"starting embedded PostgreSQL on 127.0.0.1:{settings.embedded_pg_port}")
+            server.start()
+            (settings.run_dir / "postgres.started").write_text("started by make up\n")
+    ensure_ready(settings, start_embedded=False)
+    ensure_database(settings, AIRFLOW_DATABASE)
+    write_passwords_file(settings)
+    env = _env(settings)
+
+    if AIRFLOW.name not in already:
+        say("migrating Airflow's metadata database")
+        migrate = subprocess.run(
+            [str(VENV_BIN / "airflow"), "db", "migrate"], env=env, capture_output=True, text=True,
+            timeout=900,
+        )
+        if migrate.returncode != 0:
+            raise EasyQuantError("airflow db migrate failed:\n" + migrate.stderr[-3000:])
+        say(f"starting Airflow (standalone) on {AIRFLOW.url(settings)}")
+        airflow = _spawn(settings, "airflow", [str(VENV_BIN / "airflow"), "standalone"], env)
+    if MONITOR.name not in already:
+        say(f"starting monitor_api on {MONITOR.url(settings)}")
+        monitor = _spawn(settings, "monitor_api", [sys.executable, "-m", "monitor_api.app"], env)
+
+    if MONITOR.name not in already:
+        _wait_http(MONITOR.url(settings) + MONITOR.health_path, 60, monitor,
+                   settings.log_dir / "monitor_api.log")
+    if AIRFLOW.name not in already:
+        _wait_http(AIRFLOW.url(settings) + AIRFLOW.health_path, 300, airflow,
+                   settings.log_dir / "airflow.log")
+    say("EasyQuant is up.")
+    print_urls(settings, say)
+    return 0
+
+
+def print_urls(settings: Settings, say: Callable[[str], None] = print) -> None:
+    say(f"  dashboard     {MONITOR.url(settings)}/")
+    say(f"  monitor API   {MONITOR.url(settings)}/docs")
+    say(f"  Airflow UI    {AIRFLOW.url(settings)}/   "
+        f"login {settings.airflow_user} / (EASYQUANT_AIRFLOW_PASSWORD, default 'admin')")
+    say(f"  PostgreSQL    {settings.dsn()}")
+    say(f"  logs          {settings.log_dir}")
+
+
+def _stop_group(pid: int, grace: float = 20.0) -> None:
+    try:
+        pgid = os.getpgid(pid)
+    except ProcessLookupError:
+        return
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(pgid, signal.SIGTERM)
+    deadline = time.monotonic() + grace
+    while time.monotonic() < deadline:
+        if not _group_alive(pgid):
+            return
+        time.sleep(0.3)
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(pgid, signal.SIGKILL)
+    deadline = time.monotonic() + 5
+    while time.monotonic() < deadline and _group_alive(pgid):
+        time.sleep(0.1)
+
+
+def _group_alive(pgid: int) -> bool:
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat") as fh:
+                fields = fh.read().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[2]) == pgid and fields[0] != "Z":
+            return True
+    return False
+
+
+def down(settings: Settings, say: Callable[[str], None] = print) -> int:
+    """Stop exactly what ``up`` started; leave data in place."""
+    from easyquant.db.embedded import EmbeddedPostgres
+
+    stopped = False
+    for service in reversed(SERVICES):
+        pid = running_pid(settings, service.name)
+        if pid is not None:
+            say(f"stopping {service.name} (process group {pid})")
+            _stop_group(pid)
+            stopped = True
+        _pidfile(settings, service.name).unlink(missing_ok=True)
+    marker = settings.run_dir / "postgres.started"
+    if marker.exists():
+        say("stopping embedded PostgreSQL")
+        EmbeddedPostgres(settings).stop()
+        marker.unlink()
+        stopped = True
+    say("EasyQuant is stopped." if stopped else "Nothing to stop.")
+    return 0
+
+
+def show_status(settings: Settings, say: Callable[[str], None] = print) -> int:
+    """Print what runs and where."""
+    from easyquant.db.embedded import EmbeddedPostgres
+
+    for service in SERVICES:
+        pid = running_pid(settings, service.name)
+        where = service.url(settings)
+        say(f"{service.name:<12} {'running pid ' + str(pid) if pid else 'stopped':<20} {where}")
+    if settings.embedded:
+        pg = EmbeddedPostgres(settings).pid()
+        state = f"running pid {pg}" if pg else "stopped"
+        say(f"{'postgres':<12} {state:<20} 127.0.0.1:{settings.embedded_pg_port} (embedded)")
+    else:
+        say(f"{'postgres':<12} {'external':<20} {settings.dsn()}")
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = sys.argv[1:] if argv is None else argv
+    commands = {"up": up, "down": down, "status": show_status}
+    if len(args) != 1 or args[0] not in commands:
+        print("usage: python -m easyquant.stack up|down|status", file=sys.stderr)
+        return 2
+    try:
+        settings = load_settings()
+        return commands[args[0]](settings)
+    except EasyQuantError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
