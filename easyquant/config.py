@@ -34,6 +34,7 @@ class Settings(BaseSettings):
     airflow_password: SecretStr = SecretStr("admin")
     airflow_parallelism: int = Field(default=4, ge=1, le=256)
     poll_interval: float = Field(default=2.0, gt=0, le=300, description="Bridge poll fallback, s")
+    bridge_listen: bool = Field(default=True, description="LISTEN/NOTIFY; false: poll only")
     client_queue_size: int = Field(default=1000, ge=10, le=1_000_000)
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
 

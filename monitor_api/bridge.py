@@ -39,6 +39,7 @@ COLUMNS = (
     "heartbeat_interval, started_at, heartbeat_at, updated_at, finished_at, seq"
 )
 _LIVE_STATES = ("queued", "running")
+BATCH_WINDOW = 0.005  # seconds
 
 
 def _iso(value: datetime | None) -> str | None:
@@ -188,8 +189,13 @@ class StatusBridge:
         except psycopg2.Error as exc:
             log.warning("status bridge starts without the database: %s", exc)
         self._stop.clear()
-        self._thread = threading.Thread(target=self._listen, name="status-listener", daemon=True)
-        self._thread.start()
+        if self.settings.bridge_listen:
+            self._thread = threading.Thread(
+                target=self._listen, name="status-listener", daemon=True
+            )
+            self._thread.start()
+        else:
+            self.listener_state = "polling"
         self._tasks = [
             asyncio.create_task(self._fetch_notified(), name="status-fetch"),
             asyncio.create_task(self._poll(), name="status-poll"),
@@ -280,6 +286,8 @@ class StatusBridge:
     async def _fetch_notified(self) -> None:
         while True:
             await self._pending_event.wait()
+            # a short window gathers a burst of notifications into one read and one message
+            await asyncio.sleep(BATCH_WINDOW)
             self._pending_event.clear()
             ids, self._pending_ids = self._pending_ids, set()
             try:
