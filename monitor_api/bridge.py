@@ -360,6 +360,10 @@ class StatusBridge:
     # ----- one websocket --------------------------------------------------------------------
     async def serve(self, ws: WebSocket) -> None:
         """Serve one accepted websocket until it closes."""
+        try:  # the snapshot must include every write committed before this client connected
+            self._apply(await asyncio.to_thread(self._read, after_seq=self.max_seq))
+        except psycopg2.Error:
+            pass  # serve the cache; the resync after reconnect sends a fresh snapshot
         client = Client(ws, self.settings.client_queue_size)
         self.clients.add(client)
         sender = asyncio.create_task(self._send_loop(client))

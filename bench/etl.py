@@ -1,0 +1,139 @@
+"""Benchmark: ingest a 10-million-row minute-bar CSV (100 symbols) into a partitioned lake.
+
+Runs, each in its own process so peak memory (max RSS) is its own:
+  easyquant  easyquant.data.ingest (streaming CSV, full validation, staged upsert, atomic writes)
+  pyarrow    pyarrow.csv.open_csv -> pyarrow.dataset.write_dataset(partitioning=["symbol"])
+  duckdb     COPY (SELECT * FROM read_csv(...)) TO dir (FORMAT parquet, PARTITION_BY symbol)
+
+    .venv/bin/python bench/etl.py [--rows 10000000] [--symbols 100] [--csv /tmp/eq_bench.csv]
+
+The CSV is generated once with the synthetic source (XNYS minutes, rows interleaved by time).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+
+def make_csv(path: Path, rows: int, symbols: int) -> None:
+    import pandas as pd
+    import pyarrow as pa
+    import pyarrow.csv as pacsv
+
+    from easyquant.data._freq import parse_freq
+    from easyquant.data.sources import SyntheticSource
+
+    per = rows // symbols
+    src = SyntheticSource("XNYS", seed=7)
+    f = parse_freq("1m")
+    sessions = per // 390 + 2
+    end = pd.Timestamp("2020-01-02") + pd.Timedelta(days=int(sessions * 1.5) + 10)
+    tables = []
+    for i in range(symbols):
+        t = src.generate(f"S{i:03d}", f, pd.Timestamp("2020-01-02"), end).slice(0, per)
+        tables.append(t.drop_columns(["line"]))
+    table = pa.concat_tables(tables)
+    ts = table.column("timestamp").cast(pa.int64())
+    import numpy as np
+
+    order = np.lexsort((np.repeat(np.arange(symbols), per), ts.to_numpy()))
+    table = table.take(pa.array(order))
+    tmp = path.with_suffix(".tmp")
+    pacsv.write_csv(table, tmp)
+    os.replace(tmp, path)
+
+
+def run_easyquant(csv: str, out: str) -> dict:
+    from easyquant.config import load_settings
+    from easyquant.data.ingest import ingest
+    from easyquant.data.sources import make_source
+
+    settings = load_settings(home=out)
+    r = ingest(make_source("csv", path=csv), freq="1m", calendar="XNYS", settings=settings,
+               record=False)
+    return r.totals()
+
+
+def run_pyarrow(csv: str, out: str) -> dict:
+    import pyarrow.csv as pacsv
+    import pyarrow.dataset as ds
+
+    reader = pacsv.open_csv(csv, read_options=pacsv.ReadOptions(block_size=16 << 20))
+    ds.write_dataset(reader, out, format="parquet", partitioning=["symbol"],
+                     partitioning_flavor="hive", existing_data_behavior="overwrite_or_ignore",
+                     max_partitions=1024)
+    return {}
+
+
+def run_duckdb(csv: str, out: str) -> dict:
+    import duckdb
+
+    con = duckdb.connect()
+    con.execute(f"COPY (SELECT * FROM read_csv('{csv}')) TO '{out}' "
+                "(FORMAT parquet, PARTITION_BY (symbol), OVERWRITE_OR_IGNORE)")
+    return {}
+
+
+def _peak_mb() -> float:
+    """Peak resident memory of this process (VmHWM; unlike ru_maxrss, not inherited on exec)."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+RUNNERS = {"easyquant": run_easyquant, "pyarrow": run_pyarrow, "duckdb": run_duckdb}
+
+
+def child(name: str, csv: str, out: str) -> None:
+    t0 = time.perf_counter()
+    extra = RUNNERS[name](csv, out)
+    secs = time.perf_counter() - t0
+    peak = _peak_mb()
+    print(json.dumps({"name": name, "seconds": secs, "peak_mb": peak, **extra}))
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--rows", type=int, default=10_000_000)
+    ap.add_argument("--symbols", type=int, default=100)
+    ap.add_argument("--csv", default="/tmp/eq_bench_minutes.csv")
+    ap.add_argument("--only", default=",".join(RUNNERS))
+    ap.add_argument("--child", nargs=3, metavar=("NAME", "CSV", "OUT"))
+    args = ap.parse_args()
+    if args.child:
+        child(*args.child)
+        return
+    csv = Path(args.csv)
+    if not csv.exists():
+        t = time.perf_counter()
+        make_csv(csv, args.rows, args.symbols)
+        print(f"generated {csv} ({csv.stat().st_size / 1e9:.2f} GB) in "
+              f"{time.perf_counter() - t:.0f} s", file=sys.stderr)
+    with open(csv, "rb") as fh:
+        rows = sum(1 for _ in fh) - 1
+    results = []
+    for name in args.only.split(","):
+        out = Path(f"/tmp/eq_bench_out_{name}")
+        shutil.rmtree(out, ignore_errors=True)
+        proc = subprocess.run([sys.executable, __file__, "--child", name, str(csv), str(out)],
+                              capture_output=True, text=True, check=True)
+        res = json.loads(proc.stdout.strip().splitlines()[-1])
+        res["rows_per_s"] = rows / res["seconds"]
+        results.append(res)
+        print(f"{name:<10} {rows / res['seconds'] / 1e6:6.2f} M rows/s  "
+              f"{res['seconds']:7.2f} s  peak {res['peak_mb']:7.0f} MB", flush=True)
+        shutil.rmtree(out, ignore_errors=True)
+    print(json.dumps({"rows": rows, "results": results}))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,117 @@
+"""PostgreSQL side of the lake: the catalog, quality reports and corporate actions."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+import pandas as pd
+import psycopg2.extensions
+
+from easyquant.config import Settings
+from easyquant.db import connect
+
+_UPSERT = """
+INSERT INTO bar_catalog AS b (symbol, freq, calendar, first_ts, last_ts, rows, checksum, path)
+VALUES (%(symbol)s, %(freq)s, %(calendar)s, %(first_ts)s, %(last_ts)s, %(rows)s, %(checksum)s,
+        %(path)s)
+ON CONFLICT (symbol, freq) DO UPDATE SET
+    calendar = EXCLUDED.calendar, first_ts = EXCLUDED.first_ts, last_ts = EXCLUDED.last_ts,
+    rows = EXCLUDED.rows, checksum = EXCLUDED.checksum, path = EXCLUDED.path,
+    updated_at = clock_timestamp()
+WHERE (b.checksum, b.rows, b.path, b.calendar) IS DISTINCT FROM
+      (EXCLUDED.checksum, EXCLUDED.rows, EXCLUDED.path, EXCLUDED.calendar)
+"""
+
+_REPORT_COLS = (
+    "ingest_id", "source", "origin", "symbol", "freq", "status", "rows_read", "rows_skipped",
+    "rows_rejected", "rows_stored", "rejects", "samples", "gaps", "warnings", "quarantine_path",
+    "error",
+)
+_JSON_COLS = {"rejects", "samples", "gaps", "warnings"}
+
+
+def upsert_entries(cur: psycopg2.extensions.cursor, entries: Iterable[dict[str, Any]]) -> None:
+    """Insert or update catalog rows; an unchanged partition keeps its ``updated_at``."""
+    for entry in entries:
+        cur.execute(_UPSERT, entry)
+
+
+def insert_reports(cur: psycopg2.extensions.cursor, reports: Iterable[dict[str, Any]]) -> None:
+    """Append quality reports (one per symbol and ingest)."""
+    cols = ", ".join(_REPORT_COLS)
+    marks = ", ".join(f"%({c})s" for c in _REPORT_COLS)
+    for rep in reports:
+        row = {c: rep.get(c) for c in _REPORT_COLS}
+        for c in _JSON_COLS:
+            row[c] = json.dumps(row[c] if row[c] is not None else {}, default=str)
+        cur.execute(f"INSERT INTO quality_report ({cols}) VALUES ({marks})", row)
+
+
+def list_entries(settings: Settings, freq: str | None = None) -> list[dict[str, Any]]:
+    """Return the catalog rows (optionally one frequency), ordered by frequency and symbol."""
+    conn = connect(settings)
+    try:
+        with conn.cursor() as cur:
+            cur.execute(
+                "SELECT symbol, freq, calendar, first_ts, last_ts, rows, checksum, path, "
+                "updated_at FROM bar_catalog WHERE %(f)s::text IS NULL OR freq = %(f)s "
+                "ORDER BY freq, symbol",
+                {"f": freq},
+            )
+            names = [d[0] for d in cur.description]
+            return [dict(zip(names, r, strict=True)) for r in cur.fetchall()]
+    finally:
+        conn.close()
+
+
+def reports(settings: Settings, ingest_id: str | None = None) -> list[dict[str, Any]]:
+    """Return quality reports, of one ingest or all, oldest first."""
+    conn = connect(settings)
+    try:
+        with conn.cursor() as cur:
+            cur.execute(
+                "SELECT * FROM quality_report WHERE %(i)s::text IS NULL OR ingest_id = %(i)s "
+                "ORDER BY id",
+                {"i": ingest_id},
+            )
+            names = [d[0] for d in cur.description]
+            return [dict(zip(names, r, strict=True)) for r in cur.fetchall()]
+    finally:
+        conn.close()
+
+
+def store_actions(settings: Settings, actions: pd.DataFrame) -> int:
+    """Upsert corporate actions (columns symbol, ex_date, split_ratio, dividend)."""
+    conn = connect(settings)
+    try:
+        with conn.cursor() as cur:
+            for r in actions.itertuples(index=False):
+                cur.execute(
+                    "INSERT INTO corporate_action (symbol, ex_date, split_ratio, dividend) "
+                    "VALUES (%s, %s, %s, %s) ON CONFLICT (symbol, ex_date) DO UPDATE SET "
+                    "split_ratio = EXCLUDED.split_ratio, dividend = EXCLUDED.dividend",
+                    (r.symbol, pd.Timestamp(r.ex_date).date(), float(r.split_ratio),
+                     float(r.dividend)),
+                )
+        conn.commit()
+    finally:
+        conn.close()
+    return len(actions)
+
+
+def load_actions(settings: Settings, symbols: Sequence[str]) -> pd.DataFrame:
+    """Return the corporate actions of ``symbols`` from the ``corporate_action`` table."""
+    conn = connect(settings)
+    try:
+        with conn.cursor() as cur:
+            cur.execute(
+                "SELECT symbol, ex_date, split_ratio, dividend FROM corporate_action "
+                "WHERE symbol = ANY(%s) ORDER BY symbol, ex_date",
+                (list(symbols),),
+            )
+            rows = cur.fetchall()
+    finally:
+        conn.close()
+    return pd.DataFrame(rows, columns=["symbol", "ex_date", "split_ratio", "dividend"])

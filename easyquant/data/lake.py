@@ -1,0 +1,199 @@
+"""The Parquet lake: ``<lake>/bars/freq=<f>/symbol=<s>/data.parquet``, one file per partition.
+
+Writes are atomic (temp file in the same folder, fsync, rename), so a crash leaves the previous
+file readable. Files are deterministic: fixed row groups and compression, no write times in
+the metadata, so the same rows always give the same bytes.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from easyquant.data.sources import TS_TYPE, VALUE_FIELDS
+
+FILE = "data.parquet"
+ROW_GROUP = 1 << 18
+LAKE_SCHEMA = pa.schema([("timestamp", TS_TYPE)] + [(f, pa.float64()) for f in VALUE_FIELDS])
+
+
+def sha256_file(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+@dataclass
+class Pending:
+    """A partition file written under a temporary name, ready to be renamed into place."""
+
+    freq: str
+    symbol: str
+    tmp: Path
+    path: Path
+    rows: int
+    first_ns: int
+    last_ns: int
+    checksum: str
+    calendar: str | None
+    changed: bool
+
+
+class Lake:
+    """The bar store under ``root`` (``settings.lake_dir``)."""
+
+    def __init__(self, root: Path | str) -> None:
+        self.root = Path(root)
+
+    # ----- paths --------------------------------------------------------------------------
+    def path(self, freq: str, symbol: str) -> Path:
+        return self.root / "bars" / f"freq={freq}" / f"symbol={symbol}" / FILE
+
+    def staging_dir(self, ingest_id: str) -> Path:
+        return self.root / ".staging" / ingest_id
+
+    def quarantine_path(self, freq: str, ingest_id: str) -> Path:
+        return self.root / "quarantine" / f"freq={freq}" / f"{ingest_id}.parquet"
+
+    def freqs(self) -> list[str]:
+        base = self.root / "bars"
+        if not base.is_dir():
+            return []
+        return sorted(p.name.split("=", 1)[1] for p in base.glob("freq=*") if p.is_dir())
+
+    def symbols(self, freq: str) -> list[str]:
+        base = self.root / "bars" / f"freq={freq}"
+        if not base.is_dir():
+            return []
+        return sorted(p.parent.name.split("=", 1)[1] for p in base.glob(f"symbol=*/{FILE}"))
+
+    # ----- reading ------------------------------------------------------------------------
+    def read(self, freq: str, symbol: str) -> pa.Table | None:
+        """Return the stored bars of one partition, or None when there are none."""
+        path = self.path(freq, symbol)
+        if not path.exists():
+            return None
+        return pq.read_table(path, schema=None).cast(LAKE_SCHEMA)
+
+    def calendar(self, freq: str, symbol: str) -> str | None:
+        path = self.path(freq, symbol)
+        if not path.exists():
+            return None
+        meta = pq.read_schema(path).metadata or {}
+        value = meta.get(b"easyquant.calendar")
+        return value.decode() if value else None
+
+    def last_timestamp(self, freq: str, symbol: str) -> int | None:
+        """Return the last stored bar (ns UTC) from the file's statistics, or None."""
+        path = self.path(freq, symbol)
+        if not path.exists():
+            return None
+        md = pq.ParquetFile(path).metadata
+        if md.num_rows == 0:
+            return None
+        last = md.row_group(md.num_row_groups - 1).column(0).statistics
+        if last is not None and last.has_min_max:
+            return int(pa.scalar(last.max, TS_TYPE).cast(pa.int64()).as_py())
+        ts = pq.read_table(path, columns=["timestamp"]).column(0).cast(pa.int64())
+        return int(ts[-1].as_py())
+
+    # ----- writing ------------------------------------------------------------------------
+    def prepare(
+        self, freq: str, symbol: str, table: pa.Table, calendar: str | None = None
+    ) -> Pending:
+        """Write ``table`` (sorted, unique timestamps) to a temp file beside its partition."""
+        path = self.path(freq, symbol)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.parent / f".{FILE}.tmp-{os.getpid()}-{uuid.uuid4().hex[:8]}"
+        meta = {b"easyquant.calendar": calendar.encode()} if calendar else None
+        table = table.select(LAKE_SCHEMA.names).cast(LAKE_SCHEMA).replace_schema_metadata(meta)
+        pq.write_table(
+            table, tmp, row_group_size=ROW_GROUP, compression="zstd", compression_level=1,
+            use_dictionary=False, write_statistics=True, store_schema=True,
+        )
+        with open(tmp, "rb+") as f:
+            os.fsync(f.fileno())
+        checksum = sha256_file(tmp)
+        changed = not path.exists() or sha256_file(path) != checksum
+        ts = table.column("timestamp").cast(pa.int64())
+        return Pending(
+            freq, symbol, tmp, path, table.num_rows,
+            int(ts[0].as_py()) if len(ts) else 0, int(ts[-1].as_py()) if len(ts) else 0,
+            checksum, calendar, changed,
+        )
+
+    @staticmethod
+    def commit(pending: Pending) -> None:
+        """Move a prepared file into place (atomic rename), or drop it if nothing changed."""
+        if not pending.changed:
+            pending.tmp.unlink(missing_ok=True)
+            return
+        os.replace(pending.tmp, pending.path)
+        fd = os.open(pending.path.parent, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+
+    @staticmethod
+    def discard(pending: Pending) -> None:
+        pending.tmp.unlink(missing_ok=True)
+
+    def sweep(self) -> int:
+        """Remove temp files and staging folders left by crashed ingests; return how many."""
+        removed = 0
+        for tmp in (self.root / "bars").glob(f"freq=*/symbol=*/.{FILE}.tmp-*"):
+            pid = int(tmp.name.split("-")[1]) if tmp.name.split("-")[1].isdigit() else -1
+            if not _alive(pid):
+                tmp.unlink(missing_ok=True)
+                removed += 1
+        staging = self.root / ".staging"
+        if staging.is_dir():
+            for d in staging.iterdir():
+                pid = d.name.rsplit("-", 1)[-1]
+                if not (pid.isdigit() and _alive(int(pid))):
+                    shutil.rmtree(d, ignore_errors=True)
+                    removed += 1
+        return removed
+
+
+def _alive(pid: int) -> bool:
+    if pid <= 0:
+        return False
+    if pid == os.getpid():
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def merge(old: pa.Table | None, new: pa.Table) -> pa.Table:
+    """Upsert ``new`` into ``old`` by timestamp (new rows win); both sorted and unique."""
+    new = new.select(LAKE_SCHEMA.names).cast(LAKE_SCHEMA)
+    if old is None or old.num_rows == 0:
+        return new
+    if new.num_rows == 0:
+        return old
+    ots = old.column("timestamp").cast(pa.int64()).to_numpy()
+    nts = new.column("timestamp").cast(pa.int64()).to_numpy()
+    if ots[-1] < nts[0]:
+        return pa.concat_tables([old, new]).combine_chunks()
+    pos = np.clip(np.searchsorted(nts, ots), 0, len(nts) - 1)
+    keep = nts[pos] != ots
+    both = pa.concat_tables([old.filter(pa.array(keep)), new])
+    ts = both.column("timestamp").cast(pa.int64()).to_numpy()
+    return both.take(pa.array(np.argsort(ts, kind="stable"))).combine_chunks()
