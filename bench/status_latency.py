@@ -62,8 +62,13 @@ def writer(dsn_settings: dict[str, object], rate: float, seconds: float, ready: 
         if delay > 0:
             time.sleep(delay)
         w.write(
-            f"bench:{i % COMPONENTS}", kind="cli", name="bench", state="running",
-            progress=i / n, metrics={"t": time.time(), "i": i}, event=False,
+            f"bench:{i % COMPONENTS}",
+            kind="cli",
+            name="bench",
+            state="running",
+            progress=i / n,
+            metrics={"t": time.time(), "i": i},
+            event=False,
         )
     w.close()
 
@@ -89,13 +94,20 @@ def run_case(settings: Settings, clients: int, rate: float, seconds: float, list
     port = free_port()
     env = dict(os.environ)
     env.update(
-        EASYQUANT_DATABASE_URL=settings.dsn(), EASYQUANT_API_PORT=str(port),
-        EASYQUANT_BRIDGE_LISTEN="true" if listen else "false", EASYQUANT_POLL_INTERVAL="0.5",
-        EASYQUANT_CLIENT_QUEUE_SIZE="5000", EASYQUANT_LOG_LEVEL="WARNING",
+        EASYQUANT_DATABASE_URL=settings.dsn(),
+        EASYQUANT_API_PORT=str(port),
+        EASYQUANT_BRIDGE_LISTEN="true" if listen else "false",
+        EASYQUANT_POLL_INTERVAL="0.5",
+        EASYQUANT_CLIENT_QUEUE_SIZE="5000",
+        EASYQUANT_LOG_LEVEL="WARNING",
     )
     server = subprocess.Popen(
-        [sys.executable, "-m", "monitor_api.app"], env=env, cwd=REPO,
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
+        [sys.executable, "-m", "monitor_api.app"],
+        env=env,
+        cwd=REPO,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
     )
     try:
         for _ in range(200):
@@ -107,8 +119,12 @@ def run_case(settings: Settings, clients: int, rate: float, seconds: float, list
         ready = mp.Event()
         proc = mp.Process(
             target=writer,
-            args=({"database_url": settings.dsn(), "home": str(settings.home)}, rate, seconds,
-                  ready),
+            args=(
+                {"database_url": settings.dsn(), "home": str(settings.home)},
+                rate,
+                seconds,
+                ready,
+            ),
         )
         proc.start()
         latencies: list[float] = []
@@ -140,8 +156,11 @@ def run_case(settings: Settings, clients: int, rate: float, seconds: float, list
         lat = np.array(latencies) * 1000
         sent = int(rate * seconds)
         return {
-            "clients": clients, "mode": "notify" if listen else "poll", "rate": rate,
-            "sent": sent, "achieved_rate": sent / writer_seconds,
+            "clients": clients,
+            "mode": "notify" if listen else "poll",
+            "rate": rate,
+            "sent": sent,
+            "achieved_rate": sent / writer_seconds,
             "received_per_client": len(lat) / clients,
             "p50_ms": float(np.percentile(lat, 50)) if len(lat) else float("nan"),
             "p99_ms": float(np.percentile(lat, 99)) if len(lat) else float("nan"),
@@ -190,8 +209,10 @@ def main() -> None:
     print("| clients | mode | target/s | achieved/s | received per client | p50 ms | p99 ms |")
     print("|---|---|---|---|---|---|---|")
     for r in rows:
-        print(f"| {r['clients']} | {r['mode']} | {r['rate']:.0f} | {r['achieved_rate']:.0f} | "
-              f"{r['received_per_client']:.0f} | {r['p50_ms']:.1f} | {r['p99_ms']:.1f} |")
+        print(
+            f"| {r['clients']} | {r['mode']} | {r['rate']:.0f} | {r['achieved_rate']:.0f} | "
+            f"{r['received_per_client']:.0f} | {r['p50_ms']:.1f} | {r['p99_ms']:.1f} |"
+        )
 
 
 if __name__ == "__main__":

@@ -96,14 +96,21 @@ def _wait_http(url: str, timeout: float, proc: subprocess.Popen[bytes], log: Pat
     raise EasyQuantError(f"{url} did not answer within {timeout:.0f}s; see {log}")
 
 
-def _spawn(settings: Settings, name: str, argv: list[str], env: dict[str, str]) -> subprocess.Popen[bytes]:
+def _spawn(
+    settings: Settings, name: str, argv: list[str], env: dict[str, str]
+) -> subprocess.Popen[bytes]:
     settings.log_dir.mkdir(parents=True, exist_ok=True)
     settings.run_dir.mkdir(parents=True, exist_ok=True)
     log = settings.log_dir / f"{name}.log"
     with log.open("ab") as out:
         proc = subprocess.Popen(
-            argv, env=env, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-            start_new_session=True, cwd=str(settings.home_dir),
+            argv,
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            start_new_session=True,
+            cwd=str(settings.home_dir),
         )
     _pidfile(settings, name).write_text(f"{proc.pid}\n")
     return proc
@@ -154,7 +161,10 @@ def up(settings: Settings, say: Callable[[str], None] = print) -> int:
     if AIRFLOW.name not in already:
         say("migrating Airflow's metadata database")
         migrate = subprocess.run(
-            [str(VENV_BIN / "airflow"), "db", "migrate"], env=env, capture_output=True, text=True,
+            [str(VENV_BIN / "airflow"), "db", "migrate"],
+            env=env,
+            capture_output=True,
+            text=True,
             timeout=900,
         )
         if migrate.returncode != 0:
@@ -166,11 +176,19 @@ def up(settings: Settings, say: Callable[[str], None] = print) -> int:
         monitor = _spawn(settings, "monitor_api", [sys.executable, "-m", "monitor_api.app"], env)
 
     if MONITOR.name not in already:
-        _wait_http(MONITOR.url(settings) + MONITOR.health_path, 60, monitor,
-                   settings.log_dir / "monitor_api.log")
+        _wait_http(
+            MONITOR.url(settings) + MONITOR.health_path,
+            60,
+            monitor,
+            settings.log_dir / "monitor_api.log",
+        )
     if AIRFLOW.name not in already:
-        _wait_http(AIRFLOW.url(settings) + AIRFLOW.health_path, 300, airflow,
-                   settings.log_dir / "airflow.log")
+        _wait_http(
+            AIRFLOW.url(settings) + AIRFLOW.health_path,
+            300,
+            airflow,
+            settings.log_dir / "airflow.log",
+        )
     say("EasyQuant is up.")
     print_urls(settings, say)
     return 0
@@ -179,8 +197,10 @@ def up(settings: Settings, say: Callable[[str], None] = print) -> int:
 def print_urls(settings: Settings, say: Callable[[str], None] = print) -> None:
     say(f"  dashboard     {MONITOR.url(settings)}/")
     say(f"  monitor API   {MONITOR.url(settings)}/docs")
-    say(f"  Airflow UI    {AIRFLOW.url(settings)}/   "
-        f"login {settings.airflow_user} / (EASYQUANT_AIRFLOW_PASSWORD, default 'admin')")
+    say(
+        f"  Airflow UI    {AIRFLOW.url(settings)}/   "
+        f"login {settings.airflow_user} / (EASYQUANT_AIRFLOW_PASSWORD, default 'admin')"
+    )
     say(f"  PostgreSQL    {settings.dsn()}")
     say(f"  logs          {settings.log_dir}")
 

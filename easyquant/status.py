@@ -17,6 +17,7 @@ trading loop is not slowed by repeated connection attempts.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import math
@@ -40,7 +41,8 @@ STATES = ("queued", "running", "success", "failed", "stopped")
 TERMINAL = ("success", "failed", "stopped")
 _KIND = re.compile(r"^[a-z][a-z0-9_]{0,39}$")
 
-_UPSERT = """
+_UPSERT = (
+    """
 WITH up AS (
     INSERT INTO component AS c (id, kind, name, state, progress, message, metrics, attrs, url,
                                 parent_id, heartbeat_interval, started_at, finished_at)
@@ -79,8 +81,11 @@ WITH up AS (
     SELECT id, state, progress, message, COALESCE(%(metrics)s::jsonb, '{}'::jsonb)
     FROM up WHERE %(event)s
 )
-SELECT pg_notify('""" + CHANNEL + """', id) FROM up
+SELECT pg_notify('"""
+    + CHANNEL
+    + """', id) FROM up
 """
+)
 
 
 def _json(value: Mapping[str, Any] | None) -> str | None:
@@ -151,10 +156,8 @@ class StatusWriter:
 
     def _drop(self) -> None:
         if self._conn is not None:
-            try:
+            with contextlib.suppress(Exception):  # closing a broken connection
                 self._conn.close()
-            except Exception:  # noqa: BLE001 - closing a broken connection
-                pass
         self._conn = None
 
     def write(
@@ -219,7 +222,8 @@ class StatusWriter:
                     if attempt == self.retries:
                         log.warning(
                             "status of %s not stored (database unreachable: %s); carrying on",
-                            params["id"], str(exc).strip().splitlines()[0] if str(exc) else exc,
+                            params["id"],
+                            str(exc).strip().splitlines()[0] if str(exc) else exc,
                         )
                         self._skip_until = time.monotonic() + self.pause_after_failure
                         return False
@@ -353,8 +357,13 @@ def track(
     cid = component_id or f"{kind}:{name}:{os.getpid()}:{time.time_ns()}"
     tracker = Tracker(cid, kind, name, heartbeat_interval=heartbeat_interval, writer=writer)
     tracker.update(
-        state="running", progress=0.0, message=message or "", attrs=attrs, url=url,
-        parent_id=parent_id, heartbeat_interval=heartbeat_interval,
+        state="running",
+        progress=0.0,
+        message=message or "",
+        attrs=attrs,
+        url=url,
+        parent_id=parent_id,
+        heartbeat_interval=heartbeat_interval,
     )
     if auto_heartbeat:
         tracker.start_heartbeats()

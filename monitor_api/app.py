@@ -67,8 +67,11 @@ def main() -> None:
     settings = load_settings()
     logging.basicConfig(level=settings.log_level)
     uvicorn.run(
-        create_app(settings), host=settings.api_host, port=settings.api_port,
-        log_level=settings.log_level.lower(), ws_ping_interval=20,
+        create_app(settings),
+        host=settings.api_host,
+        port=settings.api_port,
+        log_level=settings.log_level.lower(),
+        ws_ping_interval=20,
     )
 
 

@@ -56,14 +56,43 @@ def is_stale(row: dict[str, Any], now: float) -> bool:
 
 def row_to_component(rec: tuple[Any, ...], now: float | None = None) -> dict[str, Any]:
     """Turn a database row (COLUMNS order) into the component JSON of docs/contracts.md."""
-    (cid, kind, name, state, progress, message, metrics, attrs, url, parent_id, interval,
-     started, beat, updated, finished, seq) = rec
+    (
+        cid,
+        kind,
+        name,
+        state,
+        progress,
+        message,
+        metrics,
+        attrs,
+        url,
+        parent_id,
+        interval,
+        started,
+        beat,
+        updated,
+        finished,
+        seq,
+    ) = rec
     comp: dict[str, Any] = {
-        "id": cid, "kind": kind, "name": name, "state": state, "stale": False,
-        "progress": progress, "message": message, "metrics": metrics, "attrs": attrs,
-        "url": url, "parent_id": parent_id, "heartbeat_interval": interval,
-        "started_at": _iso(started), "heartbeat_at": _iso(beat), "updated_at": _iso(updated),
-        "finished_at": _iso(finished), "seq": seq, "_heartbeat_ts": beat.timestamp(),
+        "id": cid,
+        "kind": kind,
+        "name": name,
+        "state": state,
+        "stale": False,
+        "progress": progress,
+        "message": message,
+        "metrics": metrics,
+        "attrs": attrs,
+        "url": url,
+        "parent_id": parent_id,
+        "heartbeat_interval": interval,
+        "started_at": _iso(started),
+        "heartbeat_at": _iso(beat),
+        "updated_at": _iso(updated),
+        "finished_at": _iso(finished),
+        "seq": seq,
+        "_heartbeat_ts": beat.timestamp(),
     }
     comp["stale"] = is_stale(comp, time.time() if now is None else now)
     return comp
@@ -82,7 +111,8 @@ def fetch_components(
     state: str | None = None,
 ) -> list[dict[str, Any]]:
     """Read components: all, or those with the given ids or a seq above ``after_seq``."""
-    where, args = [], []  # type: ignore[var-annotated]
+    where: list[str] = []
+    args: list[Any] = []
     if ids is not None or after_seq is not None:
         parts = []
         if ids is not None:
@@ -165,7 +195,8 @@ class StatusBridge:
                 try:
                     if self._reader is None or self._reader.closed:
                         self._reader = psycopg2.connect(
-                            self.settings.dsn(), connect_timeout=3,
+                            self.settings.dsn(),
+                            connect_timeout=3,
                             application_name="easyquant-bridge",
                         )
                     rows = fetch_components(self._reader, **kwargs)
@@ -309,9 +340,7 @@ class StatusBridge:
             self._last_poll = now
             ids, self._pending_ids = self._pending_ids, set()
             try:
-                rows = await asyncio.to_thread(
-                    self._read, ids=ids or None, after_seq=self.max_seq
-                )
+                rows = await asyncio.to_thread(self._read, ids=ids or None, after_seq=self.max_seq)
             except psycopg2.Error:
                 self._pending_ids |= ids
                 continue
@@ -342,8 +371,11 @@ class StatusBridge:
 
     def broadcast(self, components: list[dict[str, Any]]) -> None:
         message = json.dumps(
-            {"type": "update", "components": [public(c) for c in components],
-             "server_time": datetime.now(UTC).isoformat()},
+            {
+                "type": "update",
+                "components": [public(c) for c in components],
+                "server_time": datetime.now(UTC).isoformat(),
+            },
             default=str,
         )
         for client in self.clients:
@@ -351,19 +383,23 @@ class StatusBridge:
 
     def snapshot_message(self) -> str:
         return json.dumps(
-            {"type": "snapshot",
-             "components": [public(c) for c in sorted(self.cache.values(), key=lambda c: c["seq"])],
-             "server_time": datetime.now(UTC).isoformat()},
+            {
+                "type": "snapshot",
+                "components": [
+                    public(c) for c in sorted(self.cache.values(), key=lambda c: c["seq"])
+                ],
+                "server_time": datetime.now(UTC).isoformat(),
+            },
             default=str,
         )
 
     # ----- one websocket --------------------------------------------------------------------
     async def serve(self, ws: WebSocket) -> None:
         """Serve one accepted websocket until it closes."""
-        try:  # the snapshot must include every write committed before this client connected
+        # the snapshot must include every write committed before this client connected; if the
+        # database is down, serve the cache: the resync after reconnecting sends a fresh one
+        with contextlib.suppress(psycopg2.Error):
             self._apply(await asyncio.to_thread(self._read, after_seq=self.max_seq))
-        except psycopg2.Error:
-            pass  # serve the cache; the resync after reconnect sends a fresh snapshot
         client = Client(ws, self.settings.client_queue_size)
         self.clients.add(client)
         sender = asyncio.create_task(self._send_loop(client))

@@ -16,11 +16,11 @@ from monitor_api.bridge import StatusBridge
 
 
 def get_settings(request: HTTPConnection) -> Settings:
-    return request.app.state.settings  # type: ignore[no-any-return]
+    return request.app.state.settings
 
 
 def get_bridge(request: HTTPConnection) -> StatusBridge:
-    return request.app.state.bridge  # type: ignore[no-any-return]
+    return request.app.state.bridge
 
 
 def get_db(request: Request) -> Iterator[psycopg2.extensions.connection]:
@@ -43,7 +43,9 @@ def token_ok(settings: Settings, presented: str | None) -> bool:
         return True
     if not presented:
         return False
-    return secrets.compare_digest(presented.encode(), settings.api_token.get_secret_value().encode())
+    return secrets.compare_digest(
+        presented.encode(), settings.api_token.get_secret_value().encode()
+    )
 
 
 def _bearer(header: str | None) -> str | None:

@@ -74,7 +74,10 @@ def _report(fields: dict[str, Any], **changes: Any) -> None:
 
 
 def _task_event(
-    ti: Any, state: str, message: str | None = None, attrs: dict[str, Any] | None = None,
+    ti: Any,
+    state: str,
+    message: str | None = None,
+    attrs: dict[str, Any] | None = None,
     **extra: Any,
 ) -> None:
     fields = _task_fields(ti)
@@ -97,7 +100,9 @@ def on_task_instance_success(previous_state: Any, task_instance: Any) -> None:
 def on_task_instance_failed(previous_state: Any, task_instance: Any, error: Any) -> None:
     state = str(getattr(task_instance, "state", "") or "")
     retry = state.endswith("up_for_retry")
-    text = f"{type(error).__name__}: {error}" if isinstance(error, BaseException) else str(error or "")
+    text = (
+        f"{type(error).__name__}: {error}" if isinstance(error, BaseException) else str(error or "")
+    )
     message = ("will retry: " if retry else "") + (text or "failed")
     _task_event(task_instance, "failed", message[:2000], attrs={"will_retry": retry})
 
@@ -126,8 +131,12 @@ def _dag_run_event(dag_run: Any, state: str, msg: str) -> None:
     if state != "running":
         metrics = _summarise_tasks(dag_run)
     _report(
-        fields, state=state, message=msg or state, metrics=metrics or None,
-        progress=1.0 if state == "success" else None, heartbeat_interval=3600.0,
+        fields,
+        state=state,
+        message=msg or state,
+        metrics=metrics or None,
+        progress=1.0 if state == "success" else None,
+        heartbeat_interval=3600.0,
     )
 
 

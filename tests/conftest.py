@@ -127,7 +127,10 @@ def airflow_db(pg_settings: Settings) -> Iterator[str]:
     env = dict(os.environ)
     proc = subprocess.run(
         [str(Path(sys.executable).parent / "airflow"), "db", "migrate"],
-        env=env, capture_output=True, text=True, timeout=600,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
     )
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     yield AIRFLOW_DB

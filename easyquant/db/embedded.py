@@ -71,8 +71,11 @@ def _open_path_for(user: str, path: Path) -> None:
     for root, dirs, files in os.walk(pg_root):
         for name in dirs + files:
             p = Path(root) / name
-            p.chmod(p.stat().st_mode | stat.S_IROTH | (stat.S_IXOTH if p.is_dir() or
-                                                       p.stat().st_mode & stat.S_IXUSR else 0))
+            p.chmod(
+                p.stat().st_mode
+                | stat.S_IROTH
+                | (stat.S_IXOTH if p.is_dir() or p.stat().st_mode & stat.S_IXUSR else 0)
+            )
     pg_root.chmod(pg_root.stat().st_mode | traverse)
 
 
@@ -132,8 +135,15 @@ class EmbeddedPostgres:
             os.chown(self.pgdata, uid, gid)
         self.pgdata.chmod(0o700)
         proc = self._cmd(
-            "initdb", "-D", str(self.pgdata), "-U", "postgres", "--auth=trust",
-            "--encoding=UTF8", "--locale=C", timeout=180,
+            "initdb",
+            "-D",
+            str(self.pgdata),
+            "-U",
+            "postgres",
+            "--auth=trust",
+            "--encoding=UTF8",
+            "--locale=C",
+            timeout=180,
         )
         if proc.returncode != 0:
             raise DatabaseError(f"initdb failed for {self.pgdata}: {proc.stderr.strip()}")
@@ -168,10 +178,22 @@ class EmbeddedPostgres:
         # setsid: the server must outlive the command that started it and not share its group
         proc = subprocess.run(
             [
-                "setsid", str(bin_dir() / "pg_ctl"), "-D", str(self.pgdata), "-l",
-                str(self.logfile), "-w", "-t", str(int(timeout)), "start",
+                "setsid",
+                str(bin_dir() / "pg_ctl"),
+                "-D",
+                str(self.pgdata),
+                "-l",
+                str(self.logfile),
+                "-w",
+                "-t",
+                str(int(timeout)),
+                "start",
             ],
-            **_identity(), capture_output=True, text=True, timeout=timeout + 10, cwd="/",
+            **_identity(),
+            capture_output=True,
+            text=True,
+            timeout=timeout + 10,
+            cwd="/",
         )
         if proc.returncode != 0:
             tail = ""
@@ -192,7 +214,15 @@ class EmbeddedPostgres:
         if self.pid() is None:
             return
         proc = self._cmd(
-            "pg_ctl", "-D", str(self.pgdata), "-m", mode, "-w", "-t", str(int(timeout)), "stop",
+            "pg_ctl",
+            "-D",
+            str(self.pgdata),
+            "-m",
+            mode,
+            "-w",
+            "-t",
+            str(int(timeout)),
+            "stop",
             timeout=timeout + 10,
         )
         if proc.returncode != 0 and self.pid() is not None:

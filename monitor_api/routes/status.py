@@ -60,8 +60,14 @@ def component_events(
             (component_id, limit),
         )
         events = [
-            {"id": r[0], "at": r[1].isoformat(), "state": r[2], "progress": r[3],
-             "message": r[4], "metrics": r[5]}
+            {
+                "id": r[0],
+                "at": r[1].isoformat(),
+                "state": r[2],
+                "progress": r[3],
+                "message": r[4],
+                "metrics": r[5],
+            }
             for r in cur.fetchall()
         ]
     return {"events": events}

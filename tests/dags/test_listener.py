@@ -19,7 +19,7 @@ def test_listener_reports_dag_run_tasks_mapped_and_failures(airflow_db, db):
     run = comps.pop(f"dag_run:listener_probe:{run_id}")
     assert run[0:2] == ("dag_run", "failed")
     assert run[3]["dag_id"] == "listener_probe"
-    assert f"/dags/listener_probe/runs/" in run[4]
+    assert "/dags/listener_probe/runs/" in run[4]
 
     assert comps[f"{prefix}:numbers:-1:1"][1] == "success"
     for i in range(3):

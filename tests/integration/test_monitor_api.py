@@ -37,6 +37,7 @@ def has(component_id, **fields):
             c["id"] == component_id and all(c.get(k) == v for k, v in fields.items())
             for c in msg.get("components", [])
         )
+
     return check
 
 
@@ -152,13 +153,24 @@ def _never_reader_scenario(api):
             n = 1500
             started = time.monotonic()
             for i in range(n):
-                status.report("spam", kind="cli", name="spam", progress=i / n,
-                              metrics={"blob": blob, "i": i}, event=False)
+                status.report(
+                    "spam",
+                    kind="cli",
+                    name="spam",
+                    progress=i / n,
+                    metrics={"blob": blob, "i": i},
+                    event=False,
+                )
                 if i % 100 == 0:
                     await asyncio.sleep(0.01)  # let notifications spread over many messages
-            await recv_until(fast, lambda m: any(
-                c["id"] == "spam" and c["metrics"]["i"] == n - 1 for c in m.get("components", [])
-            ), timeout=30)
+            await recv_until(
+                fast,
+                lambda m: any(
+                    c["id"] == "spam" and c["metrics"]["i"] == n - 1
+                    for c in m.get("components", [])
+                ),
+                timeout=30,
+            )
             return time.monotonic() - started
 
     elapsed = asyncio.run(scenario())
@@ -175,6 +187,7 @@ def test_bad_token_closes_socket_with_1008_and_rest_401(pg_settings, db):
         home=pg_settings.home, database_url=pg_settings.database_url, api_token="s3cret-token"
     )
     with LiveServer(settings) as server:
+
         async def scenario():
             async with websockets.connect(server.ws_url + "?token=wrong") as ws:
                 with pytest.raises(websockets.ConnectionClosed) as closed:
@@ -213,13 +226,15 @@ def test_restarting_postgres_under_the_bridge_is_survived(tmp_path):
     """Stop and start the (embedded) server under a running bridge: clients get a new snapshot."""
     from easyquant.db.embedded import EmbeddedPostgres
 
-    settings = load_settings(home=tmp_path, database_url=None, embedded_pg_port=free_port(),
-                             poll_interval=0.5)
+    settings = load_settings(
+        home=tmp_path, database_url=None, embedded_pg_port=free_port(), poll_interval=0.5
+    )
     server = EmbeddedPostgres(settings)
     ensure_ready(settings)
     writer = status.StatusWriter(settings, retries=1, pause_after_failure=0.1)
     try:
         with LiveServer(settings) as api:
+
             async def scenario():
                 async with websockets.connect(api.ws_url) as ws:
                     assert json.loads(await ws.recv())["type"] == "snapshot"

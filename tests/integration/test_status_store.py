@@ -5,7 +5,6 @@ from __future__ import annotations
 import select
 import time
 
-import psycopg2
 import pytest
 
 from easyquant import status
@@ -43,9 +42,7 @@ def test_track_marks_failure_with_exception_message(db):
 
 
 def test_track_success_sets_full_progress_and_heartbeats(db):
-    with status.track(
-        "cli", "sweep", component_id="cli-1", heartbeat_interval=0.05
-    ) as job:
+    with status.track("cli", "sweep", component_id="cli-1", heartbeat_interval=0.05) as job:
         time.sleep(0.3)
         job.progress(0.4, "running", points=10)
     (row,) = rows(db, "SELECT state, progress, metrics FROM component WHERE id = 'cli-1'")
@@ -75,10 +72,12 @@ def test_unreachable_database_does_not_break_the_caller(pg_settings):
     assert job.state == "success"
 
 
-def test_constraint_violation_is_logged_not_raised(db, pg_settings):
+def test_value_the_database_rejects_is_logged_not_raised(db, pg_settings, caplog):
     writer = status.StatusWriter(pg_settings)
-    assert writer.write("y", kind="cli", name="y", heartbeat_interval=None) is True
-    with pytest.raises(psycopg2.Error):
-        with db.cursor() as cur:
-            cur.execute("UPDATE component SET progress = 2 WHERE id = 'y'")
-    db.rollback()
+    # jsonb refuses the NUL character: the write fails in PostgreSQL, not in Python
+    assert writer.write("y", kind="cli", name="y", metrics={"s": "a\x00b"}) is False
+    assert "rejected by the database" in caplog.text
+    assert rows(db, "SELECT count(*) FROM component")[0][0] == 0
+    # the writer carries on with the next, valid write
+    assert writer.write("y", kind="cli", name="y", metrics={"s": "ab"}) is True
+    assert rows(db, "SELECT metrics FROM component")[0][0] == {"s": "ab"}

@@ -6,8 +6,9 @@ import pendulum
 from airflow.sdk import dag, task
 
 
-@dag(schedule=None, start_date=pendulum.datetime(2024, 1, 1, tz="UTC"), catchup=False,
-     tags=["test"])
+@dag(
+    schedule=None, start_date=pendulum.datetime(2024, 1, 1, tz="UTC"), catchup=False, tags=["test"]
+)
 def listener_probe():
     @task
     def numbers() -> list[int]:
