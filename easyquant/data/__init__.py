@@ -15,7 +15,8 @@ if TYPE_CHECKING:
 
     from easyquant.config import Settings
 
-__all__ = ["ingest", "load_bars", "make_source"]
+# ``ingest`` is the submodule easyquant.data.ingest (its function: easyquant.data.ingest.ingest)
+__all__ = ["load_bars", "make_source"]
 
 
 def load_bars(
@@ -99,13 +100,6 @@ def _bound(value: object, option: str, *, end: bool) -> int | None:
     if end:
         ts = ts + pd.Timedelta(days=1) if date_only else ts + pd.Timedelta(1, "ns")
     return int(ts.value)
-
-
-def ingest(*args, **kwargs):  # type: ignore[no-untyped-def]
-    """Load bars from a source into the lake (see :func:`easyquant.data.ingest.ingest`)."""
-    from easyquant.data.ingest import ingest as run
-
-    return run(*args, **kwargs)
 
 
 def make_source(name: str, **options: object):  # type: ignore[no-untyped-def]

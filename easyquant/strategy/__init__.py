@@ -1,1 +1,17 @@
+"""The Strategy API and built-in strategies."""
 
+from easyquant.strategy.base import Bars, Decisions, Param, Strategy, SymbolBars, Target
+from easyquant.strategy.builtins import BUILTINS
+from easyquant.strategy.registry import load_strategy, make_strategy
+
+__all__ = [
+    "BUILTINS",
+    "Bars",
+    "Decisions",
+    "Param",
+    "Strategy",
+    "SymbolBars",
+    "Target",
+    "load_strategy",
+    "make_strategy",
+]

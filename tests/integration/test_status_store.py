@@ -24,9 +24,14 @@ def test_report_upserts_row_appends_event_and_notifies(db, pg_settings):
         cur.execute(f"LISTEN {status.CHANNEL}")
     assert status.report("job-1", kind="cli", name="ingest", state="running", progress=0.25)
     assert status.report("job-1", kind="cli", name="ingest", progress=0.5, metrics={"rows": 7})
-    assert select.select([listener], [], [], 2)[0]
-    listener.poll()
-    assert [n.payload for n in listener.notifies] == ["job-1", "job-1"]
+    payloads: list[str] = []
+    deadline = time.monotonic() + 5
+    while len(payloads) < 2 and time.monotonic() < deadline:
+        if select.select([listener], [], [], 0.5)[0]:
+            listener.poll()
+            payloads += [n.payload for n in listener.notifies]
+            listener.notifies.clear()
+    assert payloads == ["job-1", "job-1"]
     (row,) = rows(db, "SELECT state, progress, metrics, started_at IS NOT NULL FROM component")
     assert row == ("running", 0.5, {"rows": 7}, True)
     events = rows(db, "SELECT state, progress FROM component_event ORDER BY id")

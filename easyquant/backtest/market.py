@@ -1,0 +1,304 @@
+"""The fill and cost model, shared by the backtest simulator and the live paper broker.
+
+One source of truth: the rules are numba-compiled scalar functions (``trigger_price``,
+``try_fill``, ...) that the compiled backtest loop calls per order and that a paper broker calls
+for a single order through :func:`fill_order`. A :class:`MarketProfile` holds a market's rules
+(lot size, shorting, T+1, daily price limits, stamp duty) and the run's costs (commission rate
+and minimum, slippage).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass, replace
+from typing import Any
+
+import numpy as np
+from numba import njit
+
+from easyquant.errors import ConfigError
+
+BUY, SELL = 1, -1
+MARKET, LIMIT, STOP = 0, 1, 2
+
+# Why an order did not fill (or filled only in part).
+FILLED, NOT_TRIGGERED, PRICE_LIMIT, T_PLUS_ONE, NO_CASH, NO_SHORT, LOT, NO_PRICE = range(8)
+REASONS = ("filled", "not triggered", "at the daily price limit", "T+1: bought today",
+           "not enough cash", "shorting not allowed", "below one lot", "no price")
+
+# Indices of the float64 config vector the compiled code reads (see MarketProfile.vector).
+C_RATE, C_MIN, C_STAMP, C_SLIP, C_LOT, C_SHORT, C_T1, C_LIMIT, C_TICK = range(9)
+
+
+@dataclass(frozen=True)
+class MarketProfile:
+    """A market's trading rules and costs.
+
+    ``lot``: shares per lot (0 = fractional). ``price_limit``: daily move limit as a fraction of
+    the previous day's close (0 = none). ``stamp_duty``: rate charged on sells.
+    ``commission``: rate of traded value; ``min_commission``: minimum per order.
+    ``slippage_bps``: price worsened by this many basis points on every fill.
+    ``utc_offset_hours``: the exchange's clock, for trading days (T+1, price limits).
+    """
+
+    name: str
+    lot: float = 1.0
+    allow_short: bool = True
+    t_plus_one: bool = False
+    price_limit: float = 0.0
+    stamp_duty: float = 0.0
+    commission: float = 0.0
+    min_commission: float = 0.0
+    slippage_bps: float = 0.0
+    tick: float = 0.01
+    utc_offset_hours: float = 0.0
+    periods_per_year: int = 252
+
+    def __post_init__(self) -> None:
+        checks = {
+            "lot": self.lot >= 0, "price_limit": 0 <= self.price_limit < 1,
+            "stamp_duty": 0 <= self.stamp_duty < 1, "commission": 0 <= self.commission < 1,
+            "min_commission": self.min_commission >= 0, "slippage_bps": 0 <= self.slippage_bps
+            < 10_000, "tick": self.tick >= 0,
+        }
+        for key, ok in checks.items():
+            value = getattr(self, key)
+            if not ok or not math.isfinite(float(value)):
+                raise ConfigError(f"market {self.name}: {key} out of range, got {value!r}")
+
+    def with_costs(self, **changes: Any) -> MarketProfile:
+        """Return a copy with some fields changed (None values are ignored)."""
+        return replace(self, **{k: v for k, v in changes.items() if v is not None})
+
+    def vector(self) -> np.ndarray:
+        """Return the rules as the float64 vector the compiled code reads."""
+        v = np.zeros(9)
+        v[C_RATE], v[C_MIN], v[C_STAMP] = self.commission, self.min_commission, self.stamp_duty
+        v[C_SLIP], v[C_LOT], v[C_SHORT] = self.slippage_bps, self.lot, float(self.allow_short)
+        v[C_T1], v[C_LIMIT], v[C_TICK] = float(self.t_plus_one), self.price_limit, self.tick
+        return v
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+PROFILES: dict[str, MarketProfile] = {
+    "us": MarketProfile("us", lot=1, allow_short=True, utc_offset_hours=-5.0),
+    "cn": MarketProfile("cn", lot=100, allow_short=False, t_plus_one=True, price_limit=0.10,
+                        stamp_duty=0.0005, min_commission=5.0, utc_offset_hours=8.0),
+    "crypto": MarketProfile("crypto", lot=0, allow_short=False, tick=0.0, periods_per_year=365),
+}
+
+
+def get_profile(name: str, **costs: Any) -> MarketProfile:
+    """Return the named market profile with optional cost overrides (commission=, ...)."""
+    if name not in PROFILES:
+        raise ConfigError(f"unknown market {name!r}: expected one of {', '.join(PROFILES)}")
+    return PROFILES[name].with_costs(**costs)
+
+
+# ----- the rules (compiled; callable from Python too) --------------------------------------
+@njit(cache=True, nogil=True)
+def trigger_price(side: int, kind: int, order_price: float, o: float, h: float, lo: float,
+                  c: float, at_close: bool) -> float:
+    """Return the raw price an order executes at on this bar, or nan if it does not trigger.
+
+    Market: the open (or the close when ``at_close``). Buy limit: when the low reaches the
+    limit, at the better of the open and the limit. Buy stop: when the high reaches the stop,
+    at the worse of the open and the stop. Sells mirror buys. At the close, limit and stop
+    orders are checked against the close only.
+    """
+    if at_close:
+        if not c == c:
+            return np.nan
+        if kind == MARKET:
+            return c
+        if kind == LIMIT:
+            ok = c <= order_price if side == BUY else c >= order_price
+        else:
+            ok = c >= order_price if side == BUY else c <= order_price
+        return c if ok else np.nan
+    if not o == o:
+        return np.nan
+    if kind == MARKET:
+        return o
+    if kind == LIMIT:
+        if side == BUY:
+            return min(o, order_price) if lo <= order_price else np.nan
+        return max(o, order_price) if h >= order_price else np.nan
+    if side == BUY:
+        return max(o, order_price) if h >= order_price else np.nan
+    return min(o, order_price) if lo <= order_price else np.nan
+
+
+@njit(cache=True, nogil=True)
+def limit_prices(ref_close: float, cfg: np.ndarray) -> tuple[float, float]:
+    """Return the (down, up) daily price limits from the previous close (nan when none)."""
+    pct = cfg[C_LIMIT]
+    if pct <= 0 or not ref_close == ref_close:
+        return np.nan, np.nan
+    tick = cfg[C_TICK]
+    up = ref_close * (1 + pct)
+    down = ref_close * (1 - pct)
+    if tick > 0:
+        up = math.floor(up / tick + 0.5) * tick
+        down = math.floor(down / tick + 0.5) * tick
+    return down, up
+
+
+@njit(cache=True, nogil=True)
+def blocked_by_limit(side: int, price: float, ref_close: float, cfg: np.ndarray) -> bool:
+    """Return True for a buy at (or above) limit-up or a sell at (or below) limit-down."""
+    down, up = limit_prices(ref_close, cfg)
+    if not up == up:
+        return False
+    eps = 1e-9 * up
+    if side == BUY:
+        return price >= up - eps
+    return price <= down + eps
+
+
+@njit(cache=True, nogil=True)
+def slipped(side: int, price: float, cfg: np.ndarray) -> float:
+    """Return ``price`` worsened by the slippage (up for buys, down for sells)."""
+    return price * (1.0 + side * cfg[C_SLIP] * 1e-4)
+
+
+@njit(cache=True, nogil=True)
+def fees(side: int, qty: float, price: float, cfg: np.ndarray) -> float:
+    """Return commission (rate, at least the minimum) plus stamp duty on sells."""
+    value = abs(qty) * price
+    if value == 0:
+        return 0.0
+    fee = max(value * cfg[C_RATE], cfg[C_MIN])
+    if side == SELL:
+        fee += value * cfg[C_STAMP]
+    return fee
+
+
+@njit(cache=True, nogil=True)
+def round_lot(qty: float, lot: float) -> float:
+    """Round a non-negative quantity down to whole lots (``lot`` 0: fractional, unchanged)."""
+    if lot <= 0:
+        return qty
+    return math.floor(qty / lot + 1e-9) * lot
+
+
+@njit(cache=True, nogil=True)
+def target_quantity(weight: float, equity: float, price: float, cfg: np.ndarray) -> float:
+    """Return the signed position (before lot rounding) worth ``weight`` of ``equity`` at
+    ``price``, leaving room for the commission on a buy."""
+    if weight == 0 or not price > 0:
+        return 0.0
+    return weight * equity / (price * (1.0 + cfg[C_RATE]))
+
+
+@njit(cache=True, nogil=True)
+def try_fill(side: int, qty: float, kind: int, order_price: float, o: float, h: float,
+             lo: float, c: float, at_close: bool, ref_close: float, cash: float,
+             position: float, sellable: float, cfg: np.ndarray) -> tuple[float, float, float, int]:
+    """Apply every rule to one order of ``qty`` > 0 units on one bar.
+
+    Return ``(filled quantity, price, fees, reason)``; quantity 0 means no fill and ``reason``
+    says why. ``sellable`` is the long position that may be sold today (T+1).
+    """
+    raw = trigger_price(side, kind, order_price, o, h, lo, c, at_close)
+    if not raw == raw:
+        return 0.0, np.nan, 0.0, NOT_TRIGGERED if (o == o or c == c) else NO_PRICE
+    if blocked_by_limit(side, raw, ref_close, cfg):
+        return 0.0, raw, 0.0, PRICE_LIMIT
+    px = slipped(side, raw, cfg)
+    lot = cfg[C_LOT]
+    reason = FILLED
+    if side == SELL:
+        long_part = max(position, 0.0)
+        if cfg[C_T1] > 0 and qty > sellable and long_part > 0:
+            limit_qty = max(sellable, 0.0)
+            if cfg[C_SHORT] <= 0 or limit_qty < long_part:
+                qty = limit_qty
+                reason = T_PLUS_ONE
+        if cfg[C_SHORT] <= 0 and qty > long_part:
+            qty = long_part
+            reason = NO_SHORT
+        if not (qty == long_part and qty > 0):  # selling a whole position may be an odd lot
+            q = round_lot(qty, lot)
+            if q < qty and reason == FILLED:
+                reason = LOT
+            qty = q
+        if qty <= 0:
+            return 0.0, px, 0.0, reason if reason != FILLED else LOT
+        return qty, px, fees(side, qty, px, cfg), reason
+    # buy: whole lots, never more than the cash can pay for (commission included)
+    q = round_lot(qty, lot)
+    if q < qty:
+        reason = LOT
+    if q <= 0:
+        return 0.0, px, 0.0, LOT
+    if q * px + fees(side, q, px, cfg) > cash:
+        reason = NO_CASH
+        afford = max(cash - cfg[C_MIN], 0.0) / (px * (1.0 + cfg[C_RATE]))
+        q = round_lot(min(q, afford), lot)
+        step = lot if lot > 0 else 0.0
+        while q > 0 and q * px + fees(side, q, px, cfg) > cash:
+            if step > 0:
+                q -= step
+            else:
+                q = (cash - cfg[C_MIN]) / (px * (1.0 + cfg[C_RATE])) * (1 - 1e-12)
+                if q * px + fees(side, q, px, cfg) > cash:
+                    q = 0.0
+        if q <= 0:
+            return 0.0, px, 0.0, NO_CASH
+    return q, px, fees(side, q, px, cfg), reason
+
+
+# ----- the single-order call a paper broker uses -------------------------------------------
+@dataclass(frozen=True)
+class Bar:
+    """One bar of one symbol; ``ref_close`` is the previous trading day's close (price limits)."""
+
+    open: float
+    high: float
+    low: float
+    close: float
+    ref_close: float = float("nan")
+
+
+@dataclass(frozen=True)
+class FillResult:
+    """What happened to one order: ``quantity`` filled (0 if none), price, fees and why."""
+
+    quantity: float
+    price: float
+    fees: float
+    reason: str
+
+    @property
+    def filled(self) -> bool:
+        return self.quantity > 0
+
+
+def fill_order(profile: MarketProfile, *, side: str, quantity: float, bar: Bar,
+               kind: str = "market", price: float | None = None, cash: float,
+               position: float = 0.0, bought_today: float = 0.0,
+               at_close: bool = False) -> FillResult:
+    """Try to fill one order against one bar with ``profile``'s rules (the paper broker's call).
+
+    ``side`` is "buy" or "sell"; ``bought_today`` is the part of ``position`` bought on the
+    current trading day (not sellable under T+1).
+    """
+    if side not in ("buy", "sell"):
+        raise ConfigError(f"order side: expected 'buy' or 'sell', got {side!r}")
+    if kind not in ("market", "limit", "stop"):
+        raise ConfigError(f"order kind: expected market, limit or stop, got {kind!r}")
+    if not quantity > 0:
+        raise ConfigError(f"order quantity: must be > 0, got {quantity!r}")
+    k = {"market": MARKET, "limit": LIMIT, "stop": STOP}[kind]
+    if k != MARKET and (price is None or not price > 0):
+        raise ConfigError(f"{kind} order: needs a price > 0, got {price!r}")
+    s = BUY if side == "buy" else SELL
+    sellable = max(position, 0.0) - (bought_today if profile.t_plus_one else 0.0)
+    q, px, fee, why = try_fill(
+        s, float(quantity), k, float(price or 0.0), bar.open, bar.high, bar.low, bar.close,
+        at_close, bar.ref_close, float(cash), float(position), sellable, profile.vector(),
+    )
+    return FillResult(float(q), float(px), float(fee), REASONS[why])

@@ -1,0 +1,191 @@
+"""Performance metrics of an equity curve and its trades.
+
+Conventions (checked in tests against an independent implementation):
+
+- bar returns ``r_t = equity_t / equity_{t-1} - 1``; ``periods_per_year`` annualises them.
+- ``total_return = final / initial - 1``; ``cagr = (final / initial) ** (1 / years) - 1`` with
+  ``years`` the calendar time from the first to the last bar over 365.25 days.
+- ``volatility = std(r, ddof=1) * sqrt(ppy)``; ``sharpe = mean(r) / std(r, ddof=1) * sqrt(ppy)``
+  (risk-free 0); ``sortino = mean(r) / sqrt(mean(min(r, 0)^2)) * sqrt(ppy)``.
+- ``max_drawdown`` is the largest fall from a running peak, as a negative fraction;
+  ``max_drawdown_duration`` the longest time (days) from a peak to the bar that regains it
+  (or to the end when never regained); ``calmar = cagr / |max_drawdown|``.
+- trades: ``win_rate`` (pnl > 0 among closed trades), ``profit_factor`` (gross wins / gross
+  losses), ``expectancy`` (mean pnl), ``trades`` (closed trade count).
+- ``exposure``: fraction of bars ending with a position; ``turnover``: traded value over mean
+  equity, per year.
+- ``alpha``, ``beta``: OLS of bar returns on the benchmark's bar returns; alpha annualised
+  (``intercept * ppy``).
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+from numba import njit
+
+DAY_NS = 86_400_000_000_000
+
+
+@njit(cache=True, nogil=True)
+def curve_stats(equity: np.ndarray, ts: np.ndarray, bench: np.ndarray, has_bench: bool,
+                held: np.ndarray) -> np.ndarray:
+    """Return one pass of curve statistics: [n_ret, mean, var, down_sq_mean, max_dd, max_dd_ns,
+    cov_rb, var_b, mean_b, exposed_bars]."""
+    n = len(equity)
+    out = np.zeros(10)
+    # returns moments (Welford) and benchmark covariance
+    cnt = 0
+    mean = 0.0
+    m2 = 0.0
+    down = 0.0
+    mb = 0.0
+    m2b = 0.0
+    cov = 0.0
+    nb = 0
+    mr_b = 0.0
+    for t in range(1, n):
+        prev = equity[t - 1]
+        if prev == 0:
+            continue
+        r = equity[t] / prev - 1.0
+        cnt += 1
+        d = r - mean
+        mean += d / cnt
+        m2 += d * (r - mean)
+        if r < 0:
+            down += r * r
+        if has_bench:
+            b0 = bench[t - 1]
+            b1 = bench[t]
+            if b0 == b0 and b1 == b1 and b0 != 0:
+                rb = b1 / b0 - 1.0
+                nb += 1
+                db = rb - mb
+                dr = r - mr_b
+                mb += db / nb
+                mr_b += dr / nb
+                m2b += db * (rb - mb)
+                cov += dr * (rb - mb)
+    peak = equity[0]
+    peak_ts = ts[0]
+    max_dd = 0.0
+    max_dur = 0
+    exposed = 0
+    for t in range(n):
+        e = equity[t]
+        if e >= peak:
+            dur = ts[t] - peak_ts
+            if dur > max_dur:
+                max_dur = dur
+            peak = e
+            peak_ts = ts[t]
+        elif peak > 0:
+            dd = e / peak - 1.0
+            if dd < max_dd:
+                max_dd = dd
+        if held[t] > 0:
+            exposed += 1
+    if n > 0 and equity[n - 1] < peak:
+        dur = ts[n - 1] - peak_ts
+        if dur > max_dur:
+            max_dur = dur
+    out[0] = cnt
+    out[1] = mean
+    out[2] = m2 / (cnt - 1) if cnt > 1 else np.nan
+    out[3] = down / cnt if cnt > 0 else np.nan
+    out[4] = max_dd
+    out[5] = max_dur
+    out[6] = cov / (nb - 1) if nb > 1 else np.nan
+    out[7] = m2b / (nb - 1) if nb > 1 else np.nan
+    out[8] = mr_b - (cov / m2b if m2b > 0 else 0.0) * mb if nb > 1 else np.nan
+    out[9] = exposed
+    return out
+
+
+def periods_per_year(ts_ns: np.ndarray, days_per_year: int) -> float:
+    """Infer bars per year: ``days_per_year`` for daily (or slower) bars; else bars per trading
+    day times ``days_per_year``."""
+    if len(ts_ns) < 2:
+        return float(days_per_year)
+    step = float(np.median(np.diff(ts_ns[: min(len(ts_ns), 10_000)])))
+    if step >= 5 * DAY_NS:  # weekly or slower: calendar bars per year
+        return 365.25 * DAY_NS / step
+    if step >= 0.5 * DAY_NS:
+        return float(days_per_year)
+    days = np.unique(ts_ns // DAY_NS)
+    return float(len(ts_ns)) / len(days) * days_per_year
+
+
+def compute_metrics(
+    equity: np.ndarray,
+    ts_ns: np.ndarray,
+    *,
+    trade_pnl: np.ndarray,
+    traded_value: float,
+    held: np.ndarray,
+    ppy: float,
+    benchmark: np.ndarray | None = None,
+) -> dict[str, float | int | None]:
+    """Return every metric (see the module docstring) of one equity curve and its closed trades.
+
+    Undefined values (e.g. Sharpe of a flat curve) are None.
+    """
+    equity = np.ascontiguousarray(equity, dtype=np.float64)
+    n = len(equity)
+    bench = (np.ascontiguousarray(benchmark, dtype=np.float64) if benchmark is not None
+             else np.zeros(1))
+    st = curve_stats(equity, ts_ns, bench, benchmark is not None,
+                     np.ascontiguousarray(held, dtype=np.uint8))
+    cnt, mean, var, down_sq, max_dd, max_dur_ns, cov, var_b, icpt, exposed = st
+    first, last = float(equity[0]), float(equity[-1])
+    years = (ts_ns[-1] - ts_ns[0]) / DAY_NS / 365.25 if n > 1 else 0.0
+    total = last / first - 1.0
+    cagr = (last / first) ** (1.0 / years) - 1.0 if years > 0 and last > 0 else None
+    std = math.sqrt(var) if var == var else None
+    sq = math.sqrt(ppy)
+    sharpe = mean / std * sq if std else None
+    dd = math.sqrt(down_sq) if down_sq == down_sq else None
+    sortino = mean / dd * sq if dd else None
+    calmar = cagr / abs(max_dd) if cagr is not None and max_dd < 0 else None
+    pnl = np.asarray(trade_pnl, dtype=np.float64)
+    wins = pnl[pnl > 0]
+    losses = pnl[pnl < 0]
+    beta = cov / var_b if var_b == var_b and var_b > 0 else None
+    alpha = icpt * ppy if beta is not None else None
+    mean_eq = float(np.mean(equity))
+    out: dict[str, Any] = {
+        "total_return": total,
+        "cagr": cagr,
+        "volatility": std * sq if std is not None else None,
+        "sharpe": sharpe,
+        "sortino": sortino,
+        "calmar": calmar,
+        "max_drawdown": float(max_dd),
+        "max_drawdown_duration": float(max_dur_ns) / DAY_NS,
+        "win_rate": float(len(wins) / len(pnl)) if len(pnl) else None,
+        "profit_factor": (float(wins.sum() / -losses.sum()) if len(losses)
+                          else (None if not len(wins) else math.inf)),
+        "expectancy": float(pnl.mean()) if len(pnl) else None,
+        "trades": len(pnl),
+        "exposure": float(exposed / n) if n else 0.0,
+        "turnover": float(traded_value / mean_eq / years) if years > 0 and mean_eq > 0 else None,
+        "alpha": alpha,
+        "beta": beta,
+        "final_equity": last,
+    }
+    for k, v in out.items():
+        if isinstance(v, float | np.floating):
+            out[k] = float(v) if math.isfinite(v) else None
+    return out
+
+
+METRIC_NAMES = (
+    "total_return", "cagr", "volatility", "sharpe", "sortino", "calmar", "max_drawdown",
+    "max_drawdown_duration", "win_rate", "profit_factor", "expectancy", "trades", "exposure",
+    "turnover", "alpha", "beta", "final_equity",
+)
+# metrics where smaller is better, for ranking
+LOWER_IS_BETTER = {"volatility", "max_drawdown_duration", "turnover"}

@@ -1,0 +1,487 @@
+"""The Strategy API: one small class, written once, run unchanged in backtest and live.
+
+A strategy turns bars into *decisions*: for each bar ``t`` and symbol, a target (a weight of
+equity by default, or a number of shares) computed from bars ``0..t`` only. The engine, not the
+strategy, decides when a decision executes (default: bar ``t+1``'s open). A strategy writes one
+of three hooks:
+
+- ``signal(self, bars)``: vectorised, one symbol at a time (``bars`` is a :class:`SymbolBars`);
+  return an array of target weights, ``nan`` meaning "no decision". With several symbols each
+  symbol's weight is divided by the number of symbols.
+- ``weights(self, data)``: vectorised, the whole universe (``data`` is :class:`Bars`); return an
+  ``(n_bars, n_symbols)`` array of target weights (e.g. rotation into the top N by momentum).
+- ``next(self, t, data)``: per bar, for stateful logic, after ``init(self, data)``; return
+  ``None`` (no decision) or ``{symbol: target}``, where a target is a float or a :class:`Target`
+  carrying a limit or stop price.
+
+``decisions(data)`` is the batch path the backtester uses; ``decide(history)`` is the per-bar
+path the live service calls with the history so far. Both give the same decision for a bar.
+"""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+import numpy as np
+import pandas as pd
+
+from easyquant.errors import ConfigError, DataError, StrategyError
+
+MARKET, LIMIT, STOP = 0, 1, 2
+ORDER_KINDS = {"market": MARKET, "limit": LIMIT, "stop": STOP}
+_COLUMNS = ("open", "high", "low", "close", "volume")
+
+
+# ----- parameters ---------------------------------------------------------------------------
+class Param:
+    """A typed, validated strategy parameter declared as a class attribute.
+
+    ``fast = Param(10, ge=1, doc="fast SMA window")``: the type is the default's type
+    (int, float, bool or str) unless ``type`` is given.
+    """
+
+    def __init__(
+        self,
+        default: Any,
+        *,
+        type: type | None = None,
+        ge: float | None = None,
+        le: float | None = None,
+        gt: float | None = None,
+        lt: float | None = None,
+        choices: Sequence[Any] | None = None,
+        doc: str = "",
+    ) -> None:
+        self.type = type or builtin_type(default)
+        self.ge, self.le, self.gt, self.lt = ge, le, gt, lt
+        self.choices = tuple(choices) if choices is not None else None
+        self.doc = doc
+        self.name = ""
+        self.default = self.coerce(default, owner="Param") if default is not None else None
+
+    def __set_name__(self, owner: type, name: str) -> None:
+        self.name = name
+
+    def __get__(self, obj: Any, owner: type | None = None) -> Any:
+        if obj is None:
+            return self
+        return obj._params[self.name]
+
+    def coerce(self, value: Any, *, owner: str) -> Any:
+        """Convert ``value`` (possibly a CLI string) to this parameter's type and check bounds."""
+        where = f"strategy {owner}: parameter {self.name or '?'}"
+        t = self.type
+        try:
+            if t is bool:
+                if isinstance(value, str):
+                    low = value.strip().lower()
+                    if low not in ("true", "false", "1", "0", "yes", "no"):
+                        raise ValueError(value)
+                    value = low in ("true", "1", "yes")
+                elif not isinstance(value, bool | np.bool_ | int):
+                    raise ValueError(value)
+                value = bool(value)
+            elif t is int:
+                if isinstance(value, bool):
+                    raise ValueError(value)
+                as_float = float(value)
+                if not as_float.is_integer():
+                    raise ValueError(value)
+                value = int(as_float)
+            elif t is float:
+                if isinstance(value, bool):
+                    raise ValueError(value)
+                value = float(value)
+                if not np.isfinite(value):
+                    raise ValueError(value)
+            else:
+                value = t(value)
+        except (TypeError, ValueError):
+            raise ConfigError(f"{where}: expected {t.__name__}, got {value!r}") from None
+        checks = (
+            (self.ge, lambda v, b: v >= b, ">="),
+            (self.le, lambda v, b: v <= b, "<="),
+            (self.gt, lambda v, b: v > b, ">"),
+            (self.lt, lambda v, b: v < b, "<"),
+        )
+        for bound, ok, sign in checks:
+            if bound is not None and not ok(value, bound):
+                raise ConfigError(f"{where}: must be {sign} {bound}, got {value!r}")
+        if self.choices is not None and value not in self.choices:
+            raise ConfigError(f"{where}: expected one of {list(self.choices)}, got {value!r}")
+        return value
+
+    def describe(self) -> dict[str, Any]:
+        """Return this parameter as plain data (name, type, default, bounds, doc)."""
+        out: dict[str, Any] = {"name": self.name, "type": self.type.__name__,
+                               "default": self.default, "doc": self.doc}
+        for key in ("ge", "le", "gt", "lt", "choices"):
+            if getattr(self, key) is not None:
+                out[key] = getattr(self, key)
+        return out
+
+
+def builtin_type(value: Any) -> type:
+    for t in (bool, int, float, str):
+        if isinstance(value, t):
+            return t
+    raise TypeError(f"Param default must be bool, int, float or str, got {type(value).__name__}")
+
+
+# ----- data ---------------------------------------------------------------------------------
+class SymbolBars:
+    """One symbol's bars as 1-d arrays (``open``, ``high``, ``low``, ``close``, ``volume``).
+
+    ``cached(key, fn)`` memoises an indicator for this data, so a parameter sweep computes
+    each indicator window once.
+    """
+
+    def __init__(self, symbol: str, index: pd.DatetimeIndex, cols: Mapping[str, np.ndarray],
+                 cache: dict[Any, Any]) -> None:
+        self.symbol = symbol
+        self.index = index
+        self.open = cols["open"]
+        self.high = cols["high"]
+        self.low = cols["low"]
+        self.close = cols["close"]
+        self.volume = cols["volume"]
+        self._cache = cache
+
+    def __len__(self) -> int:
+        return len(self.close)
+
+    def cached(self, key: Any, fn: Callable[[], np.ndarray]) -> np.ndarray:
+        """Return ``fn()``, computed once per (symbol, data, key)."""
+        full = (self.symbol, key)
+        if full not in self._cache:
+            self._cache[full] = fn()
+        return self._cache[full]  # type: ignore[no-any-return]
+
+
+class Bars:
+    """Aligned OHLCV of several symbols: ``(n_bars, n_symbols)`` float64 arrays and one index.
+
+    Build it with :meth:`from_frames` from ``{symbol: DataFrame}`` (as ``load_bars`` returns);
+    slice it with ``data[:k]`` for the first ``k`` bars (no copy).
+    """
+
+    def __init__(self, index: pd.DatetimeIndex, symbols: Sequence[str],
+                 arrays: Mapping[str, np.ndarray]) -> None:
+        self.index = index
+        self.symbols = list(symbols)
+        self.open = arrays["open"]
+        self.high = arrays["high"]
+        self.low = arrays["low"]
+        self.close = arrays["close"]
+        self.volume = arrays["volume"]
+        self._cache: dict[Any, Any] = {}
+
+    def __len__(self) -> int:
+        return len(self.index)
+
+    @property
+    def arrays(self) -> dict[str, np.ndarray]:
+        return {c: getattr(self, c) for c in _COLUMNS}
+
+    def __getitem__(self, key: slice) -> Bars:
+        if not isinstance(key, slice) or key.step not in (None, 1):
+            raise TypeError("Bars supports contiguous slices only, e.g. data[:k]")
+        return Bars(self.index[key], self.symbols, {c: a[key] for c, a in self.arrays.items()})
+
+    def column(self, symbol: str) -> SymbolBars:
+        """Return one symbol's bars."""
+        j = self.symbols.index(symbol)
+        return SymbolBars(symbol, self.index, {c: a[:, j] for c, a in self.arrays.items()},
+                          self._cache)
+
+    def frame(self, symbol: str) -> pd.DataFrame:
+        """Return one symbol's bars as a DataFrame."""
+        j = self.symbols.index(symbol)
+        return pd.DataFrame({c: a[:, j] for c, a in self.arrays.items()}, index=self.index)
+
+    @classmethod
+    def from_frames(cls, frames: Mapping[str, pd.DataFrame] | pd.DataFrame,
+                    symbol: str = "ASSET") -> Bars:
+        """Align ``{symbol: DataFrame}`` (or one DataFrame) on the union of their timestamps.
+
+        Raise DataError naming the symbol for empty data, missing columns or a bad index.
+        """
+        if isinstance(frames, pd.DataFrame):
+            frames = {symbol: frames}
+        if not frames:
+            raise DataError("no symbols given")
+        checked: dict[str, pd.DataFrame] = {}
+        for sym, df in frames.items():
+            if df is None or len(df) == 0:
+                raise DataError(f"symbol {sym}: no bars")
+            cols = {c.lower(): c for c in df.columns}
+            missing = [c for c in ("open", "high", "low", "close") if c not in cols]
+            if missing:
+                raise DataError(f"symbol {sym}: missing column(s) {', '.join(missing)}")
+            if not isinstance(df.index, pd.DatetimeIndex):
+                raise DataError(f"symbol {sym}: index must be a DatetimeIndex of bar times")
+            if not df.index.is_monotonic_increasing or df.index.has_duplicates:
+                raise DataError(f"symbol {sym}: timestamps must be sorted and unique")
+            idx = df.index if df.index.tz is not None else df.index.tz_localize("UTC")
+            renamed = df.rename(columns={v: k for k, v in cols.items()})
+            if "volume" not in renamed:
+                renamed = renamed.assign(volume=0.0)
+            renamed.index = idx
+            checked[sym] = renamed
+        symbols = list(checked)
+        first = checked[symbols[0]].index
+        same = all(f.index.equals(first) for f in checked.values())
+        index = first
+        if not same:
+            for f in checked.values():
+                index = index.union(f.index)
+            index = pd.DatetimeIndex(index).sort_values()
+        index = pd.DatetimeIndex(index).as_unit("ns")
+        arrays: dict[str, np.ndarray] = {}
+        for c in _COLUMNS:
+            if len(symbols) == 1 and same:
+                col = np.ascontiguousarray(checked[symbols[0]][c].to_numpy(np.float64))
+                arrays[c] = col.reshape(-1, 1)
+            else:
+                parts = [
+                    (f[c] if same else f[c].reindex(index)).to_numpy(np.float64)
+                    for f in checked.values()
+                ]
+                arrays[c] = np.ascontiguousarray(np.column_stack(parts))
+        close = arrays["close"]
+        for j, sym in enumerate(symbols):
+            col = close[:, j]
+            if not np.isfinite(col).any():
+                raise DataError(f"symbol {sym}: no valid close prices")
+            good = np.isfinite(col)
+            if (col[good] <= 0).any():
+                k = int(np.flatnonzero(good & (col <= 0))[0])
+                raise DataError(f"symbol {sym}, bar {index[k].isoformat()}: close must be > 0")
+        return cls(index, symbols, arrays)
+
+
+# ----- decisions ----------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Target:
+    """A decision for one symbol: a target (weight or shares) reached by a market, limit or stop
+    order at ``price``."""
+
+    value: float
+    kind: str = "market"
+    price: float | None = None
+
+    def __post_init__(self) -> None:
+        if self.kind not in ORDER_KINDS:
+            raise ValueError(f"Target kind: expected one of {list(ORDER_KINDS)}, got {self.kind!r}")
+        if self.kind != "market" and (self.price is None or not self.price > 0):
+            raise ValueError(f"Target: a {self.kind} order needs a price > 0, got {self.price!r}")
+
+
+@dataclass
+class Decisions:
+    """Decisions for every bar: ``target`` (n, m) with nan = no decision; optional order kinds
+    (0 market, 1 limit, 2 stop) and limit/stop prices."""
+
+    target: np.ndarray
+    kind: np.ndarray | None = None
+    price: np.ndarray | None = None
+
+    def row(self, t: int, symbols: Sequence[str]) -> dict[str, Target]:
+        """Return bar ``t``'s decisions as ``{symbol: Target}`` (symbols without one omitted)."""
+        out: dict[str, Target] = {}
+        for j, sym in enumerate(symbols):
+            v = self.target[t, j]
+            if np.isnan(v):
+                continue
+            k = int(self.kind[t, j]) if self.kind is not None else MARKET
+            name = ("market", "limit", "stop")[k]
+            p = float(self.price[t, j]) if self.price is not None and k != MARKET else None
+            out[sym] = Target(float(v), name, p)
+        return out
+
+    def first_difference(self, other: Decisions, upto: int) -> tuple[int, int] | None:
+        """Return (bar, symbol column) of the first decision in ``[0, upto)`` that differs."""
+        a = _stack(self, upto)
+        b = _stack(other, upto)
+        same = (a == b) | (np.isnan(a) & np.isnan(b))
+        bad = ~same.all(axis=(2,))
+        if not bad.any():
+            return None
+        t, j = np.argwhere(bad)[0]
+        return int(t), int(j)
+
+
+def _stack(d: Decisions, upto: int) -> np.ndarray:
+    n, m = d.target[:upto].shape
+    kind = d.kind[:upto] if d.kind is not None else np.zeros((n, m))
+    price = d.price[:upto] if d.price is not None else np.full((n, m), np.nan)
+    price = np.where(kind == MARKET, np.nan, price)
+    tgt = d.target[:upto]
+    kind = np.where(np.isnan(tgt), 0, kind)
+    price = np.where(np.isnan(tgt), np.nan, price)
+    return np.stack([tgt, kind.astype(np.float64), price], axis=2)
+
+
+# ----- the base class -----------------------------------------------------------------------
+class Strategy:
+    """Subclass this: declare ``Param`` class attributes and write ``signal``, ``weights`` or
+    ``next`` (see the module docstring)."""
+
+    name: ClassVar[str] = ""
+    #: "weight": targets are fractions of equity; "shares": targets are share counts.
+    sizing: ClassVar[str] = "weight"
+    params: ClassVar[dict[str, Param]] = {}
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        found: dict[str, Param] = {}
+        for klass in reversed(cls.__mro__):
+            for key, val in vars(klass).items():
+                if isinstance(val, Param):
+                    found[key] = val
+        cls.params = found
+        if not cls.name:
+            cls.name = cls.__name__
+        if cls.sizing not in ("weight", "shares"):
+            raise TypeError(f"{cls.__name__}.sizing must be 'weight' or 'shares'")
+
+    def __init__(self, **params: Any) -> None:
+        unknown = [k for k in params if k not in self.params]
+        if unknown:
+            names = sorted(self.params)
+            hints = []
+            for k in unknown:
+                close = difflib.get_close_matches(k, names, n=1)
+                hints.append(f"{k!r}" + (f" (did you mean {close[0]!r}?)" if close else ""))
+            raise ConfigError(
+                f"strategy {self.name}: unknown parameter {', '.join(hints)}; "
+                f"expected {', '.join(names) or 'no parameters'}"
+            )
+        values: dict[str, Any] = {}
+        for key, p in self.params.items():
+            values[key] = p.coerce(params[key], owner=self.name) if key in params else p.default
+        self._params = values
+        try:
+            self.validate()
+        except ValueError as exc:
+            raise ConfigError(f"strategy {self.name}: {exc}") from None
+
+    # --- hooks -------------------------------------------------------------------------------
+    def validate(self) -> None:
+        """Check constraints between parameters; raise ValueError with a clear message."""
+
+    def init(self, data: Bars) -> None:
+        """Prepare state before ``next`` runs over ``data`` (per-bar strategies only)."""
+
+    def signal(self, bars: SymbolBars) -> np.ndarray:
+        raise NotImplementedError
+
+    def weights(self, data: Bars) -> np.ndarray:
+        raise NotImplementedError
+
+    def next(self, t: int, data: Bars) -> Mapping[str, float | Target] | None:
+        raise NotImplementedError
+
+    # --- running -----------------------------------------------------------------------------
+    @property
+    def param_values(self) -> dict[str, Any]:
+        """Return the validated parameter values."""
+        return dict(self._params)
+
+    def warmup(self) -> int:
+        """Return how many bars of history a decision needs at most (0: the whole history)."""
+        return 0
+
+    def _style(self) -> str:
+        cls = type(self)
+        for hook in ("weights", "signal", "next"):
+            if getattr(cls, hook) is not getattr(Strategy, hook):
+                return hook
+        raise TypeError(f"strategy {self.name}: write one of signal(), weights() or next()")
+
+    def decisions(self, data: Bars) -> Decisions:
+        """Compute every bar's decision from ``data`` (the batch path).
+
+        Raise StrategyError naming the strategy, symbol and bar when strategy code raises.
+        """
+        n, m = len(data), len(data.symbols)
+        style = self._style()
+        if style == "signal":
+            target = np.empty((n, m))
+            for j, sym in enumerate(data.symbols):
+                try:
+                    out = np.asarray(self.signal(data.column(sym)), dtype=np.float64)
+                except Exception as exc:
+                    raise self._error(exc, sym, data, None) from exc
+                if out.shape != (n,):
+                    raise self._error(
+                        ValueError(f"signal() returned shape {out.shape}, expected ({n},)"),
+                        sym, data, None)
+                if m == 1:
+                    return Decisions(out.reshape(n, 1))
+                target[:, j] = out / m if self.sizing == "weight" else out
+            return Decisions(target)
+        if style == "weights":
+            try:
+                out = np.asarray(self.weights(data), dtype=np.float64)
+            except Exception as exc:
+                raise self._error(exc, None, data, None) from exc
+            if out.shape != (n, m):
+                raise self._error(
+                    ValueError(f"weights() returned shape {out.shape}, expected ({n}, {m})"),
+                    None, data, None)
+            return Decisions(out)
+        return self._run_next(data)
+
+    def _run_next(self, data: Bars) -> Decisions:
+        n, m = len(data), len(data.symbols)
+        target = np.full((n, m), np.nan)
+        kind = np.zeros((n, m), dtype=np.int8)
+        price = np.full((n, m), np.nan)
+        col = {s: j for j, s in enumerate(data.symbols)}
+        try:
+            self.init(data)
+        except Exception as exc:
+            raise self._error(exc, None, data, None) from exc
+        for t in range(n):
+            try:
+                out = self.next(t, data)
+            except Exception as exc:
+                raise self._error(exc, None, data, t) from exc
+            if not out:
+                continue
+            for sym, val in out.items():
+                if sym not in col:
+                    raise self._error(KeyError(f"unknown symbol {sym!r}"), sym, data, t)
+                tg = val if isinstance(val, Target) else Target(float(val))
+                j = col[sym]
+                target[t, j] = tg.value
+                kind[t, j] = ORDER_KINDS[tg.kind]
+                price[t, j] = tg.price if tg.price is not None else np.nan
+        return Decisions(target, kind, price)
+
+    def decide(self, history: Bars) -> dict[str, Target]:
+        """Return the decision for the last bar of ``history`` (the live, per-bar path)."""
+        if len(history) == 0:
+            return {}
+        w = self.warmup()
+        window = history[len(history) - w:] if 0 < w < len(history) else history
+        return self.decisions(window).row(len(window) - 1, window.symbols)
+
+    def _error(self, exc: BaseException, symbol: str | None, data: Bars,
+               t: int | None) -> StrategyError:
+        where = [f"symbol {symbol}" if symbol else f"symbols {','.join(data.symbols)}"]
+        if t is not None:
+            where.append(f"bar {data.index[t].isoformat()}")
+        elif len(data):
+            where.append(f"bars up to {data.index[-1].isoformat()}")
+        return StrategyError(
+            f"strategy {self.name} ({', '.join(where)}): {type(exc).__name__}: {exc}"
+        )
+
+    def __repr__(self) -> str:
+        args = ", ".join(f"{k}={v!r}" for k, v in self._params.items())
+        return f"{type(self).__name__}({args})"

@@ -1,0 +1,123 @@
+"""Built-in strategies: SMA crossover, momentum rotation, Bollinger mean reversion and an
+intraday opening-range breakout."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+import numpy as np
+
+from easyquant.strategy.base import Bars, Param, Strategy, SymbolBars, Target
+from easyquant.strategy.indicators import above_below, momentum, rolling_std, sma
+
+
+class SmaCross(Strategy):
+    """Long while the fast SMA of the close is above the slow one, flat while below."""
+
+    name = "sma_cross"
+    fast = Param(10, ge=1, doc="fast SMA window (bars)")
+    slow = Param(30, ge=2, doc="slow SMA window (bars)")
+
+    def validate(self) -> None:
+        if self.fast >= self.slow:
+            raise ValueError(f"fast ({self.fast}) must be < slow ({self.slow})")
+
+    def signal(self, bars: SymbolBars) -> np.ndarray:
+        close = bars.close
+        f = bars.cached(("sma", self.fast), lambda: sma(close, self.fast))
+        s = bars.cached(("sma", self.slow), lambda: sma(close, self.slow))
+        return above_below(f, s)
+
+
+class MomentumRotation(Strategy):
+    """Every ``rebalance`` bars, hold the ``top`` symbols with the best ``lookback`` return,
+    equally weighted (only those with positive momentum when ``absolute`` is set)."""
+
+    name = "momentum_rotation"
+    lookback = Param(60, ge=1, doc="momentum window (bars)")
+    top = Param(2, ge=1, doc="how many symbols to hold")
+    rebalance = Param(21, ge=1, doc="bars between rebalances")
+    absolute = Param(False, doc="hold cash instead of symbols with negative momentum")
+
+    def weights(self, data: Bars) -> np.ndarray:
+        n, m = data.close.shape
+        mom = momentum(data.close, self.lookback)
+        out = np.full((n, m), np.nan)
+        top = min(self.top, m)
+        for t in range(self.lookback, n, self.rebalance):
+            row = mom[t]
+            valid = np.flatnonzero(np.isfinite(row))
+            if len(valid) == 0:
+                continue
+            order = valid[np.argsort(-row[valid], kind="stable")][:top]
+            if self.absolute:
+                order = order[row[order] > 0]
+            w = np.zeros(m)
+            if len(order):
+                w[order] = 1.0 / top
+            out[t] = w
+        return out
+
+
+class BollingerReversion(Strategy):
+    """Buy when the close falls below the lower Bollinger band; sell when it regains the mean."""
+
+    name = "bollinger_reversion"
+    window = Param(20, ge=2, doc="band window (bars)")
+    k = Param(2.0, gt=0, doc="band width in standard deviations")
+
+    def signal(self, bars: SymbolBars) -> np.ndarray:
+        close = bars.close
+        mid = sma(close, self.window)
+        lower = mid - self.k * rolling_std(close, self.window)
+        out = np.full(len(close), np.nan)
+        out[close > mid] = 0.0
+        out[close < lower] = 1.0
+        return out
+
+
+class OpeningRangeBreakout(Strategy):
+    """Intraday: after the first ``range_bars`` bars of a day, go long (a stop order) above the
+    opening range's high; go flat after ``exit_bar`` bars of the day. One entry per day.
+
+    Written with the per-bar ``next`` hook to show stateful logic.
+    """
+
+    name = "opening_range_breakout"
+    range_bars = Param(30, ge=1, doc="bars forming the opening range")
+    exit_bar = Param(380, ge=2, doc="bar of the day at which to go flat")
+    utc_offset_hours = Param(-5.0, ge=-12, le=14, doc="exchange clock offset for day boundaries")
+
+    def validate(self) -> None:
+        if self.exit_bar <= self.range_bars:
+            raise ValueError(f"exit_bar ({self.exit_bar}) must be > range_bars ({self.range_bars})")
+
+    def init(self, data: Bars) -> None:
+        ns = data.index.asi8 + int(self.utc_offset_hours * 3600e9)
+        self._day = ns // 86_400_000_000_000
+        self._bar_of_day = np.zeros(len(data), dtype=np.int64)
+        self._range_high = np.full(len(data.symbols), np.nan)
+        self._entered: dict[str, bool] = {}
+
+    def next(self, t: int, data: Bars) -> Mapping[str, float | Target] | None:
+        if t > 0 and self._day[t] == self._day[t - 1]:
+            self._bar_of_day[t] = self._bar_of_day[t - 1] + 1
+        else:
+            self._range_high[:] = -np.inf
+            self._entered = {}
+        i = self._bar_of_day[t]
+        out: dict[str, float | Target] = {}
+        for j, sym in enumerate(data.symbols):
+            if i < self.range_bars:
+                self._range_high[j] = max(self._range_high[j], data.high[t, j])
+            elif i >= self.exit_bar:
+                out[sym] = 0.0
+            elif not self._entered.get(sym):
+                self._entered[sym] = True
+                out[sym] = Target(1.0 / len(data.symbols), "stop", float(self._range_high[j]))
+        return out or None
+
+
+BUILTINS: dict[str, type[Strategy]] = {
+    cls.name: cls for cls in (SmaCross, MomentumRotation, BollingerReversion, OpeningRangeBreakout)
+}
