@@ -50,6 +50,7 @@ status:
 
 # --- quality ---------------------------------------------------------------
 test: venv system-deps dashboard
+	cd monitor_api/dashboard && npm test --silent
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 test-fast: venv

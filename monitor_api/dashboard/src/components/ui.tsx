@@ -116,7 +116,7 @@ export function SortTable<T>({
             {columns.map((c) => (
               <th
                 key={c.key}
-                className={c.className}
+                className={c.className?.split(' ').includes('num') ? 'num' : undefined}
                 title={c.title}
                 aria-sort={sort?.key === c.key ? (sort.dir === 'asc' ? 'ascending' : 'descending') : 'none'}
               >
@@ -154,17 +154,21 @@ export function SortTable<T>({
 
 /** A table of arbitrary rows (orders, fills) whose fields we do not fix in advance. */
 export function AutoTable({ rows, empty, format }: { rows: Record<string, unknown>[]; empty: string; format: (v: unknown) => string }) {
-  const keys = useMemo(() => {
-    const seen = new Set<string>();
-    for (const r of rows) for (const k of Object.keys(r)) seen.add(k);
-    return [...seen];
-  }, [rows]);
-  const columns = useMemo<Column<Record<string, unknown>>[]>(
-    () => keys.map((k) => ({ key: k, label: k.replace(/_/g, ' '), value: (r) => r[k], render: (r) => format(r[k]), className: typeof rows[0]?.[k] === 'number' ? 'num' : undefined })),
-    [keys, rows, format],
-  );
+  type Indexed = { row: Record<string, unknown>; i: number };
+  const indexed = useMemo<Indexed[]>(() => rows.map((row, i) => ({ row, i })), [rows]);
+  const columns = useMemo<Column<Indexed>[]>(() => {
+    const keys = new Set<string>();
+    for (const r of rows) for (const k of Object.keys(r)) keys.add(k);
+    return [...keys].map((k) => ({
+      key: k,
+      label: k.replace(/_/g, ' '),
+      value: (x: Indexed) => x.row[k],
+      render: (x: Indexed) => format(x.row[k]),
+      className: rows.some((r) => typeof r[k] === 'number') ? 'num' : undefined,
+    }));
+  }, [rows, format]);
   if (!rows.length) return <div className="muted small">{empty}</div>;
-  return <SortTable rows={rows} columns={columns} rowKey={(r) => String(r.id ?? r.order_id ?? r.fill_id ?? JSON.stringify(r))} />;
+  return <SortTable rows={indexed} columns={columns} rowKey={(x) => String(x.i)} />;
 }
 
 /** A signed number coloured green/red. */

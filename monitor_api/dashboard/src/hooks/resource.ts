@@ -51,7 +51,9 @@ export function useResource<T>(
     // eslint-disable-next-line react-hooks/exhaustive-deps
   }, [...deps, tick, token]);
 
-  const enabled = load !== null;
+  // No polling once the endpoint is known to be absent or the token refused:
+  // a reload, a new token or a route change asks again.
+  const enabled = load !== null && state.status !== 'missing' && state.status !== 'unauthorized';
   useEffect(() => {
     if (!pollMs || !visible || !enabled) return;
     const h = setInterval(reload, pollMs);

@@ -91,6 +91,8 @@ export function elapsed(start: string | null | undefined, end: string | null | u
 
 export function shortTime(iso: string | null | undefined): string {
   if (!iso) return '–';
+  // Daily bars are stamped at midnight UTC: the date alone says it.
+  if (/^\d{4}-\d\d-\d\d(T00:00:00(\.0+)?(Z|\+00:00))?$/.test(iso)) return iso.slice(0, 10);
   const d = new Date(iso);
   if (Number.isNaN(d.getTime())) return iso;
   const today = new Date();

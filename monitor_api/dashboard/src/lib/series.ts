@@ -55,6 +55,7 @@ export interface TradeMarker {
   shape: 'arrowUp' | 'arrowDown';
   kind: 'buy' | 'sell';
   text: string;
+  detail: string;
 }
 
 /** Entry and exit markers for one symbol's trades, snapped to bars and sorted. */
@@ -70,7 +71,10 @@ export function tradeMarkers(trades: readonly Trade[], symbol: string, barTimes:
       position: buy ? 'belowBar' : 'aboveBar',
       shape: buy ? 'arrowUp' : 'arrowDown',
       kind: buy ? 'buy' : 'sell',
-      text: `${buy ? 'B' : 'S'} ${Math.abs(qty)}${price !== null && Number.isFinite(price) ? ` @ ${price}` : ''}`,
+      // Short labels: dozens of trades on a phone-width chart must stay readable;
+      // prices and quantities are in the trades table below the chart.
+      text: buy ? 'B' : 'S',
+      detail: `${buy ? 'buy' : 'sell'} ${Math.abs(qty)}${price !== null && Number.isFinite(price) ? ` @ ${price}` : ''}`,
     });
   };
   for (const tr of trades) {

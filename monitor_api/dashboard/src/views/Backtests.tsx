@@ -30,8 +30,8 @@ function RunsTable({ runs }: { runs: BacktestRun[] }) {
         render: (r) => <a href={`#/backtests/${encodeURIComponent(r.run_id)}`}>{r.run_id.length > 14 ? `${r.run_id.slice(0, 12)}…` : r.run_id}</a>,
       },
       { key: 'strategy', label: 'Strategy', value: (r) => r.strategy },
-      { key: 'symbols', label: 'Symbols', value: (r) => r.symbols.join(' '), className: 'msg' },
-      { key: 'params', label: 'Params', value: (r) => paramText(r.params), className: 'msg mono' },
+      { key: 'symbols', label: 'Symbols', value: (r) => r.symbols.join(' ') },
+      { key: 'params', label: 'Params', value: (r) => paramText(r.params), className: 'mono' },
       { key: 'period', label: 'Period', value: (r) => r.start, render: (r) => `${shortDate(r.start)} → ${shortDate(r.end)}` },
       { key: 'state', label: 'State', value: (r) => r.state, render: (r) => <StateBadge state={r.state} /> },
       ...metricNames.map<Column<BacktestRun>>((m) => ({

@@ -7,7 +7,7 @@ import { useStatus } from '../hooks/status';
 import { useNow } from '../hooks/misc';
 import { useResource } from '../hooks/resource';
 import { cell, duration, elapsed, shortTime } from '../lib/format';
-import { countComponents, KINDS, selectComponents, serverNow, STATES, type Component } from '../state/status';
+import { countComponents, isActive, KINDS, selectComponents, serverNow, STATES, type Component } from '../state/status';
 
 const KIND_LABEL: Record<string, string> = { dag_run: 'DAG run', task: 'task', live: 'live', backtest: 'backtest', cli: 'CLI', etl: 'ETL' };
 
@@ -35,7 +35,7 @@ export function Overview({ clock }: { clock?: () => number }) {
   return (
     <section className="view">
       <div className="summary">
-        <Stat label="components" value={counts.total} />
+        <Stat label="total" value={counts.total} />
         <Stat label="running" value={counts.states.running ?? 0} cls="s-running" />
         <Stat label="queued" value={counts.states.queued ?? 0} />
         <Stat label="failed" value={counts.states.failed ?? 0} cls={counts.states.failed ? 's-failed' : ''} />
@@ -80,7 +80,7 @@ export function Overview({ clock }: { clock?: () => number }) {
                 <th>State</th>
                 <th className="w-progress">Progress</th>
                 <th>Message</th>
-                <th className="num">Heartbeat</th>
+                <th className="num" title="Age of the last heartbeat; end time for finished components">Heartbeat</th>
                 <th className="num">Duration</th>
               </tr>
             </thead>
@@ -120,9 +120,15 @@ export function Overview({ clock }: { clock?: () => number }) {
                     <td data-label="Message" className="msg" title={c.message ?? ''}>
                       {c.message || <span className="muted">–</span>}
                     </td>
-                    <td data-label="Heartbeat" className={`num age ${stale ? 'stale-text' : ''}`} title={c.heartbeat_at ?? ''}>
-                      {age === null ? '–' : `${duration(age)} ago`}
-                    </td>
+                    {isActive(c) ? (
+                      <td data-label="Heartbeat" className={`num age ${stale ? 'stale-text' : ''}`} title={`last heartbeat ${c.heartbeat_at ?? '–'}`}>
+                        {age === null ? '–' : `${duration(age)} ago`}
+                      </td>
+                    ) : (
+                      <td data-label="Ended" className="num muted" title={c.finished_at ?? c.updated_at ?? ''}>
+                        {shortTime(c.finished_at ?? c.updated_at)}
+                      </td>
+                    )}
                     <td data-label="Duration" className="num">
                       {duration(elapsed(c.started_at, c.finished_at, now))}
                     </td>

@@ -1,0 +1,294 @@
+// One backtest run: metrics, equity + drawdown, price with trades, trades table;
+// and, for runs that belong to a sweep, the sweep heatmap and walk-forward.
+
+import { useMemo, useState } from 'react';
+import { api, type BacktestDetail, type Metrics, type Sweep, type Trade } from '../api';
+import { Chart, type SeriesSpec } from '../components/Chart';
+import { Heatmap } from '../components/Heatmap';
+import { DataState, Signed, SortTable, StateBadge, type Column } from '../components/ui';
+import { useResource } from '../hooks/resource';
+import { formatMetric, metricLabel, metricScore, money, num, orderMetricNames, shortDate, shortTime } from '../lib/format';
+import { barSeries, drawdownValue, tradeMarkers, valueSeries } from '../lib/series';
+import { paramText } from './Backtests';
+
+export function BacktestRun({ runId }: { runId: string }) {
+  const res = useResource((signal) => api.backtest(runId, signal), [runId]);
+  return (
+    <section className="view">
+      <div className="crumbs">
+        <a href="#/backtests">← Backtests</a>
+      </div>
+      <DataState res={res} what={`backtest ${runId}`}>
+        {(run) => <RunBody run={run} />}
+      </DataState>
+    </section>
+  );
+}
+
+function RunBody({ run }: { run: BacktestDetail }) {
+  return (
+    <>
+      <header className="run-head">
+        <h2>
+          {run.strategy} <span className="muted">{run.symbols.join(', ')}</span>
+        </h2>
+        <StateBadge state={run.state} />
+        <span className="muted small">
+          {run.market} · {shortDate(run.start)} → {shortDate(run.end)} · <span className="mono">{paramText(run.params)}</span> · run {run.run_id} · {shortTime(run.created_at)}
+        </span>
+      </header>
+      <MetricCards metrics={run.metrics} />
+      <EquityChart run={run} />
+      <PriceChart run={run} />
+      <TradesTable trades={run.trades ?? []} />
+      {run.sweep_id && <SweepPanel sweepId={run.sweep_id} currentRun={run.run_id} />}
+    </>
+  );
+}
+
+export function MetricCards({ metrics }: { metrics: Metrics }) {
+  const names = orderMetricNames(Object.keys(metrics ?? {}));
+  if (!names.length) return null;
+  return (
+    <div className="metrics">
+      {names.map((m) => {
+        const v = metrics[m];
+        return (
+          <div className="metric" key={m} title={m}>
+            <div className="metric-label">{metricLabel(m)}</div>
+            <div className="metric-value">{m === 'trade_count' ? formatMetric(m, v) : <Signed value={typeof v === 'number' ? v : null} text={formatMetric(m, v)} />}</div>
+          </div>
+        );
+      })}
+    </div>
+  );
+}
+
+function EquityChart({ run }: { run: BacktestDetail }) {
+  const series = useMemo<SeriesSpec[]>(
+    () => [
+      { kind: 'area', name: 'equity', data: valueSeries(run.equity ?? [], (p) => p.time, (p) => p.equity) },
+      { kind: 'area', name: 'drawdown', data: valueSeries(run.equity ?? [], (p) => p.time, (p) => drawdownValue(p.drawdown)), pane: 1, percent: true, negative: true },
+    ],
+    [run.equity],
+  );
+  if (!run.equity?.length) return <div className="card empty">No equity curve stored for this run.</div>;
+  return (
+    <div className="card">
+      <h3>Equity and drawdown</h3>
+      <Chart series={series} height={340} paneHeights={PANES} />
+    </div>
+  );
+}
+const PANES = [3, 1];
+
+function PriceChart({ run }: { run: BacktestDetail }) {
+  const symbols = Object.keys(run.prices ?? {});
+  const [symbol, setSymbol] = useState(symbols[0] ?? '');
+  const sym = symbols.includes(symbol) ? symbol : (symbols[0] ?? '');
+  const series = useMemo<SeriesSpec[]>(() => {
+    const bars = barSeries(run.prices?.[sym] ?? []);
+    const markers = tradeMarkers(run.trades ?? [], sym, bars.map((b) => b.time));
+    return [{ kind: 'candles', name: sym, data: bars, markers }];
+  }, [run.prices, run.trades, sym]);
+  if (!symbols.length) return <div className="card empty">No prices stored for this run.</div>;
+  return (
+    <div className="card">
+      <div className="card-title">
+        <h3>Price and trades</h3>
+        {symbols.length > 1 && (
+          <div className="seg">
+            {symbols.map((s) => (
+              <button key={s} type="button" className={s === sym ? 'on' : ''} onClick={() => setSymbol(s)}>
+                {s}
+              </button>
+            ))}
+          </div>
+        )}
+        <span className="muted small">▲ buy · ▼ sell</span>
+      </div>
+      <Chart series={series} height={320} />
+    </div>
+  );
+}
+
+const TRADE_COLUMNS: Column<Trade & { i: number }>[] = [
+  { key: 'symbol', label: 'Symbol', value: (t) => t.symbol },
+  { key: 'entry_time', label: 'Entry', value: (t) => t.entry_time, render: (t) => shortTime(t.entry_time), className: 'num' },
+  { key: 'entry_price', label: 'Entry px', value: (t) => t.entry_price, render: (t) => num(t.entry_price, 4), className: 'num' },
+  { key: 'exit_time', label: 'Exit', value: (t) => t.exit_time, render: (t) => (t.exit_time ? shortTime(t.exit_time) : 'open'), className: 'num' },
+  { key: 'exit_price', label: 'Exit px', value: (t) => t.exit_price, render: (t) => num(t.exit_price, 4), className: 'num' },
+  { key: 'quantity', label: 'Qty', value: (t) => t.quantity, render: (t) => num(t.quantity, 0), className: 'num' },
+  { key: 'pnl', label: 'P&L', value: (t) => t.pnl, render: (t) => <Signed value={t.pnl} text={money(t.pnl)} />, className: 'num' },
+  {
+    key: 'ret',
+    label: 'Return',
+    value: (t) => tradeReturn(t),
+    render: (t) => {
+      const r = tradeReturn(t);
+      return <Signed value={r} text={formatMetric('total_return', r)} />;
+    },
+    className: 'num',
+  },
+];
+
+function tradeReturn(t: Trade): number | null {
+  if (t.exit_price === null || !t.entry_price) return null;
+  return ((t.exit_price - t.entry_price) / t.entry_price) * Math.sign(t.quantity || 1);
+}
+
+function TradesTable({ trades }: { trades: Trade[] }) {
+  const rows = useMemo(() => trades.map((t, i) => ({ ...t, i })), [trades]);
+  const wins = trades.filter((t) => (t.pnl ?? 0) > 0).length;
+  const total = trades.reduce((s, t) => s + (t.pnl ?? 0), 0);
+  return (
+    <div className="card">
+      <div className="card-title">
+        <h3>Trades</h3>
+        <span className="muted small">
+          {trades.length} trades · {wins} winners · total P&L <Signed value={total} text={money(total)} />
+        </span>
+      </div>
+      <SortTable rows={rows} columns={TRADE_COLUMNS} rowKey={(t) => String(t.i)} initialSort={{ key: 'entry_time', dir: 'asc' }} empty="No trades." />
+    </div>
+  );
+}
+
+export function SweepView({ sweepId }: { sweepId: string }) {
+  return (
+    <section className="view">
+      <div className="crumbs">
+        <a href="#/backtests">← Backtests</a>
+      </div>
+      <SweepPanel sweepId={sweepId} currentRun={null} />
+    </section>
+  );
+}
+
+function SweepPanel({ sweepId, currentRun }: { sweepId: string; currentRun: string | null }) {
+  const res = useResource((signal) => api.sweep(sweepId, signal), [sweepId]);
+  return (
+    <div className="card">
+      <h3>Sweep {sweepId}</h3>
+      <DataState res={res} what="this sweep">
+        {(s) => <SweepBody sweep={s} currentRun={currentRun} />}
+      </DataState>
+    </div>
+  );
+}
+
+function SweepBody({ sweep, currentRun }: { sweep: Sweep; currentRun: string | null }) {
+  const metricNames = useMemo(() => orderMetricNames(sweep.points.flatMap((p) => Object.keys(p.metrics ?? {}))), [sweep.points]);
+  const params = sweep.params ?? [];
+  const [metric, setMetric] = useState(metricNames.includes('sharpe') ? 'sharpe' : (metricNames[0] ?? ''));
+  const [x, setX] = useState(params[0] ?? '');
+  const [y, setY] = useState(params[1] ?? params[0] ?? '');
+  const current = currentRun ? sweep.points.find((p) => p.run_id === currentRun) : undefined;
+  return (
+    <>
+      <div className="filters">
+        <label className="inline">
+          metric{' '}
+          <select value={metric} onChange={(e) => setMetric(e.target.value)}>
+            {metricNames.map((m) => (
+              <option key={m} value={m}>
+                {metricLabel(m)}
+              </option>
+            ))}
+          </select>
+        </label>
+        {params.length > 2 && (
+          <>
+            <label className="inline">
+              x{' '}
+              <select value={x} onChange={(e) => setX(e.target.value)}>
+                {params.map((p) => (
+                  <option key={p}>{p}</option>
+                ))}
+              </select>
+            </label>
+            <label className="inline">
+              y{' '}
+              <select value={y} onChange={(e) => setY(e.target.value)}>
+                {params.map((p) => (
+                  <option key={p}>{p}</option>
+                ))}
+              </select>
+            </label>
+            <span className="muted small">other parameters: best value per cell</span>
+          </>
+        )}
+        <span className="muted small">
+          {sweep.points.length} points{current ? ` · this run: ${paramText(current.params)}` : ''}
+        </span>
+      </div>
+      {params.length === 0 || !metric ? (
+        <div className="empty">This sweep has no parameters or metrics to plot.</div>
+      ) : (
+        <Heatmap points={sweep.points} xParam={x} yParam={y} metric={metric} />
+      )}
+      {sweep.walkforward && sweep.walkforward.length > 0 && <WalkForward windows={sweep.walkforward} metric={metric} />}
+    </>
+  );
+}
+
+function WalkForward({ windows, metric }: { windows: NonNullable<Sweep['walkforward']>; metric: string }) {
+  const names = orderMetricNames(windows.flatMap((w) => [...Object.keys(w.in_sample ?? {}), ...Object.keys(w.out_of_sample ?? {})])).slice(0, 6);
+  const shown = names.includes(metric) ? [metric, ...names.filter((n) => n !== metric)] : names;
+  const max = Math.max(1e-12, ...windows.flatMap((w) => [w.in_sample?.[metric], w.out_of_sample?.[metric]]).filter((v): v is number => typeof v === 'number').map(Math.abs));
+  const bar = (v: number | null | undefined) =>
+    typeof v === 'number' ? <span className={`wf-bar ${metricScore(metric, v) >= 0 ? 'pos-bg' : 'neg-bg'}`} style={{ width: `${(Math.abs(v) / max) * 100}%` }} /> : null;
+  return (
+    <div className="wf">
+      <h3>Walk-forward: in-sample vs out-of-sample</h3>
+      <div className="table-wrap">
+        <table className="grid compact">
+          <thead>
+            <tr>
+              <th rowSpan={2}>Window</th>
+              <th colSpan={2} className="center">
+                {metricLabel(metric)}
+              </th>
+              {shown.slice(1).map((m) => (
+                <th key={m} colSpan={2} className="center">
+                  {metricLabel(m)}
+                </th>
+              ))}
+            </tr>
+            <tr>
+              {shown.flatMap((m) => [
+                <th key={`${m}-is`} className="num">
+                  IS
+                </th>,
+                <th key={`${m}-oos`} className="num">
+                  OOS
+                </th>,
+              ])}
+            </tr>
+          </thead>
+          <tbody>
+            {windows.map((w, i) => (
+              <tr key={`${String(w.window)}-${i}`}>
+                <td data-label="Window">{String(w.window)}</td>
+                {shown.flatMap((m, j) => {
+                  const is = w.in_sample?.[m];
+                  const oos = w.out_of_sample?.[m];
+                  return [
+                    <td key={`${m}-is`} className="num wf-cell" data-label={`${metricLabel(m)} IS`}>
+                      {j === 0 && bar(is)}
+                      <Signed value={is ?? null} text={formatMetric(m, is)} />
+                    </td>,
+                    <td key={`${m}-oos`} className={`num wf-cell ${j === 0 ? 'wf-oos' : ''}`} data-label={`${metricLabel(m)} OOS`}>
+                      {j === 0 && bar(oos)}
+                      <Signed value={oos ?? null} text={formatMetric(m, oos)} />
+                    </td>,
+                  ];
+                })}
+              </tr>
+            ))}
+          </tbody>
+        </table>
+      </div>
+    </div>
+  );
+}

@@ -1,0 +1,152 @@
+"""The ETL DAG: parses fast and thin, ingests synthetic bars green, refuses bad Params untouched."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import REPO, run_dag
+
+DAG_FILE = REPO / "dags" / "easyquant_etl.py"
+CONF = {
+    "source": "synthetic",
+    "symbols": ["AAA", "BBB", "CCC"],
+    "start": "2024-03-01",
+    "end": "2024-03-28",
+    "freq": "1d",
+    "calendar": "XNYS",
+    "batch_size": 2,
+}
+
+
+def lake_files(root: Path) -> dict[str, int]:
+    """Every file under the lake (staging and temp files included) with its mtime."""
+    if not root.exists():
+        return {}
+    return {str(p.relative_to(root)): p.stat().st_mtime_ns for p in root.rglob("*") if p.is_file()}
+
+
+def components(db) -> dict[str, tuple]:
+    with db.cursor() as cur:
+        cur.execute("SELECT id, kind, state, message, metrics, parent_id FROM component")
+        return {r[0]: r[1:] for r in cur.fetchall()}
+
+
+def count(db, table: str) -> int:
+    with db.cursor() as cur:
+        cur.execute(f"SELECT count(*) FROM {table}")  # noqa: S608 - fixed table names
+        return int(cur.fetchone()[0])
+
+
+def test_dag_file_is_thin_and_parses_fast(airflow_db):
+    probe = (
+        "import importlib.util, json, sys, time\n"
+        "seen = set(sys.modules)\n"
+        "t = time.perf_counter()\n"
+        f"spec = importlib.util.spec_from_file_location('etl_probe', {str(DAG_FILE)!r})\n"
+        "mod = importlib.util.module_from_spec(spec)\n"
+        "spec.loader.exec_module(mod)\n"
+        "heavy = [m for m in ('pandas', 'pyarrow', 'numpy', 'easyquant', 'psycopg2',"
+        " 'exchange_calendars') if m in set(sys.modules) - seen]\n"
+        "print(json.dumps({'seconds': time.perf_counter() - t, 'heavy': heavy}))\n"
+    )
+    # import airflow.sdk first so the timing and the new modules are the DAG file's own
+    proc = subprocess.run(
+        [sys.executable, "-c", "import airflow.sdk\n" + probe],
+        capture_output=True, text=True, timeout=120, cwd=REPO,
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    out = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert out["heavy"] == [], f"the DAG file imports {out['heavy']} at module level"
+    assert out["seconds"] < 1.0, out
+
+    from airflow.dag_processing.dagbag import DagBag
+
+    bag = DagBag(dag_folder=str(DAG_FILE))
+    assert not bag.import_errors, bag.import_errors
+    dag = bag.get_dag("easyquant_etl")
+    assert dag is not None
+    assert {"validate", "plan", "ingest", "summarise"} <= set(dag.task_dict)
+    assert dag.task_dict["ingest"].retries == 2
+    assert [a.uri for a in dag.task_dict["summarise"].outlets] == ["easyquant://lake/bars"]
+    params = dict(dag.params.items())
+    for key in ("source", "symbols", "start", "end", "freq", "calendar", "full_refresh"):
+        assert params[key].description and params[key].schema.get("title"), key
+    assert params["symbols"].schema["items"]["pattern"]
+    assert dag.timetable.expression == "30 17 * * 1-5"  # weekdays, after the New York close
+    assert str(getattr(dag.timetable.timezone, "name", dag.timetable.timezone)) == (
+        "America/New_York"
+    )
+
+
+def test_etl_dag_ingests_synthetic_bars(airflow_db, db, pg_settings):
+    from easyquant.config import get_settings
+
+    assert get_settings().lake_dir == pg_settings.lake_dir  # the tasks write the test's lake
+    dr = run_dag("easyquant_etl", conf=CONF)
+    assert str(dr.state) in ("success", "DagRunState.SUCCESS"), dr.state
+    run_id = dr.run_id
+
+    lake = pg_settings.lake_dir
+    files = [p for p in lake_files(lake) if p.endswith(".parquet")]
+    for sym in CONF["symbols"]:
+        assert any(sym in p for p in files), (sym, files)
+    from easyquant.data import load_bars
+
+    bars = load_bars(CONF["symbols"], "1d", CONF["start"], CONF["end"], settings=pg_settings)
+    assert all(len(df) == 20 for df in bars.values())  # XNYS sessions, 2024-03-01..28
+
+    assert count(db, "bar_catalog") == 3
+    assert count(db, "quality_report") == 3
+
+    comps = components(db)
+    parent = f"dag_run:easyquant_etl:{run_id}"
+    assert comps[parent][:2] == ("dag_run", "success")
+    for task_id, map_index in [("validate", -1), ("plan", -1), ("ingest", 0), ("ingest", 1),
+                               ("summarise", -1)]:
+        kind, state, *_ = comps[f"task:easyquant_etl:{run_id}:{task_id}:{map_index}:1"]
+        assert (kind, state) == ("task", "success"), (task_id, map_index)
+        kind, state, _msg, _metrics, par = comps[f"etl:easyquant_etl:{run_id}:{task_id}:{map_index}"]
+        assert (kind, state, par) == ("etl", "success", parent), (task_id, map_index)
+    assert f"task:easyquant_etl:{run_id}:ingest:2:1" not in comps  # 3 symbols, batches of 2
+
+    _kind, _state, msg, metrics, _ = comps[f"etl:easyquant_etl:{run_id}:summarise:-1"]
+    assert metrics["rows_stored"] == 60 and metrics["rows_rejected"] == 0
+    assert metrics["symbols"] == 3 and metrics["batches"] == 2
+    assert set(metrics["quality"]) == set(CONF["symbols"])
+    assert metrics["quality"]["AAA"]["status"] == "stored"
+    assert "60 rows stored" in msg
+    ingest0 = comps[f"etl:easyquant_etl:{run_id}:ingest:0"]
+    assert ingest0[3]["rows_stored"] == 40 and set(ingest0[3]["quality"]) == {"AAA", "BBB"}
+
+
+@pytest.mark.parametrize(
+    ("change", "field"),
+    [({"calendar": "NOPE"}, "calendar"), ({"symbols": ["AAA", "bad symbol!"]}, "symbols")],
+)
+def test_bad_params_fail_naming_the_field_and_leave_the_lake_untouched(
+    airflow_db, db, pg_settings, change, field
+):
+    before = lake_files(pg_settings.lake_dir)
+    try:
+        dr = run_dag("easyquant_etl", conf=CONF | change)
+    except Exception as exc:  # refused by the Params' JSON schema before the run starts
+        assert field in str(exc), exc
+    else:
+        assert "failed" in str(dr.state), dr.state
+        comps = components(db)
+        failed = {cid: c for cid, c in comps.items() if c[0] == "task" and c[1] == "failed"}
+        assert len(failed) == 1, failed
+        (cid, (_kind, _state, msg, _m, _p)), = failed.items()
+        assert f":validate:-1:" in cid
+        assert f"{field}:" in msg, msg
+        assert "will retry" not in msg  # bad input fails at once
+        etl = comps[f"etl:easyquant_etl:{dr.run_id}:validate:-1"]
+        assert etl[1] == "failed" and f"{field}:" in etl[2]
+        assert not any(":ingest:" in c and v[1] == "success" for c, v in comps.items())
+    assert lake_files(pg_settings.lake_dir) == before
+    assert count(db, "quality_report") == 0
