@@ -18,7 +18,7 @@ def lake(pg_settings: Settings) -> Settings:
     from easyquant.data.ingest import ingest
 
     ingest(make_source("synthetic", calendar="XNYS", seed=3), freq="1d", symbols=["AAA", "BBB"],
-           start="2020-01-01", end="2022-12-31", settings=pg_settings)
+           start="2020-01-01", end="2022-12-31", settings=pg_settings, full=True)
     return pg_settings
 
 
