@@ -22,6 +22,7 @@ from pathlib import Path
 
 import httpx
 
+from easyquant._proc import pid_alive
 from easyquant.airflow_conf import AIRFLOW_DATABASE, airflow_environ, write_passwords_file
 from easyquant.config import Settings, load_settings
 from easyquant.errors import EasyQuantError
@@ -51,21 +52,6 @@ def _pidfile(settings: Settings, name: str) -> Path:
     return settings.run_dir / f"{name}.pid"
 
 
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    # a zombie child of ours counts as gone
-    try:
-        with open(f"/proc/{pid}/stat") as fh:
-            return fh.read().split(")")[-1].split()[0] != "Z"
-    except OSError:
-        return True
-
-
 def running_pid(settings: Settings, name: str) -> int | None:
     """Return the recorded pid of ``name`` if that process still runs."""
     path = _pidfile(settings, name)
@@ -73,7 +59,7 @@ def running_pid(settings: Settings, name: str) -> int | None:
         pid = int(path.read_text().split()[0])
     except (OSError, ValueError, IndexError):
         return None
-    return pid if _alive(pid) else None
+    return pid if pid_alive(pid) else None
 
 
 def _port_taken(port: int) -> bool:

@@ -18,6 +18,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from easyquant._proc import pid_alive
 from easyquant.data.sources import TS_TYPE, VALUE_FIELDS
 
 FILE = "data.parquet"
@@ -154,31 +155,17 @@ class Lake:
         removed = 0
         for tmp in (self.root / "bars").glob(f"freq=*/symbol=*/.{FILE}.tmp-*"):
             pid = int(tmp.name.split("-")[1]) if tmp.name.split("-")[1].isdigit() else -1
-            if not _alive(pid):
+            if not pid_alive(pid):
                 tmp.unlink(missing_ok=True)
                 removed += 1
         staging = self.root / ".staging"
         if staging.is_dir():
             for d in staging.iterdir():
                 pid = d.name.rsplit("-", 1)[-1]
-                if not (pid.isdigit() and _alive(int(pid))):
+                if not (pid.isdigit() and pid_alive(int(pid))):
                     shutil.rmtree(d, ignore_errors=True)
                     removed += 1
         return removed
-
-
-def _alive(pid: int) -> bool:
-    if pid <= 0:
-        return False
-    if pid == os.getpid():
-        return True
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 def merge(old: pa.Table | None, new: pa.Table) -> pa.Table:
