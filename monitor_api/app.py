@@ -14,7 +14,7 @@ from fastapi.staticfiles import StaticFiles
 from easyquant.config import Settings, get_settings
 from monitor_api.bridge import StatusBridge
 from monitor_api.deps import require_token
-from monitor_api.routes import status
+from monitor_api.routes import backtests, live, pipelines, status
 
 STATIC = Path(__file__).parent / "static"
 
@@ -43,6 +43,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     guarded = [Depends(require_token)]
     app.include_router(status.router, dependencies=guarded)
     app.include_router(status.ws_router)
+    app.include_router(backtests.router, dependencies=guarded)
+    app.include_router(pipelines.router, dependencies=guarded)
+    app.include_router(live.router, dependencies=guarded)
 
     if (STATIC / "index.html").exists():
         app.mount("/", StaticFiles(directory=STATIC, html=True), name="dashboard")
