@@ -2,7 +2,7 @@
 
 Three processes, as in production: monitor_api (uvicorn, its own process), a writer process that
 reports status at a fixed rate through ``easyquant.status`` (each update carries its send time),
-and this process holding N websocket clients. Latency = receipt time - send time, per delivered
+and a fourth process holding N websocket clients. Latency = receipt time - send time, per delivered
 component version, over every client. The bridge coalesces versions of one component that arrive
 within one read, so updates go round-robin over 50 components (like 50 busy tasks).
 
@@ -19,16 +19,19 @@ import asyncio
 import json
 import multiprocessing as mp
 import os
+import re
 import socket
 import subprocess
 import sys
 import tempfile
 import time
 import uuid
+from multiprocessing.connection import Connection
 from pathlib import Path
 
 import httpx
 import numpy as np
+import psutil
 import websockets
 
 REPO = Path(__file__).resolve().parent.parent
@@ -39,6 +42,7 @@ from easyquant.db import ensure_database, migrate  # noqa: E402
 from easyquant.db.embedded import EmbeddedPostgres  # noqa: E402
 
 COMPONENTS = 50
+SEND_TIME = re.compile(r'"t": ([0-9.]+)')
 
 
 def free_port() -> int:
@@ -83,11 +87,33 @@ async def client(url: str, latencies: list[float], counts: list[int], stop: asyn
             except TimeoutError:
                 continue
             now = time.time()
-            msg = json.loads(raw)
-            for comp in msg.get("components", []):
-                t = (comp.get("metrics") or {}).get("t")
-                if t is not None:
-                    latencies.append(now - t)
+            # a browser parses the whole frame; here only the send times are needed, and a regex
+            # keeps the measuring clients from starving the server of the machine's two cores
+            latencies.extend(now - float(t) for t in SEND_TIME.findall(raw))
+
+
+def clients_process(
+    url: str, clients: int, connected: mp.Event, done: mp.Event, out: Connection
+) -> None:
+    """Hold ``clients`` websockets in this process (apart from the server and the writer)."""
+    latencies: list[float] = []
+
+    async def main() -> None:
+        stop = asyncio.Event()
+        counts = [0]
+        tasks = [asyncio.create_task(client(url, latencies, counts, stop)) for _ in range(clients)]
+        while counts[0] < clients:
+            await asyncio.sleep(0.05)
+        connected.set()
+        while not done.is_set():
+            await asyncio.sleep(0.05)
+        await asyncio.sleep(1.5)  # drain what is still in flight
+        stop.set()
+        await asyncio.gather(*tasks, return_exceptions=True)
+
+    asyncio.run(main())
+    out.send(np.array(latencies, dtype=np.float64))
+    out.close()
 
 
 def run_case(settings: Settings, clients: int, rate: float, seconds: float, listen: bool) -> dict:
@@ -116,8 +142,8 @@ def run_case(settings: Settings, clients: int, rate: float, seconds: float, list
                 break
             except httpx.HTTPError:
                 time.sleep(0.1)
-        ready = mp.Event()
-        proc = mp.Process(
+        ready, connected, done = mp.Event(), mp.Event(), mp.Event()
+        writer_proc = mp.Process(
             target=writer,
             args=(
                 {"database_url": settings.dsn(), "home": str(settings.home)},
@@ -126,34 +152,29 @@ def run_case(settings: Settings, clients: int, rate: float, seconds: float, list
                 ready,
             ),
         )
-        proc.start()
-        latencies: list[float] = []
-
-        async def main() -> None:
-            stop = asyncio.Event()
-            counts = [0]
-            tasks = [
-                asyncio.create_task(
-                    client(f"ws://127.0.0.1:{port}/ws/status", latencies, counts, stop)
-                )
-                for _ in range(clients)
-            ]
-            while counts[0] < clients:
-                await asyncio.sleep(0.05)
-            ready.set()
-            started = time.monotonic()
-            while proc.is_alive():
-                await asyncio.sleep(0.1)
-            writer_seconds = time.monotonic() - started
-            await asyncio.sleep(1.5)  # drain
-            stop.set()
-            await asyncio.gather(*tasks, return_exceptions=True)
-            latencies.append(-writer_seconds)  # marker, removed below
-
-        asyncio.run(main())
-        proc.join()
-        writer_seconds = -latencies.pop()
-        lat = np.array(latencies) * 1000
+        receive, send = mp.Pipe(duplex=False)
+        client_proc = mp.Process(
+            target=clients_process,
+            args=(f"ws://127.0.0.1:{port}/ws/status", clients, connected, done, send),
+        )
+        client_proc.start()
+        writer_proc.start()
+        if not connected.wait(120):
+            raise RuntimeError(f"{clients} clients did not connect within 120 s")
+        ready.set()
+        started = time.monotonic()
+        procs = {
+            "server": psutil.Process(server.pid),
+            "writer": psutil.Process(writer_proc.pid),
+            "clients": psutil.Process(client_proc.pid),
+        }
+        cpu0 = {k: sum(p.cpu_times()[:2]) for k, p in procs.items()}
+        writer_proc.join()
+        writer_seconds = time.monotonic() - started
+        cpu1 = {k: sum(p.cpu_times()[:2]) for k, p in procs.items() if k != "writer"}
+        done.set()
+        lat = receive.recv() * 1000
+        client_proc.join()
         sent = int(rate * seconds)
         return {
             "clients": clients,
@@ -164,6 +185,8 @@ def run_case(settings: Settings, clients: int, rate: float, seconds: float, list
             "received_per_client": len(lat) / clients,
             "p50_ms": float(np.percentile(lat, 50)) if len(lat) else float("nan"),
             "p99_ms": float(np.percentile(lat, 99)) if len(lat) else float("nan"),
+            # CPU share of one core each process used while the writer ran
+            "cpu": {k: round((cpu1[k] - cpu0[k]) / writer_seconds, 2) for k in cpu1},
         }
     finally:
         server.terminate()

@@ -75,6 +75,9 @@ def main() -> None:
         port=settings.api_port,
         log_level=settings.log_level.lower(),
         ws_ping_interval=20,
+        # per-message deflate costs one compressor per client per frame: with 100 dashboards it
+        # took most of the server's CPU; status frames are small and travel on a LAN
+        ws_per_message_deflate=False,
     )
 
 
