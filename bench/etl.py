@@ -57,8 +57,9 @@ def run_easyquant(csv: str, out: str) -> dict:
     from easyquant.data.sources import make_source
 
     settings = load_settings(home=out)
-    r = ingest(make_source("csv", path=csv), freq="1m", calendar="XNYS", settings=settings,
-               record=False)
+    r = ingest(
+        make_source("csv", path=csv), freq="1m", calendar="XNYS", settings=settings, record=False
+    )
     return r.totals()
 
 
@@ -67,9 +68,15 @@ def run_pyarrow(csv: str, out: str) -> dict:
     import pyarrow.dataset as ds
 
     reader = pacsv.open_csv(csv, read_options=pacsv.ReadOptions(block_size=16 << 20))
-    ds.write_dataset(reader, out, format="parquet", partitioning=["symbol"],
-                     partitioning_flavor="hive", existing_data_behavior="overwrite_or_ignore",
-                     max_partitions=1024)
+    ds.write_dataset(
+        reader,
+        out,
+        format="parquet",
+        partitioning=["symbol"],
+        partitioning_flavor="hive",
+        existing_data_behavior="overwrite_or_ignore",
+        max_partitions=1024,
+    )
     return {}
 
 
@@ -77,8 +84,10 @@ def run_duckdb(csv: str, out: str) -> dict:
     import duckdb
 
     con = duckdb.connect()
-    con.execute(f"COPY (SELECT * FROM read_csv('{csv}')) TO '{out}' "
-                "(FORMAT parquet, PARTITION_BY (symbol), OVERWRITE_OR_IGNORE)")
+    con.execute(
+        f"COPY (SELECT * FROM read_csv('{csv}')) TO '{out}' "
+        "(FORMAT parquet, PARTITION_BY (symbol), OVERWRITE_OR_IGNORE)"
+    )
     return {}
 
 
@@ -116,21 +125,31 @@ def main() -> None:
     if not csv.exists():
         t = time.perf_counter()
         make_csv(csv, args.rows, args.symbols)
-        print(f"generated {csv} ({csv.stat().st_size / 1e9:.2f} GB) in "
-              f"{time.perf_counter() - t:.0f} s", file=sys.stderr)
+        print(
+            f"generated {csv} ({csv.stat().st_size / 1e9:.2f} GB) in "
+            f"{time.perf_counter() - t:.0f} s",
+            file=sys.stderr,
+        )
     with open(csv, "rb") as fh:
         rows = sum(1 for _ in fh) - 1
     results = []
     for name in args.only.split(","):
         out = Path(f"/tmp/eq_bench_out_{name}")
         shutil.rmtree(out, ignore_errors=True)
-        proc = subprocess.run([sys.executable, __file__, "--child", name, str(csv), str(out)],
-                              capture_output=True, text=True, check=True)
+        proc = subprocess.run(
+            [sys.executable, __file__, "--child", name, str(csv), str(out)],
+            capture_output=True,
+            text=True,
+            check=True,
+        )
         res = json.loads(proc.stdout.strip().splitlines()[-1])
         res["rows_per_s"] = rows / res["seconds"]
         results.append(res)
-        print(f"{name:<10} {rows / res['seconds'] / 1e6:6.2f} M rows/s  "
-              f"{res['seconds']:7.2f} s  peak {res['peak_mb']:7.0f} MB", flush=True)
+        print(
+            f"{name:<10} {rows / res['seconds'] / 1e6:6.2f} M rows/s  "
+            f"{res['seconds']:7.2f} s  peak {res['peak_mb']:7.0f} MB",
+            flush=True,
+        )
         shutil.rmtree(out, ignore_errors=True)
     print(json.dumps({"rows": rows, "results": results}))
 

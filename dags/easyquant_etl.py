@@ -28,49 +28,77 @@ SYMBOL_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._\-]{0,39}$"
 
 PARAMS = {
     "source": Param(
-        "synthetic", type="string", enum=["synthetic", "csv", "parquet"], title="Source",
+        "synthetic",
+        type="string",
+        enum=["synthetic", "csv", "parquet"],
+        title="Source",
         description="Where bars come from: seeded synthetic bars, or CSV / Parquet files.",
     ),
     "path": Param(
-        None, type=["null", "string"], title="Path",
+        None,
+        type=["null", "string"],
+        title="Path",
         description="csv / parquet only: a file or a folder of files, as the workers see it.",
     ),
     "symbols": Param(
-        ["AAA", "BBB", "CCC"], type="array", minItems=1,
-        items={"type": "string", "pattern": SYMBOL_PATTERN}, title="Symbols",
+        ["AAA", "BBB", "CCC"],
+        type="array",
+        minItems=1,
+        items={"type": "string", "pattern": SYMBOL_PATTERN},
+        title="Symbols",
         description="One symbol per line: 1-40 letters, digits, '.', '_' or '-'.",
     ),
     "start": Param(
-        None, type=["null", "string"], format="date", title="Start",
+        None,
+        type=["null", "string"],
+        format="date",
+        title="Start",
         description="Manual runs: first session date (YYYY-MM-DD). Empty: the run's data "
         "interval. Scheduled runs always ingest their data interval.",
     ),
     "end": Param(
-        None, type=["null", "string"], format="date", title="End",
+        None,
+        type=["null", "string"],
+        format="date",
+        title="End",
         description="Manual runs: last session date, inclusive (YYYY-MM-DD). Empty: the run's "
         "data interval.",
     ),
     "freq": Param(
-        "1d", type="string", pattern=r"^[0-9]+(m|min|h|d)$", title="Frequency",
+        "1d",
+        type="string",
+        pattern=r"^[0-9]+(m|min|h|d)$",
+        title="Frequency",
         examples=["1m", "5m", "15m", "1h", "1d"],
         description="Bar frequency: N minutes (1m, 5m, 15m), hours (1h) or one bar a day (1d).",
     ),
     "calendar": Param(
-        "XNYS", type="string", minLength=1, title="Calendar",
+        "XNYS",
+        type="string",
+        minLength=1,
+        title="Calendar",
         examples=["XNYS", "XNAS", "XSHG", "XSHE", "XLON", "24/7"],
-        description="Exchange calendar (exchange-calendars code) the bars follow; 24/7 for "
-        "crypto.",
+        description="Exchange calendar (exchange-calendars code) the bars follow; 24/7 for crypto.",
     ),
     "full_refresh": Param(
-        False, type="boolean", title="Full refresh",
+        False,
+        type="boolean",
+        title="Full refresh",
         description="Re-fetch the whole range instead of only bars after the last stored one.",
     ),
     "policy": Param(
-        "reject", type="string", enum=["reject", "quarantine"], title="Bad rows",
+        "reject",
+        type="string",
+        enum=["reject", "quarantine"],
+        title="Bad rows",
         description="reject: one bad row fails its batch; quarantine: set bad rows aside.",
     ),
     "batch_size": Param(
-        10, type="integer", minimum=1, maximum=1000, title="Symbols per task",
+        10,
+        type="integer",
+        minimum=1,
+        maximum=1000,
+        title="Symbols per task",
         description="Symbols ingested by one mapped task.",
     ),
 }
@@ -87,10 +115,18 @@ def _progress(step: str) -> Any:
     map_index = int(ti.map_index if ti.map_index is not None else -1)
     name = f"{DAG_ID}.{step}" + (f"[{map_index}]" if map_index >= 0 else "")
     with status.track(
-        "etl", name, component_id=f"etl:{DAG_ID}:{run_id}:{ti.task_id}:{map_index}",
-        heartbeat_interval=30.0, parent_id=f"dag_run:{DAG_ID}:{run_id}",
-        attrs={"dag_id": DAG_ID, "run_id": run_id, "task_id": ti.task_id,
-               "map_index": map_index, "try_number": int(ti.try_number or 0)},
+        "etl",
+        name,
+        component_id=f"etl:{DAG_ID}:{run_id}:{ti.task_id}:{map_index}",
+        heartbeat_interval=30.0,
+        parent_id=f"dag_run:{DAG_ID}:{run_id}",
+        attrs={
+            "dag_id": DAG_ID,
+            "run_id": run_id,
+            "task_id": ti.task_id,
+            "map_index": map_index,
+            "try_number": int(ti.try_number or 0),
+        },
     ) as job:
         yield job
 
@@ -118,8 +154,11 @@ def _local_date(value: Any, tz: str) -> str | None:
     catchup=False,
     max_active_runs=1,
     params=PARAMS,
-    default_args={"retries": 2, "retry_delay": dt.timedelta(minutes=2),
-                  "retry_exponential_backoff": True},
+    default_args={
+        "retries": 2,
+        "retry_delay": dt.timedelta(minutes=2),
+        "retry_exponential_backoff": True,
+    },
     tags=["easyquant", "etl"],
     doc_md=__doc__,
 )
@@ -133,8 +172,12 @@ def easyquant_etl() -> None:
             except Exception as exc:
                 _fail_on_bad_input(exc)
                 raise
-            job.finish("success", f"{len(config['symbols'])} symbols, {config['freq']}, "
-                       f"{config['start']} to {config['end']}", **config)
+            job.finish(
+                "success",
+                f"{len(config['symbols'])} symbols, {config['freq']}, "
+                f"{config['start']} to {config['end']}",
+                **config,
+            )
             return config
 
     @task
@@ -156,17 +199,26 @@ def easyquant_etl() -> None:
             job.message(f"ingesting {', '.join(symbols)}")
             try:
                 summary = ingest_batch(
-                    symbols, source=config["source"], freq=config["freq"],
-                    start=config["start"], end=config["end"], calendar=config["calendar"],
-                    path=config["path"], full=config["full_refresh"], policy=config["policy"],
+                    symbols,
+                    source=config["source"],
+                    freq=config["freq"],
+                    start=config["start"],
+                    end=config["end"],
+                    calendar=config["calendar"],
+                    path=config["path"],
+                    full=config["full_refresh"],
+                    policy=config["policy"],
                     tracker=job,
                 )
             except Exception as exc:
                 _fail_on_bad_input(exc)
                 raise
             t = summary["totals"]
-            job.finish("success", f"{t['rows_stored']} rows stored, {t['rows_rejected']} "
-                       f"rejected, {t['gaps']} missing bars")
+            job.finish(
+                "success",
+                f"{t['rows_stored']} rows stored, {t['rows_rejected']} "
+                f"rejected, {t['gaps']} missing bars",
+            )
             return summary
 
     @task(outlets=[LAKE_BARS])
@@ -179,15 +231,19 @@ def easyquant_etl() -> None:
             t = summary["totals"]
             ctx = get_current_context()
             ctx["outlet_events"][LAKE_BARS].extra = {
-                "symbols": sorted(summary["symbols"]), "freq": config["freq"],
-                "start": config["start"], "end": config["end"],
+                "symbols": sorted(summary["symbols"]),
+                "freq": config["freq"],
+                "start": config["start"],
+                "end": config["end"],
                 "rows_stored": t.get("rows_stored", 0),
             }
             job.finish(
                 "success",
                 f"{t.get('symbols', 0)} symbols: {t.get('rows_stored', 0)} rows stored, "
                 f"{t.get('rows_rejected', 0)} rejected, {t.get('gaps', 0)} missing bars",
-                **t, quality=summary["symbols"], batches=summary["batches"],
+                **t,
+                quality=summary["symbols"],
+                batches=summary["batches"],
             )
             return summary
 
@@ -228,8 +284,10 @@ def _validate(ctx: Any) -> dict[str, Any]:
     if policy not in ("reject", "quarantine"):
         raise ConfigError(f"policy: expected reject or quarantine, got {policy!r}")
     tz = str(calendars.get_calendar(calendar).tz)
-    interval = (_local_date(ctx.get("data_interval_start"), tz),
-                _local_date(ctx.get("data_interval_end"), tz))
+    interval = (
+        _local_date(ctx.get("data_interval_start"), tz),
+        _local_date(ctx.get("data_interval_end"), tz),
+    )
     if scheduled:
         start, end = interval
     else:
@@ -240,9 +298,17 @@ def _validate(ctx: Any) -> dict[str, Any]:
     if start > end:
         raise ConfigError(f"start/end: start {start} is after end {end}")
     return {
-        "source": source, "path": path, "symbols": symbols, "calendar": calendar,
-        "freq": freq, "start": start, "end": end, "full_refresh": bool(p.get("full_refresh")),
-        "policy": policy, "batch_size": batch_size, "scheduled": scheduled,
+        "source": source,
+        "path": path,
+        "symbols": symbols,
+        "calendar": calendar,
+        "freq": freq,
+        "start": start,
+        "end": end,
+        "full_refresh": bool(p.get("full_refresh")),
+        "policy": policy,
+        "batch_size": batch_size,
+        "scheduled": scheduled,
     }
 
 

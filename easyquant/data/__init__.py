@@ -6,7 +6,7 @@ The public surface: :func:`load_bars` (what backtests read), :func:`ingest` and 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from easyquant.errors import ConfigError, DataError
 
@@ -14,6 +14,7 @@ if TYPE_CHECKING:
     import pandas as pd
 
     from easyquant.config import Settings
+    from easyquant.data.sources import Source
 
 # ``ingest`` is the submodule easyquant.data.ingest (its function: easyquant.data.ingest.ingest)
 __all__ = ["load_bars", "make_source"]
@@ -86,13 +87,13 @@ def load_bars(
     return out
 
 
-def _bound(value: object, option: str, *, end: bool) -> int | None:
+def _bound(value: str | pd.Timestamp | None, option: str, *, end: bool) -> int | None:
     import pandas as pd
 
     if value is None or value == "":
         return None
     try:
-        ts = pd.Timestamp(value)  # type: ignore[arg-type]
+        ts = pd.Timestamp(value)
     except (ValueError, TypeError):
         raise ConfigError(f"{option}: expected a date or time, got {value!r}") from None
     ts = ts.tz_convert("UTC") if ts.tzinfo else ts.tz_localize("UTC")
@@ -102,7 +103,7 @@ def _bound(value: object, option: str, *, end: bool) -> int | None:
     return int(ts.value)
 
 
-def make_source(name: str, **options: object):  # type: ignore[no-untyped-def]
+def make_source(name: str, **options: Any) -> Source:
     """Build a source by name: ``synthetic``, ``csv`` or ``parquet``."""
     from easyquant.data.sources import make_source as build
 

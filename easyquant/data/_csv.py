@@ -31,8 +31,19 @@ from easyquant.data.sources import (
 from easyquant.errors import ConfigError, DataError
 
 ALIASES: dict[str, tuple[str, ...]] = {
-    "timestamp": ("timestamp", "datetime", "date_time", "time", "date", "dt", "ts",
-                  "trade_time", "trade_date", "bar_time", "open_time"),
+    "timestamp": (
+        "timestamp",
+        "datetime",
+        "date_time",
+        "time",
+        "date",
+        "dt",
+        "ts",
+        "trade_time",
+        "trade_date",
+        "bar_time",
+        "open_time",
+    ),
     "symbol": ("symbol", "ticker", "code", "sym", "instrument", "ts_code", "asset"),
     "open": ("open", "o", "open_price"),
     "high": ("high", "h", "high_price"),
@@ -95,8 +106,9 @@ def normalise_daily(table: pa.Table, freq: Freq, tz: str) -> pa.Table:
     idx = pd.DatetimeIndex(ts.to_numpy(zero_copy_only=False)).tz_localize("UTC")
     days = idx.tz_convert(tz).tz_localize(None).normalize().tz_localize("UTC")
     i = table.schema.get_field_index("timestamp")
-    return table.set_column(i, "timestamp", pa.array(days.values.astype("datetime64[ns]"), TS_TYPE)
-                            .cast(TS_TYPE))
+    return table.set_column(
+        i, "timestamp", pa.array(days.values.astype("datetime64[ns]"), TS_TYPE).cast(TS_TYPE)
+    )
 
 
 def _first_bad(arr: pa.Array, ok: Callable[[pa.Array], bool]) -> int | None:
@@ -194,15 +206,23 @@ class CsvSource:
             raise DataError(f"{path}: line 1: the file is empty")
         with open(path, "rb") as f:
             head = f.read(_HEAD)
-        for bom, enc in ((codecs.BOM_UTF32_LE, "UTF-32"), (codecs.BOM_UTF32_BE, "UTF-32"),
-                         (codecs.BOM_UTF16_LE, "UTF-16"), (codecs.BOM_UTF16_BE, "UTF-16")):
+        for bom, enc in (
+            (codecs.BOM_UTF32_LE, "UTF-32"),
+            (codecs.BOM_UTF32_BE, "UTF-32"),
+            (codecs.BOM_UTF16_LE, "UTF-16"),
+            (codecs.BOM_UTF16_BE, "UTF-16"),
+        ):
             if head.startswith(bom):
-                raise DataError(f"{path}: line 1: wrong encoding ({enc} byte-order mark); "
-                                "save the file as UTF-8")
+                raise DataError(
+                    f"{path}: line 1: wrong encoding ({enc} byte-order mark); "
+                    "save the file as UTF-8"
+                )
         if b"\x00" in head:
             line = head[: head.index(b"\x00")].count(b"\n") + 1
-            raise DataError(f"{path}: line {line}: wrong encoding (NUL bytes, likely UTF-16); "
-                            "save the file as UTF-8")
+            raise DataError(
+                f"{path}: line {line}: wrong encoding (NUL bytes, likely UTF-16); "
+                "save the file as UTF-8"
+            )
         try:
             text = head.decode("utf-8")
         except UnicodeDecodeError as exc:
@@ -247,23 +267,28 @@ class CsvSource:
         parse_opts = pacsv.ParseOptions(delimiter=delim, ignore_empty_lines=False)
         parsers: list = [pacsv.ISO8601] + ([] if aware else list(_EXTRA_TS_FORMATS))
         conv = pacsv.ConvertOptions(
-            include_columns=include, column_types=types, null_values=NULLS,
-            strings_can_be_null=False, timestamp_parsers=parsers,
+            include_columns=include,
+            column_types=types,
+            null_values=NULLS,
+            strings_can_be_null=False,
+            timestamp_parsers=parsers,
         )
         size = max(path.stat().st_size, 1)
         line = 2
         try:
             with open(path, "rb") as raw:
-                reader = pacsv.open_csv(raw, read_options=read_opts, parse_options=parse_opts,
-                                        convert_options=conv)
+                reader = pacsv.open_csv(
+                    raw, read_options=read_opts, parse_options=parse_opts, convert_options=conv
+                )
                 for rb in reader:
                     n = rb.num_rows
                     if n == 0:
                         continue
                     ts = rb.column(mapping["timestamp"])
                     if not aware:
-                        ts = pc.assume_timezone(ts, self.tz, ambiguous="earliest",
-                                                nonexistent="earliest")
+                        ts = pc.assume_timezone(
+                            ts, self.tz, ambiguous="earliest", nonexistent="earliest"
+                        )
                     if fixed_symbol is not None:
                         sym = pa.DictionaryArray.from_arrays(
                             pa.array(np.zeros(n, dtype=np.int32)), pa.array([fixed_symbol])
@@ -281,7 +306,11 @@ class CsvSource:
             raise DataError(f"{path}: {str(exc).splitlines()[0]}") from None
 
     def _diagnose(
-        self, path: Path, names: list[str], delim: str, mapping: Mapping[str, str],
+        self,
+        path: Path,
+        names: list[str],
+        delim: str,
+        mapping: Mapping[str, str],
         ts_type: pa.DataType,
     ) -> None:
         """Scan ``path`` as raw bytes and raise DataError for its first bad line and field."""
@@ -289,18 +318,21 @@ class CsvSource:
 
         def on_invalid(row: pacsv.InvalidRow) -> str:
             if not invalid:
-                invalid.append((row.number or 0, row.text, row.expected_columns,
-                                row.actual_columns))
+                invalid.append(
+                    (row.number or 0, row.text, row.expected_columns, row.actual_columns)
+                )
             return "skip"
 
         include = list(dict.fromkeys(mapping.values()))
         reader = pacsv.open_csv(
             path,
             read_options=pacsv.ReadOptions(block_size=1 << 20, use_threads=False),
-            parse_options=pacsv.ParseOptions(delimiter=delim, ignore_empty_lines=False,
-                                             invalid_row_handler=on_invalid),
+            parse_options=pacsv.ParseOptions(
+                delimiter=delim, ignore_empty_lines=False, invalid_row_handler=on_invalid
+            ),
             convert_options=pacsv.ConvertOptions(
-                include_columns=include, column_types={c: pa.binary() for c in include},
+                include_columns=include,
+                column_types={c: pa.binary() for c in include},
                 strings_can_be_null=False,
             ),
         )
@@ -326,9 +358,13 @@ class CsvSource:
                     if i is not None:
                         single = s.slice(i, 1)
                         if _ts_ok(single, other):
-                            what = ("mixed timezones: this timestamp has a zone offset, earlier "
-                                    "ones have none" if other.tz else "mixed timezones: this "
-                                    "timestamp has no zone offset, earlier ones have one")
+                            what = (
+                                "mixed timezones: this timestamp has a zone offset, earlier "
+                                "ones have none"
+                                if other.tz
+                                else "mixed timezones: this "
+                                "timestamp has no zone offset, earlier ones have one"
+                            )
                         else:
                             what = "unparseable timestamp"
                         found.append((i, src, what))
@@ -345,6 +381,5 @@ class CsvSource:
         if invalid:
             num, text, expected, actual = invalid[0]
             raise DataError(
-                f"{path}: line {num}: expected {expected} fields, got {actual} "
-                f"(text {text[:80]!r})"
+                f"{path}: line {num}: expected {expected} fields, got {actual} (text {text[:80]!r})"
             )

@@ -11,6 +11,7 @@ earliest prices equal the raw ones. Volumes scale inversely to splits only.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import cast
 
 import numpy as np
 import pandas as pd
@@ -42,37 +43,41 @@ def read_actions(path: str | Path) -> pd.DataFrame:
         bad = ~(values.notna() & test(values))
         if bad.any():
             i = int(np.flatnonzero(bad.to_numpy())[0])
-            raise DataError(f"{path}: line {i + 2}, field {col!r}: invalid value "
-                            f"{df[col].iloc[i]!r}")
+            raise DataError(
+                f"{path}: line {i + 2}, field {col!r}: invalid value {df[col].iloc[i]!r}"
+            )
         df[col] = values.astype("float64")
     dates = pd.to_datetime(df["ex_date"], errors="coerce")
     if dates.isna().any():
         i = int(np.flatnonzero(dates.isna().to_numpy())[0])
-        raise DataError(f"{path}: line {i + 2}, field 'ex_date': unparseable date "
-                        f"{df['ex_date'].iloc[i]!r}")
+        raise DataError(
+            f"{path}: line {i + 2}, field 'ex_date': unparseable date {df['ex_date'].iloc[i]!r}"
+        )
     df["ex_date"] = dates.dt.normalize()
     return df[["symbol", "ex_date", "split_ratio", "dividend"]]
 
 
 def factors(bars: pd.DataFrame, actions: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
     """Return (price_factor, split_factor) per bar for forward adjustment."""
-    ts = bars.index
+    ts = cast(pd.DatetimeIndex, bars.index)
     price = np.ones(len(bars))
     split = np.ones(len(bars))
     if actions.empty or bars.empty:
         return price, split
     days = ts.tz_convert("UTC").tz_localize(None).normalize() if ts.tz else ts.normalize()
     close = bars["close"].to_numpy()
-    for act in actions.sort_values("ex_date").itertuples(index=False):
-        ex = pd.Timestamp(act.ex_date).tz_localize(None).normalize()
+    for act in actions.sort_values("ex_date").to_dict(orient="records"):
+        ex = pd.Timestamp(act["ex_date"]).tz_localize(None).normalize()
         before = np.asarray(days < ex)
         if not before.any():
             continue
         p = close[np.flatnonzero(before)[-1]]
-        s, d = float(act.split_ratio), float(act.dividend)
+        s, d = float(act["split_ratio"]), float(act["dividend"])
         if d >= p:
-            raise DataError(f"corporate action {act.symbol} {ex.date()}: dividend {d} is not "
-                            f"below the previous close {p}")
+            raise DataError(
+                f"corporate action {act['symbol']} {ex.date()}: dividend {d} is not "
+                f"below the previous close {p}"
+            )
         price[before] *= (p - d) / (s * p)
         split[before] *= 1.0 / s
     return price, split

@@ -8,12 +8,17 @@ segment may be shorter. A daily bar is labelled with its session date at midnigh
 from __future__ import annotations
 
 from functools import lru_cache
+from typing import TYPE_CHECKING
 
 import numpy as np
+import numpy.typing as npt
 import pandas as pd
 
 from easyquant.data._freq import NS_PER_DAY, Freq
 from easyquant.errors import ConfigError
+
+if TYPE_CHECKING:
+    from exchange_calendars import ExchangeCalendar
 
 ALIASES = {"CRYPTO": "24/7", "24X7": "24/7", "ALWAYS_OPEN": "24/7"}
 _START = pd.Timestamp("1995-01-01")
@@ -35,14 +40,16 @@ def calendar_name(name: str) -> str:
 
 
 @lru_cache(maxsize=16)
-def get_calendar(name: str):  # type: ignore[no-untyped-def]
+def get_calendar(name: str) -> ExchangeCalendar:
     """Return the ``exchange_calendars`` calendar ``name`` covering 1995 to its last known year."""
     import exchange_calendars as xc
 
     return xc.get_calendar(calendar_name(name), start=_START)
 
 
-def _bounds(cal, start: pd.Timestamp, end: pd.Timestamp, name: str) -> tuple[pd.Timestamp, ...]:  # type: ignore[no-untyped-def]
+def _bounds(
+    cal: ExchangeCalendar, start: pd.Timestamp, end: pd.Timestamp, name: str
+) -> tuple[pd.Timestamp, ...]:
     first, last = cal.first_session, cal.last_session
     if start.tz_localize(None).normalize() < first or end.tz_localize(None).normalize() > last:
         raise ConfigError(
@@ -67,6 +74,11 @@ def _naive_day(ts: pd.Timestamp | str) -> pd.Timestamp:
     return ts.normalize()
 
 
+def _ns(values: pd.Series | pd.Index) -> npt.NDArray[np.int64]:
+    """Return datetime values as int64 nanoseconds since the epoch (UTC); NaT gives int64 min."""
+    return values.to_numpy(dtype="datetime64[ns]").astype(np.int64)
+
+
 def segments(name: str, start: pd.Timestamp, end: pd.Timestamp) -> tuple[np.ndarray, ...]:
     """Return (session_ns, seg_start_ns, seg_end_ns): trading segments of the sessions in range.
 
@@ -74,14 +86,14 @@ def segments(name: str, start: pd.Timestamp, end: pd.Timestamp) -> tuple[np.ndar
     midnight of its date) of each segment.
     """
     sch = schedule(name, start, end)
-    label = sch.index.values.astype("datetime64[ns]").astype(np.int64)
-    opens = sch["open"].values.astype("datetime64[ns]").astype(np.int64)
-    closes = sch["close"].values.astype("datetime64[ns]").astype(np.int64)
+    label = _ns(sch.index)
+    opens = _ns(sch["open"])
+    closes = _ns(sch["close"])
     bs = sch["break_start"]
     if bs.notna().any():
-        bstart = bs.values.astype("datetime64[ns]").astype(np.int64)
-        bend = sch["break_end"].values.astype("datetime64[ns]").astype(np.int64)
-        has = bs.notna().values
+        bstart = _ns(bs)
+        bend = _ns(sch["break_end"])
+        has = bs.notna().to_numpy()
         s1, e1 = opens, np.where(has, bstart, closes)
         s2, e2 = bend[has], closes[has]
         lab = np.concatenate([label, label[has]])
@@ -101,7 +113,7 @@ def bar_grid(
     """
     if freq.daily:
         sch = schedule(name, start, end)
-        lab = sch.index.values.astype("datetime64[ns]").astype(np.int64)
+        lab = _ns(sch.index)
         return lab, lab
     sess, st, en = segments(name, start, end)
     step = freq.ns

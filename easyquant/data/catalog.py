@@ -25,8 +25,21 @@ WHERE (b.checksum, b.rows, b.path, b.calendar) IS DISTINCT FROM
 """
 
 _REPORT_COLS = (
-    "ingest_id", "source", "origin", "symbol", "freq", "status", "rows_read", "rows_skipped",
-    "rows_rejected", "rows_stored", "rejects", "samples", "gaps", "warnings", "quarantine_path",
+    "ingest_id",
+    "source",
+    "origin",
+    "symbol",
+    "freq",
+    "status",
+    "rows_read",
+    "rows_skipped",
+    "rows_rejected",
+    "rows_stored",
+    "rejects",
+    "samples",
+    "gaps",
+    "warnings",
+    "quarantine_path",
     "error",
 )
 _JSON_COLS = {"rejects", "samples", "gaps", "warnings"}
@@ -49,6 +62,13 @@ def insert_reports(cur: psycopg2.extensions.cursor, reports: Iterable[dict[str, 
         cur.execute(f"INSERT INTO quality_report ({cols}) VALUES ({marks})", row)
 
 
+def _fetch_dicts(cur: psycopg2.extensions.cursor) -> list[dict[str, Any]]:
+    """Return the rows of the query just run on ``cur`` as dicts keyed by column name."""
+    assert cur.description is not None, "the query returned no rows to fetch"
+    names = [d[0] for d in cur.description]
+    return [dict(zip(names, r, strict=True)) for r in cur.fetchall()]
+
+
 def list_entries(settings: Settings, freq: str | None = None) -> list[dict[str, Any]]:
     """Return the catalog rows (optionally one frequency), ordered by frequency and symbol."""
     conn = connect(settings)
@@ -60,8 +80,7 @@ def list_entries(settings: Settings, freq: str | None = None) -> list[dict[str, 
                 "ORDER BY freq, symbol",
                 {"f": freq},
             )
-            names = [d[0] for d in cur.description]
-            return [dict(zip(names, r, strict=True)) for r in cur.fetchall()]
+            return _fetch_dicts(cur)
     finally:
         conn.close()
 
@@ -76,8 +95,7 @@ def reports(settings: Settings, ingest_id: str | None = None) -> list[dict[str, 
                 "ORDER BY id",
                 {"i": ingest_id},
             )
-            names = [d[0] for d in cur.description]
-            return [dict(zip(names, r, strict=True)) for r in cur.fetchall()]
+            return _fetch_dicts(cur)
     finally:
         conn.close()
 
@@ -87,13 +105,17 @@ def store_actions(settings: Settings, actions: pd.DataFrame) -> int:
     conn = connect(settings)
     try:
         with conn.cursor() as cur:
-            for r in actions.itertuples(index=False):
+            for r in actions.to_dict(orient="records"):
                 cur.execute(
                     "INSERT INTO corporate_action (symbol, ex_date, split_ratio, dividend) "
                     "VALUES (%s, %s, %s, %s) ON CONFLICT (symbol, ex_date) DO UPDATE SET "
                     "split_ratio = EXCLUDED.split_ratio, dividend = EXCLUDED.dividend",
-                    (r.symbol, pd.Timestamp(r.ex_date).date(), float(r.split_ratio),
-                     float(r.dividend)),
+                    (
+                        r["symbol"],
+                        pd.Timestamp(r["ex_date"]).date(),
+                        float(r["split_ratio"]),
+                        float(r["dividend"]),
+                    ),
                 )
         conn.commit()
     finally:

@@ -11,7 +11,7 @@ from easyquant.config import get_settings
 from easyquant.errors import ConfigError
 
 
-def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = sub.add_parser("ingest", help="load bars from a source into the Parquet lake")
     p.add_argument("--source", required=True, choices=("synthetic", "csv", "parquet"))
     p.add_argument("--symbols", help="comma-separated symbols (synthetic: required)")
@@ -25,8 +25,12 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     p.add_argument("--tz", help="time zone of naive timestamps (default UTC)")
     p.add_argument("--seed", type=int, default=42, help="synthetic: random seed")
     p.add_argument("--full", action="store_true", help="fetch the whole range, not only new bars")
-    p.add_argument("--policy", default="reject", choices=("reject", "quarantine"),
-                   help="bad rows: reject the batch (default) or quarantine them")
+    p.add_argument(
+        "--policy",
+        default="reject",
+        choices=("reject", "quarantine"),
+        help="bad rows: reject the batch (default) or quarantine them",
+    )
     p.add_argument("--json", action="store_true", help="print a machine-readable summary")
     p.set_defaults(func=_ingest)
 
@@ -71,9 +75,15 @@ def _ingest(args: argparse.Namespace) -> int:
 
     settings = get_settings()
     symbols = [s.strip() for s in args.symbols.split(",") if s.strip()] if args.symbols else None
-    source = make_source(args.source, path=args.path, symbol=args.symbol,
-                         columns=_columns(args.columns), tz=args.tz, calendar=args.calendar,
-                         seed=args.seed)
+    source = make_source(
+        args.source,
+        path=args.path,
+        symbol=args.symbol,
+        columns=_columns(args.columns),
+        tz=args.tz,
+        calendar=args.calendar,
+        seed=args.seed,
+    )
     ensure_ready(settings)
     bar = None
     if not args.json and sys.stderr.isatty():
@@ -91,26 +101,39 @@ def _ingest(args: argparse.Namespace) -> int:
                 bar.refresh()
 
         try:
-            result = ingest(source, freq=args.freq, symbols=symbols, start=args.start,
-                            end=args.end, calendar=args.calendar, full=args.full,
-                            policy=args.policy, settings=settings, progress=progress)
+            result = ingest(
+                source,
+                freq=args.freq,
+                symbols=symbols,
+                start=args.start,
+                end=args.end,
+                calendar=args.calendar,
+                full=args.full,
+                policy=args.policy,
+                settings=settings,
+                progress=progress,
+            )
         finally:
             if bar is not None:
                 bar.close()
         summary = result.to_dict()
-        quality = {s: {k: r[k] for k in ("status", "rows_read", "rows_stored", "rows_rejected")}
-                   | {"missing_bars": r["gaps"].get("missing_bars", 0)}
-                   for s, r in summary["symbols"].items()}
+        quality = {
+            s: {k: r[k] for k in ("status", "rows_read", "rows_stored", "rows_rejected")}
+            | {"missing_bars": r["gaps"].get("missing_bars", 0)}
+            for s, r in summary["symbols"].items()
+        }
         job.metrics(**summary["totals"], ingest_id=result.ingest_id, quality=quality)
         t = summary["totals"]
         job.message(f"{t['rows_stored']} rows stored, {t['rows_rejected']} rejected")
     if args.json:
         print(json.dumps(summary, default=str))
     else:
-        print(f"ingest {result.ingest_id}: {t['symbols']} symbols, read {t['rows_read']}, "
-              f"skipped {t['rows_skipped']} already stored, stored {t['rows_stored']}, "
-              f"rejected {t['rows_rejected']}, missing bars {t['gaps']} "
-              f"({summary['seconds']} s)")
+        print(
+            f"ingest {result.ingest_id}: {t['symbols']} symbols, read {t['rows_read']}, "
+            f"skipped {t['rows_skipped']} already stored, stored {t['rows_stored']}, "
+            f"rejected {t['rows_rejected']}, missing bars {t['gaps']} "
+            f"({summary['seconds']} s)"
+        )
         if result.quarantine_path:
             print(f"quarantined rows: {result.quarantine_path}")
     return 0
@@ -125,12 +148,16 @@ def _ls(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps({"entries": rows}, default=str))
         return 0
-    print(f"{'symbol':<12} {'freq':<5} {'calendar':<8} {'first':<25} {'last':<25} "
-          f"{'rows':>10}  checksum")
+    print(
+        f"{'symbol':<12} {'freq':<5} {'calendar':<8} {'first':<25} {'last':<25} "
+        f"{'rows':>10}  checksum"
+    )
     for r in rows:
-        print(f"{r['symbol']:<12} {r['freq']:<5} {r['calendar'] or '':<8} "
-              f"{r['first_ts'].isoformat():<25} {r['last_ts'].isoformat():<25} "
-              f"{r['rows']:>10}  {r['checksum'][:12]}")
+        print(
+            f"{r['symbol']:<12} {r['freq']:<5} {r['calendar'] or '':<8} "
+            f"{r['first_ts'].isoformat():<25} {r['last_ts'].isoformat():<25} "
+            f"{r['rows']:>10}  {r['checksum'][:12]}"
+        )
     return 0
 
 
@@ -142,19 +169,26 @@ def _show(args: argparse.Namespace) -> int:
         from easyquant.db import ensure_ready
 
         ensure_ready(settings)
-    df = load_bars([args.symbol], args.freq, args.start, args.end, settings=settings,
-                   adjust=args.adjust)[args.symbol]
+    df = load_bars(
+        [args.symbol], args.freq, args.start, args.end, settings=settings, adjust=args.adjust
+    )[args.symbol]
     if args.json:
         out = df.reset_index()
         out["timestamp"] = out["timestamp"].map(lambda t: t.isoformat())
-        print(json.dumps({"symbol": args.symbol, "freq": args.freq,
-                          "bars": out.to_dict(orient="records")}))
+        print(
+            json.dumps(
+                {"symbol": args.symbol, "freq": args.freq, "bars": out.to_dict(orient="records")}
+            )
+        )
         return 0
     import pandas as pd
 
     with pd.option_context("display.width", 120, "display.max_rows", args.rows):
-        print(df if len(df) <= args.rows else pd.concat([df.head(args.rows // 2),
-                                                         df.tail(args.rows // 2)]))
+        print(
+            df
+            if len(df) <= args.rows
+            else pd.concat([df.head(args.rows // 2), df.tail(args.rows // 2)])
+        )
     print(f"{len(df)} bars")
     return 0
 

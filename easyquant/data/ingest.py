@@ -78,9 +78,14 @@ class IngestResult:
 
     def to_dict(self) -> dict[str, Any]:
         return {
-            "ingest_id": self.ingest_id, "source": self.source, "freq": self.freq,
-            "calendar": self.calendar, "policy": self.policy, "full": self.full,
-            "seconds": round(self.seconds, 3), "quarantine_path": self.quarantine_path,
+            "ingest_id": self.ingest_id,
+            "source": self.source,
+            "freq": self.freq,
+            "calendar": self.calendar,
+            "policy": self.policy,
+            "full": self.full,
+            "seconds": round(self.seconds, 3),
+            "quarantine_path": self.quarantine_path,
             "totals": self.totals(),
             "symbols": {s: asdict(r) for s, r in sorted(self.symbols.items())},
         }
@@ -146,8 +151,9 @@ def ingest(
     staging = lake.staging_dir(iid)
     staging.mkdir(parents=True, exist_ok=True)
     try:
-        staged = _stage(source, f, wanted, lo, hi, since, policy, jump_factor, lake, staging,
-                        result, progress)
+        staged = _stage(
+            source, f, wanted, lo, hi, since, policy, jump_factor, lake, staging, result, progress
+        )
         if wanted and not isinstance(source, SyntheticSource):
             missing = [s for s in wanted if result.symbols.get(s, SymbolReport(s)).rows_read == 0]
             if missing:
@@ -166,9 +172,18 @@ def ingest(
 
 
 def _stage(
-    source: Source, f: Freq, wanted: list[str] | None, lo: pd.Timestamp | None,
-    hi: pd.Timestamp | None, since: dict[str, int], policy: str, jump_factor: float,
-    lake: Lake, staging: Any, result: IngestResult, progress: Progress | None,
+    source: Source,
+    f: Freq,
+    wanted: list[str] | None,
+    lo: pd.Timestamp | None,
+    hi: pd.Timestamp | None,
+    since: dict[str, int],
+    policy: str,
+    jump_factor: float,
+    lake: Lake,
+    staging: Any,
+    result: IngestResult,
+    progress: Progress | None,
 ) -> dict[str, Any]:
     """Read, filter, check and stage every batch; return symbol -> staged IPC path."""
     writers: dict[str, pa.ipc.RecordBatchFileWriter] = {}
@@ -222,14 +237,16 @@ def _stage(
                 if policy == "reject":
                     first = bad[np.argmin(lines[bad])]
                     raise DataError(_bad_row_message(batch, table, checked, first, len(bad)))
-                quarantine = _quarantine(quarantine, lake, f, result, batch, table, checked,
-                                         codes, names)
+                quarantine = _quarantine(
+                    quarantine, lake, f, result, batch, table, checked, codes, names
+                )
             for s, rows in checked.jumps.items():
                 rep = result.symbols[s]
                 rep.warnings["jumps"] = rep.warnings.get("jumps", 0) + len(rows)
                 lines = table.column("line").to_numpy()
                 rep.warnings.setdefault("jump_lines", []).extend(
-                    int(x) for x in lines[rows][: MAX_SAMPLES])
+                    int(x) for x in lines[rows][:MAX_SAMPLES]
+                )
             if len(checked.good_order):
                 good = table.take(pa.array(checked.good_order))
                 for s, a, b in checked.segments:
@@ -242,8 +259,11 @@ def _stage(
                     result.symbols[s].rows_stored += b - a
             if progress is not None and batch.progress is not None:
                 totals = result.totals()
-                progress(0.9 * batch.progress, f"read {totals['rows_read']} rows",
-                         {k: totals[k] for k in ("rows_read", "rows_rejected")})
+                progress(
+                    0.9 * batch.progress,
+                    f"read {totals['rows_read']} rows",
+                    {k: totals[k] for k in ("rows_read", "rows_rejected")},
+                )
     finally:
         for w in writers.values():
             w.close()
@@ -259,13 +279,22 @@ def _bad_row_message(batch: Batch, table: pa.Table, checked: Any, i: int, count:
     if fname == "timestamp" and value is not None:
         value = pd.Timestamp(value).isoformat()
     more = f" ({count - 1} more bad rows in this block)" if count > 1 else ""
-    return (f"{batch.origin}: {batch.line_word} {line}, field {batch.field_name(fname)!r}: "
-            f"{REASONS[checked.reason[i]]} (value {value!r}){more}")
+    return (
+        f"{batch.origin}: {batch.line_word} {line}, field {batch.field_name(fname)!r}: "
+        f"{REASONS[checked.reason[i]]} (value {value!r}){more}"
+    )
 
 
 def _quarantine(
-    writer: pq.ParquetWriter | None, lake: Lake, f: Freq, result: IngestResult, batch: Batch,
-    table: pa.Table, checked: Any, codes: np.ndarray, names: list[str],
+    writer: pq.ParquetWriter | None,
+    lake: Lake,
+    f: Freq,
+    result: IngestResult,
+    batch: Batch,
+    table: pa.Table,
+    checked: Any,
+    codes: np.ndarray,
+    names: list[str],
 ) -> pq.ParquetWriter:
     bad = checked.bad
     rows = table.take(pa.array(bad))
@@ -286,8 +315,14 @@ def _quarantine(
         rep.rows_rejected += 1
         rep.rejects[reasons[k]] = rep.rejects.get(reasons[k], 0) + 1
         if len(rep.samples) < MAX_SAMPLES:
-            rep.samples.append({"origin": batch.origin, "line": int(lines[k]),
-                                "field": fields[k], "reason": reasons[k]})
+            rep.samples.append(
+                {
+                    "origin": batch.origin,
+                    "line": int(lines[k]),
+                    "field": fields[k],
+                    "reason": reasons[k],
+                }
+            )
     return writer
 
 
@@ -298,7 +333,9 @@ def gap_report(
     day = NS_PER_DAY
     try:
         grid, sess = calendars.bar_grid(
-            calendar, f, pd.Timestamp(start_ns - start_ns % day),
+            calendar,
+            f,
+            pd.Timestamp(start_ns - start_ns % day),
             pd.Timestamp(end_ns - end_ns % day),
         )
     except ConfigError as exc:
@@ -323,8 +360,14 @@ def gap_report(
 
 
 def _publish(
-    staged: dict[str, Any], f: Freq, cal: str | None, lake: Lake, result: IngestResult,
-    settings: Settings, record: bool, progress: Progress | None,
+    staged: dict[str, Any],
+    f: Freq,
+    cal: str | None,
+    lake: Lake,
+    result: IngestResult,
+    settings: Settings,
+    record: bool,
+    progress: Progress | None,
 ) -> None:
     pending: list[Pending] = []
     try:
@@ -374,10 +417,14 @@ def _publish(
 
 def _entry(p: Pending) -> dict[str, Any]:
     return {
-        "symbol": p.symbol, "freq": p.freq, "calendar": p.calendar,
+        "symbol": p.symbol,
+        "freq": p.freq,
+        "calendar": p.calendar,
         "first_ts": pd.Timestamp(p.first_ns, tz="UTC").to_pydatetime(),
         "last_ts": pd.Timestamp(p.last_ns, tz="UTC").to_pydatetime(),
-        "rows": p.rows, "checksum": p.checksum, "path": str(p.path),
+        "rows": p.rows,
+        "checksum": p.checksum,
+        "path": str(p.path),
     }
 
 
@@ -385,15 +432,32 @@ def _report_rows(result: IngestResult, error: str | None = None) -> list[dict[st
     rows = []
     for rep in result.symbols.values():
         row = asdict(rep)
-        row.update(ingest_id=result.ingest_id, source=result.source, freq=result.freq,
-                   quarantine_path=result.quarantine_path, error=error)
+        row.update(
+            ingest_id=result.ingest_id,
+            source=result.source,
+            freq=result.freq,
+            quarantine_path=result.quarantine_path,
+            error=error,
+        )
         if error is not None:
             row["status"] = "rejected"
         rows.append(row)
     if error is not None and not rows:
-        rows.append({"ingest_id": result.ingest_id, "source": result.source, "symbol": "*",
-                     "freq": result.freq, "status": "rejected", "error": error, "origin": "",
-                     "rows_read": 0, "rows_skipped": 0, "rows_rejected": 0, "rows_stored": 0})
+        rows.append(
+            {
+                "ingest_id": result.ingest_id,
+                "source": result.source,
+                "symbol": "*",
+                "freq": result.freq,
+                "status": "rejected",
+                "error": error,
+                "origin": "",
+                "rows_read": 0,
+                "rows_skipped": 0,
+                "rows_rejected": 0,
+                "rows_stored": 0,
+            }
+        )
     return rows
 
 

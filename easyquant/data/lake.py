@@ -119,8 +119,14 @@ class Lake:
         meta = {b"easyquant.calendar": calendar.encode()} if calendar else None
         table = table.select(LAKE_SCHEMA.names).cast(LAKE_SCHEMA).replace_schema_metadata(meta)
         pq.write_table(
-            table, tmp, row_group_size=ROW_GROUP, compression="zstd", compression_level=1,
-            use_dictionary=False, write_statistics=True, store_schema=True,
+            table,
+            tmp,
+            row_group_size=ROW_GROUP,
+            compression="zstd",
+            compression_level=1,
+            use_dictionary=False,
+            write_statistics=True,
+            store_schema=True,
         )
         with open(tmp, "rb+") as f:
             os.fsync(f.fileno())
@@ -128,9 +134,16 @@ class Lake:
         changed = not path.exists() or sha256_file(path) != checksum
         ts = table.column("timestamp").cast(pa.int64())
         return Pending(
-            freq, symbol, tmp, path, table.num_rows,
-            int(ts[0].as_py()) if len(ts) else 0, int(ts[-1].as_py()) if len(ts) else 0,
-            checksum, calendar, changed,
+            freq,
+            symbol,
+            tmp,
+            path,
+            table.num_rows,
+            int(ts[0].as_py()) if len(ts) else 0,
+            int(ts[-1].as_py()) if len(ts) else 0,
+            checksum,
+            calendar,
+            changed,
         )
 
     @staticmethod
@@ -161,8 +174,8 @@ class Lake:
         staging = self.root / ".staging"
         if staging.is_dir():
             for d in staging.iterdir():
-                pid = d.name.rsplit("-", 1)[-1]
-                if not (pid.isdigit() and pid_alive(int(pid))):
+                owner = d.name.rsplit("-", 1)[-1]
+                if not (owner.isdigit() and pid_alive(int(owner))):
                     shutil.rmtree(d, ignore_errors=True)
                     removed += 1
         return removed

@@ -6,6 +6,7 @@ Each step takes plain JSON-able arguments and returns JSON-able results, so Airf
 
 from __future__ import annotations
 
+from types import ModuleType
 from typing import Any
 
 from easyquant.config import Settings, get_settings
@@ -48,13 +49,24 @@ def ingest_batch(
             tracker.progress(frac, message, **metrics)
 
     result = ingest_module().ingest(
-        src, freq=freq, symbols=symbols, start=start, end=end, calendar=calendar, full=full,
-        policy=policy, settings=settings, progress=progress,
+        src,
+        freq=freq,
+        symbols=symbols,
+        start=start,
+        end=end,
+        calendar=calendar,
+        full=full,
+        policy=policy,
+        settings=settings,
+        progress=progress,
     )
     summary = result.to_dict()
     if tracker is not None:
-        tracker.metrics(**summary["totals"], ingest_id=result.ingest_id,
-                        quality={s: _brief(r) for s, r in summary["symbols"].items()})
+        tracker.metrics(
+            **summary["totals"],
+            ingest_id=result.ingest_id,
+            quality={s: _brief(r) for s, r in summary["symbols"].items()},
+        )
     return summary
 
 
@@ -76,7 +88,7 @@ def _brief(rep: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def ingest_module():  # type: ignore[no-untyped-def]
+def ingest_module() -> ModuleType:
     from easyquant.data import ingest
 
     return ingest

@@ -7,6 +7,8 @@ night, and the last bin of a segment may be shorter.
 
 from __future__ import annotations
 
+from typing import cast
+
 import numpy as np
 import pandas as pd
 
@@ -24,7 +26,8 @@ def resample(bars: pd.DataFrame, to: str | Freq, calendar: str) -> pd.DataFrame:
     target = parse_freq(to, option="to")
     if bars.empty:
         return bars.copy()
-    ts = bars.index.as_unit("ns").asi8 if hasattr(bars.index, "as_unit") else bars.index.asi8
+    idx = cast(pd.DatetimeIndex, bars.index)
+    ts = idx.as_unit("ns").asi8 if hasattr(idx, "as_unit") else idx.asi8
     lo = pd.Timestamp(int(ts.min())).normalize() - pd.Timedelta(days=1)
     hi = pd.Timestamp(int(ts.max())).normalize() + pd.Timedelta(days=1)
     cal = calendars.get_calendar(calendar)
@@ -42,9 +45,14 @@ def resample(bars: pd.DataFrame, to: str | Freq, calendar: str) -> pd.DataFrame:
         label = seg + (ts - seg) // target.ns * target.ns
     key = pd.DatetimeIndex(label, tz="UTC", name="timestamp")
     g = bars.groupby(key, sort=True)
-    out = pd.DataFrame({
-        "open": g["open"].first(), "high": g["high"].max(), "low": g["low"].min(),
-        "close": g["close"].last(), "volume": g["volume"].sum(),
-    })
+    out = pd.DataFrame(
+        {
+            "open": g["open"].first(),
+            "high": g["high"].max(),
+            "low": g["low"].min(),
+            "close": g["close"].last(),
+            "volume": g["volume"].sum(),
+        }
+    )
     out.index.name = "timestamp"
     return out.astype("float64")

@@ -166,8 +166,8 @@ class SyntheticSource:
             inc = step * _normal(key, ids, 7)
             # cumulative within each session, summed per session so that the values do not
             # depend on where the requested range starts
-            w = pd.Series(inc).groupby(np.repeat(np.arange(len(starts)), counts)).cumsum()
-            w = w.to_numpy()
+            groups = np.repeat(np.arange(len(starts)), counts)
+            w = pd.Series(inc).groupby(groups).cumsum().to_numpy()
             w_end = np.repeat(w[starts + counts - 1], counts)
             frac = (k + 1) / kk
             c = logo + frac * (logc - logo) + (w - frac * w_end)
@@ -189,7 +189,10 @@ class SyntheticSource:
             [
                 pa.array(np.full(n, symbol, dtype=object), pa.string()),
                 pa.array(bars, TS_TYPE),
-                pa.array(op), pa.array(high), pa.array(low), pa.array(cl),
+                pa.array(op),
+                pa.array(high),
+                pa.array(low),
+                pa.array(cl),
                 pa.array(np.floor(vol)),
                 pa.array(np.arange(1, n + 1, dtype=np.int64)),
             ],
@@ -215,13 +218,15 @@ class SyntheticSource:
             last = since.get(symbol)
             if last is not None:
                 lo = max(start, pd.Timestamp(last, tz="UTC").tz_localize(None).normalize())
-            table = (self.generate(symbol, freq, lo, end) if lo <= end
-                     else BATCH_SCHEMA.empty_table())
+            table = (
+                self.generate(symbol, freq, lo, end) if lo <= end else BATCH_SCHEMA.empty_table()
+            )
             if last is not None and table.num_rows:
                 ts = table.column("timestamp").cast(pa.int64()).to_numpy()
                 table = table.slice(int(np.searchsorted(ts, last, side="right")))
-            yield Batch(table, f"synthetic:{symbol}", line_word="bar",
-                        progress=(i + 1) / len(symbols))
+            yield Batch(
+                table, f"synthetic:{symbol}", line_word="bar", progress=(i + 1) / len(symbols)
+            )
 
 
 # ----- parquet ---------------------------------------------------------------------------------
@@ -242,8 +247,12 @@ class ParquetSource:
     name = "parquet"
 
     def __init__(
-        self, path: str | Path, *, symbol: str | None = None,
-        columns: Mapping[str, str] | None = None, tz: str | None = None,
+        self,
+        path: str | Path,
+        *,
+        symbol: str | None = None,
+        columns: Mapping[str, str] | None = None,
+        tz: str | None = None,
     ) -> None:
         self.path = Path(path)
         self.symbol = check_symbol(symbol, option="symbol") if symbol else None
@@ -283,8 +292,9 @@ class ParquetSource:
                     try:
                         ts = ts.cast(pa.string()).cast(TS_TYPE)
                     except pa.ArrowInvalid as exc:
-                        raise DataError(f"{path}: field {mapping['timestamp']!r}: cannot read "
-                                        f"timestamps: {exc}") from None
+                        raise DataError(
+                            f"{path}: field {mapping['timestamp']!r}: cannot read timestamps: {exc}"
+                        ) from None
                 elif ts.type.tz is None:
                     import pyarrow.compute as pc
 
@@ -294,8 +304,9 @@ class ParquetSource:
                     try:
                         cols[f] = cols[f].cast(pa.float64())
                     except (pa.ArrowInvalid, pa.ArrowNotImplementedError) as exc:
-                        raise DataError(f"{path}: field {mapping[f]!r}: not a number: {exc}") \
-                            from None
+                        raise DataError(
+                            f"{path}: field {mapping[f]!r}: not a number: {exc}"
+                        ) from None
                 if "symbol" in cols:
                     cols["symbol"] = cols["symbol"].cast(pa.string())
                 else:
@@ -304,10 +315,15 @@ class ParquetSource:
                     )
                 lines = np.arange(row + 1, row + table.num_rows + 1, dtype=np.int64)
                 row += table.num_rows
-                out = pa.table([cols[c] for c in BATCH_SCHEMA.names[:-1]] + [pa.array(lines)],
-                               schema=BATCH_SCHEMA)
+                out = pa.table(
+                    [cols[c] for c in BATCH_SCHEMA.names[:-1]] + [pa.array(lines)],
+                    schema=BATCH_SCHEMA,
+                )
                 yield Batch(
-                    normalise_daily(out, freq, self.tz), str(path), mapping, line_word="row",
+                    normalise_daily(out, freq, self.tz),
+                    str(path),
+                    mapping,
+                    line_word="row",
                     progress=(n + row / pf.metadata.num_rows) / len(files),
                 )
 

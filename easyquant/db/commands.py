@@ -7,7 +7,7 @@ import argparse
 from easyquant.config import get_settings
 
 
-def register(sub: argparse._SubParsersAction) -> None:
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = sub.add_parser("db", help="database: start the embedded server and apply migrations")
     dsub = p.add_subparsers(dest="db_command", required=True)
     up = dsub.add_parser("migrate", help="create the database if needed and apply migrations")

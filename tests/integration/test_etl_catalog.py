@@ -33,13 +33,22 @@ def test_ingest_twice_gives_identical_catalog(db, pg_settings):
     ingest(src, settings=pg_settings, full=True, **ARGS)
     first = catalog.list_entries(pg_settings)
     assert [(e["symbol"], e["rows"], e["calendar"]) for e in first] == [
-        ("AAA", 62, "XNYS"), ("BBB", 62, "XNYS")]
+        ("AAA", 62, "XNYS"),
+        ("BBB", 62, "XNYS"),
+    ]
     ingest(src, settings=pg_settings, full=True, **ARGS)
     assert catalog.list_entries(pg_settings) == first
-    reps = rows(db, "SELECT symbol, status, rows_read, rows_stored, gaps->>'missing_bars' "
-                    "FROM quality_report ORDER BY id")
-    assert reps == [("AAA", "stored", 62, 62, "0"), ("BBB", "stored", 62, 62, "0"),
-                    ("AAA", "unchanged", 62, 62, "0"), ("BBB", "unchanged", 62, 62, "0")]
+    reps = rows(
+        db,
+        "SELECT symbol, status, rows_read, rows_stored, gaps->>'missing_bars' "
+        "FROM quality_report ORDER BY id",
+    )
+    assert reps == [
+        ("AAA", "stored", 62, 62, "0"),
+        ("BBB", "stored", 62, 62, "0"),
+        ("AAA", "unchanged", 62, 62, "0"),
+        ("BBB", "unchanged", 62, 62, "0"),
+    ]
 
 
 def test_bad_csv_leaves_catalog_untouched_and_reports(db, pg_settings, tmp_path):
@@ -48,23 +57,39 @@ def test_bad_csv_leaves_catalog_untouched_and_reports(db, pg_settings, tmp_path)
     ingest(make_source("csv", path=good), settings=pg_settings)
     before = catalog.list_entries(pg_settings)
     bad = tmp_path / "BBB.csv"
-    bad.write_text("date,open,high,low,close,volume\n2024-01-02,1,2,0.5,1.5,10\n"
-                   "2024-01-03,1,0.2,0.5,1.5,10\n")
+    bad.write_text(
+        "date,open,high,low,close,volume\n2024-01-02,1,2,0.5,1.5,10\n2024-01-03,1,0.2,0.5,1.5,10\n"
+    )
     with pytest.raises(DataError, match=r"BBB\.csv: line 3, field 'high': high < low"):
         ingest(make_source("csv", path=bad), settings=pg_settings)
     assert catalog.list_entries(pg_settings) == before
-    (status, error), = rows(db, "SELECT status, error FROM quality_report WHERE symbol='BBB'")
+    ((status, error),) = rows(db, "SELECT status, error FROM quality_report WHERE symbol='BBB'")
     assert status == "rejected" and "line 3" in error
 
 
 def test_cli_ingest_reports_status_and_prints_json(db, pg_settings, capsys):
-    code = main(["ingest", "--source", "synthetic", "--symbols", "AAA,BBB", "--start",
-                 "2024-01-01", "--end", "2024-01-31", "--freq", "1d", "--calendar", "XNYS",
-                 "--json"])
+    code = main(
+        [
+            "ingest",
+            "--source",
+            "synthetic",
+            "--symbols",
+            "AAA,BBB",
+            "--start",
+            "2024-01-01",
+            "--end",
+            "2024-01-31",
+            "--freq",
+            "1d",
+            "--calendar",
+            "XNYS",
+            "--json",
+        ]
+    )
     assert code == 0
     out = json.loads(capsys.readouterr().out)
     assert out["totals"]["rows_stored"] == 2 * 21
-    (state, metrics), = rows(db, "SELECT state, metrics FROM component WHERE kind = 'etl'")
+    ((state, metrics),) = rows(db, "SELECT state, metrics FROM component WHERE kind = 'etl'")
     assert state == "success"
     assert metrics["rows_stored"] == 42 and metrics["quality"]["AAA"]["rows_read"] == 21
     assert main(["data", "ls", "--json"]) == 0
@@ -76,16 +101,31 @@ def test_cli_ingest_reports_status_and_prints_json(db, pg_settings, capsys):
 
 
 def test_cli_bad_calendar_is_one_line_error(db, pg_settings, capsys):
-    code = main(["ingest", "--source", "synthetic", "--symbols", "AAA", "--start", "2024-01-01",
-                 "--end", "2024-01-31", "--calendar", "NOPE"])
+    code = main(
+        [
+            "ingest",
+            "--source",
+            "synthetic",
+            "--symbols",
+            "AAA",
+            "--start",
+            "2024-01-01",
+            "--end",
+            "2024-01-31",
+            "--calendar",
+            "NOPE",
+        ]
+    )
     assert code == 2
     assert "calendar: unknown exchange calendar 'NOPE'" in capsys.readouterr().err
 
 
 def test_load_bars_adjusts_with_stored_actions(db, pg_settings, tmp_path):
     path = tmp_path / "AAA.csv"
-    path.write_text("date,open,high,low,close,volume\n2024-01-02,100,100,100,100,10\n"
-                    "2024-01-03,50,50,50,50,20\n")
+    path.write_text(
+        "date,open,high,low,close,volume\n2024-01-02,100,100,100,100,10\n"
+        "2024-01-03,50,50,50,50,20\n"
+    )
     ingest(make_source("csv", path=path), settings=pg_settings)
     actions = tmp_path / "actions.csv"
     actions.write_text("symbol,ex_date,split_ratio,dividend\nAAA,2024-01-03,2,0\n")

@@ -10,8 +10,16 @@ from tests.conftest import REPO
 def test_compose_runs_the_same_parts_with_celery_workers():
     spec = yaml.safe_load((REPO / "docker-compose.yaml").read_text())
     services = spec["services"]
-    for name in ("postgres", "redis", "airflow-apiserver", "airflow-scheduler",
-                 "airflow-dag-processor", "airflow-triggerer", "airflow-worker", "monitor_api"):
+    for name in (
+        "postgres",
+        "redis",
+        "airflow-apiserver",
+        "airflow-scheduler",
+        "airflow-dag-processor",
+        "airflow-triggerer",
+        "airflow-worker",
+        "monitor_api",
+    ):
         assert name in services, name
     for name, svc in services.items():
         if svc.get("image") == "easyquant:latest":

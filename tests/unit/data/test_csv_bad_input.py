@@ -14,8 +14,11 @@ from easyquant.errors import ConfigError, DataError
 def _snapshot(root: Path) -> dict[str, str]:
     import hashlib
 
-    return {str(p.relative_to(root)): hashlib.sha256(p.read_bytes()).hexdigest()
-            for p in sorted(root.rglob("*")) if p.is_file()}
+    return {
+        str(p.relative_to(root)): hashlib.sha256(p.read_bytes()).hexdigest()
+        for p in sorted(root.rglob("*"))
+        if p.is_file()
+    }
 
 
 HEADER = "symbol,timestamp,open,high,low,close,volume\n"
@@ -36,13 +39,19 @@ def lake_with_data(settings, tmp_path: Path, snap):
     return before
 
 
-def run_bad(settings, tmp_path: Path, body: bytes | str, before: dict, *, name: str = "bad.csv",
-            **kw) -> str:
+def run_bad(
+    settings, tmp_path: Path, body: bytes | str, before: dict, *, name: str = "bad.csv", **kw
+) -> str:
     path = tmp_path / name
     path.write_bytes(body.encode() if isinstance(body, str) else body)
     with pytest.raises(DataError) as info:
-        ingest(make_source("csv", path=path, **kw), freq="1d", settings=settings, record=False,
-               full=True)
+        ingest(
+            make_source("csv", path=path, **kw),
+            freq="1d",
+            settings=settings,
+            record=False,
+            full=True,
+        )
     assert _snapshot(settings.lake_dir) == before
     msg = str(info.value)
     assert str(path) in msg
@@ -60,14 +69,16 @@ def test_missing_column(settings, tmp_path, lake_with_data):
 
 
 def test_unparseable_number(settings, tmp_path, lake_with_data):
-    msg = run_bad(settings, tmp_path, rows(*GOOD, "AAA,2024-01-05,11,12,abc,11.5,900"),
-                  lake_with_data)
+    msg = run_bad(
+        settings, tmp_path, rows(*GOOD, "AAA,2024-01-05,11,12,abc,11.5,900"), lake_with_data
+    )
     assert "line 5" in msg and "'low'" in msg and "not a number" in msg and "abc" in msg
 
 
 def test_unparseable_timestamp(settings, tmp_path, lake_with_data):
-    msg = run_bad(settings, tmp_path, rows(GOOD[0], "AAA,2024-13-45,11,12,10,11.5,900"),
-                  lake_with_data)
+    msg = run_bad(
+        settings, tmp_path, rows(GOOD[0], "AAA,2024-13-45,11,12,10,11.5,900"), lake_with_data
+    )
     assert "line 3" in msg and "'timestamp'" in msg and "unparseable timestamp" in msg
 
 
@@ -82,26 +93,24 @@ def test_unsorted_rows(settings, tmp_path, lake_with_data):
 
 
 def test_high_below_low(settings, tmp_path, lake_with_data):
-    msg = run_bad(settings, tmp_path, rows(GOOD[0], "AAA,2024-01-03,10,9,11,10,5"),
-                  lake_with_data)
+    msg = run_bad(settings, tmp_path, rows(GOOD[0], "AAA,2024-01-03,10,9,11,10,5"), lake_with_data)
     assert "line 3" in msg and "'high'" in msg and "high < low" in msg
 
 
 def test_negative_price(settings, tmp_path, lake_with_data):
-    msg = run_bad(settings, tmp_path, rows(GOOD[0], "AAA,2024-01-03,-1,11,-2,10,5"),
-                  lake_with_data)
+    msg = run_bad(settings, tmp_path, rows(GOOD[0], "AAA,2024-01-03,-1,11,-2,10,5"), lake_with_data)
     assert "line 3" in msg and "'open'" in msg and "price must be > 0" in msg
 
 
 def test_zero_price(settings, tmp_path, lake_with_data):
-    msg = run_bad(settings, tmp_path, rows(GOOD[0], GOOD[1], "AAA,2024-01-04,11,12,10.5,0,9"),
-                  lake_with_data)
+    msg = run_bad(
+        settings, tmp_path, rows(GOOD[0], GOOD[1], "AAA,2024-01-04,11,12,10.5,0,9"), lake_with_data
+    )
     assert "line 4" in msg and "'close'" in msg and "price must be > 0" in msg
 
 
 def test_nan_value(settings, tmp_path, lake_with_data):
-    msg = run_bad(settings, tmp_path, rows(GOOD[0], "AAA,2024-01-03,10,NaN,9,10,5"),
-                  lake_with_data)
+    msg = run_bad(settings, tmp_path, rows(GOOD[0], "AAA,2024-01-03,10,NaN,9,10,5"), lake_with_data)
     assert "line 3" in msg and "'high'" in msg and "NaN" in msg
 
 
@@ -127,8 +136,10 @@ def test_wrong_encoding_latin1_in_symbol(settings, tmp_path, lake_with_data):
 
 
 def test_mixed_timezones(settings, tmp_path, lake_with_data):
-    body = rows("AAA,2024-01-02T09:30:00-05:00,10,11,9,10.5,1000",
-                "AAA,2024-01-03T09:30:00,10.5,11.5,10,11,1200")
+    body = rows(
+        "AAA,2024-01-02T09:30:00-05:00,10,11,9,10.5,1000",
+        "AAA,2024-01-03T09:30:00,10.5,11.5,10,11,1200",
+    )
     msg = run_bad(settings, tmp_path, body, lake_with_data)
     assert "line 3" in msg and "'timestamp'" in msg and "mixed timezones" in msg
 
@@ -148,8 +159,13 @@ def test_unknown_symbol(settings, tmp_path, lake_with_data):
     path = tmp_path / "some.csv"
     path.write_text(rows(*GOOD))
     with pytest.raises(DataError, match=r"some\.csv.*symbol 'ZZZ' not found"):
-        ingest(make_source("csv", path=path), freq="1d", symbols=["ZZZ"], settings=settings,
-               record=False)
+        ingest(
+            make_source("csv", path=path),
+            freq="1d",
+            symbols=["ZZZ"],
+            settings=settings,
+            record=False,
+        )
     assert _snapshot(settings.lake_dir) == lake_with_data
 
 
@@ -161,8 +177,14 @@ def test_unknown_calendar(settings, lake_with_data):
 
 def test_invalid_symbol_option(settings):
     with pytest.raises(ConfigError, match="symbols: invalid symbol"):
-        ingest(make_source("synthetic", calendar="XNYS"), symbols=["../etc"], start="2024-01-02",
-               end="2024-01-05", settings=settings, record=False)
+        ingest(
+            make_source("synthetic", calendar="XNYS"),
+            symbols=["../etc"],
+            start="2024-01-02",
+            end="2024-01-05",
+            settings=settings,
+            record=False,
+        )
 
 
 def test_quarantine_keeps_good_rows_and_records_reasons(settings, tmp_path):
@@ -170,8 +192,13 @@ def test_quarantine_keeps_good_rows_and_records_reasons(settings, tmp_path):
 
     path = tmp_path / "q.csv"
     path.write_text(rows(GOOD[0], "AAA,2024-01-03,10,9,11,10,5", GOOD[2]))
-    res = ingest(make_source("csv", path=path), freq="1d", settings=settings, record=False,
-                 policy="quarantine")
+    res = ingest(
+        make_source("csv", path=path),
+        freq="1d",
+        settings=settings,
+        record=False,
+        policy="quarantine",
+    )
     rep = res.symbols["AAA"]
     assert (rep.rows_read, rep.rows_stored, rep.rows_rejected) == (3, 2, 1)
     assert rep.rejects == {"high < low": 1}

@@ -14,8 +14,7 @@ from easyquant.data import load_bars
 from easyquant.data.ingest import ingest
 from easyquant.data.sources import SyntheticSource, make_source
 
-ARGS = dict(freq="1d", symbols=["AAA", "BBB"], start="2023-01-01", end="2023-06-30",
-            record=False)
+ARGS = dict(freq="1d", symbols=["AAA", "BBB"], start="2023-01-01", end="2023-06-30", record=False)
 
 
 def test_ingest_twice_gives_identical_files(settings, snap):
@@ -45,8 +44,9 @@ def test_incremental_fetches_only_new_range_and_equals_full(settings, snap, tmp_
 
 def test_csv_rerun_skips_stored_rows(settings, tmp_path, snap):
     path = tmp_path / "AAA.csv"
-    path.write_text("date,open,high,low,close,volume\n2024-01-02,1,2,0.5,1.5,10\n"
-                    "2024-01-03,1,2,0.5,1.5,10\n")
+    path.write_text(
+        "date,open,high,low,close,volume\n2024-01-02,1,2,0.5,1.5,10\n2024-01-03,1,2,0.5,1.5,10\n"
+    )
     ingest(make_source("csv", path=path), settings=settings, record=False)
     files = snap(settings.lake_dir)
     again = ingest(make_source("csv", path=path), settings=settings, record=False)
@@ -63,15 +63,15 @@ def _killed_ingest(home: str) -> None:
             os.kill(os.getpid(), signal.SIGKILL)
 
     ingest_mod._after_prepare = die
-    ingest(SyntheticSource("XNYS", seed=2), settings=load_settings(home=home), full=True,
-           **ARGS)
+    ingest(SyntheticSource("XNYS", seed=2), settings=load_settings(home=home), full=True, **ARGS)
 
 
 def test_killed_ingest_leaves_lake_readable_and_unchanged(settings, snap):
     ingest(SyntheticSource("XNYS", seed=1), settings=settings, **ARGS)
     before = snap(settings.lake_dir)
     proc = multiprocessing.get_context("fork").Process(
-        target=_killed_ingest, args=(str(settings.home),))
+        target=_killed_ingest, args=(str(settings.home),)
+    )
     proc.start()
     proc.join(60)
     assert proc.exitcode == -signal.SIGKILL
