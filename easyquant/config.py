@@ -37,6 +37,10 @@ class Settings(BaseSettings):
     bridge_listen: bool = Field(default=True, description="LISTEN/NOTIFY; false: poll only")
     client_queue_size: int = Field(default=1000, ge=10, le=1_000_000)
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    demo: bool = Field(
+        default=True,
+        description="make up seeds demo data and runs a demo live session (paper broker)",
+    )
 
     @field_validator("database_url")
     @classmethod

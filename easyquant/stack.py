@@ -1,7 +1,8 @@
 """Start, stop and inspect the local system: ``python -m easyquant.stack up|down|status``.
 
 ``up`` starts the embedded PostgreSQL (unless EASYQUANT_DATABASE_URL), applies migrations,
-starts Airflow (``airflow standalone``) and monitor_api, waits until each answers, and prints
+starts Airflow (``airflow standalone``) and monitor_api, seeds demo data (unless
+EASYQUANT_DEMO=false), waits until each answers, and prints
 every URL and the Airflow login. Each process runs in its own process group and is recorded in
 ``EASYQUANT_HOME/run/<name>.pid``; ``down`` stops exactly those groups (SIGTERM, then SIGKILL)
 and the embedded server if ``up`` started it. Data stays in place.
@@ -161,6 +162,9 @@ def up(settings: Settings, say: Callable[[str], None] = print) -> int:
         say(f"starting monitor_api on {MONITOR.url(settings)}")
         monitor = _spawn(settings, "monitor_api", [sys.executable, "-m", "monitor_api.app"], env)
 
+    if settings.demo:
+        _seed_demo(settings, say)
+
     if MONITOR.name not in already:
         _wait_http(
             MONITOR.url(settings) + MONITOR.health_path,
@@ -178,6 +182,16 @@ def up(settings: Settings, say: Callable[[str], None] = print) -> int:
     say("EasyQuant is up.")
     print_urls(settings, say)
     return 0
+
+
+def _seed_demo(settings: Settings, say: Callable[[str], None]) -> None:
+    """Demo data for the dashboard; a failure here is reported and does not stop the system."""
+    from easyquant import demo
+
+    try:
+        demo.seed(settings, say)
+    except Exception as exc:  # the system runs without demo data
+        say(f"demo data was not seeded: {exc}")
 
 
 def print_urls(settings: Settings, say: Callable[[str], None] = print) -> None:
