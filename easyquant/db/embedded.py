@@ -223,6 +223,10 @@ class EmbeddedPostgres:
         """Stop the server if it runs (``mode``: smart, fast or immediate)."""
         if self.pid() is None:
             return
+        user = _run_as()
+        if user is not None:
+            # a parent may have been closed to others since start (e.g. a temp dir re-secured)
+            _open_path_for(user, self.pgdata.parent)
         proc = self._cmd(
             "pg_ctl",
             "-D",
