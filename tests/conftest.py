@@ -136,8 +136,9 @@ def airflow_db(pg_settings: Settings) -> Iterator[str]:
     yield AIRFLOW_DB
     from airflow import settings as airflow_settings
 
-    if airflow_settings.engine is not None:
-        airflow_settings.engine.dispose()
+    # close Airflow's sessions and pool now, while the server still runs; the database is
+    # dropped below, and Airflow's own exit hook would otherwise roll back on a dead connection
+    airflow_settings.dispose_orm()
     admin = connect(pg_settings, database="postgres", autocommit=True)
     with admin.cursor() as cur:
         cur.execute(
