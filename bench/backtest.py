@@ -4,17 +4,22 @@ All engines run in the same process on the same 1,000,000 seeded one-minute bars
 rules (SMA crossover, long/flat, all-in whole shares, next-open fills, 0.1% commission):
 
 - one SMA(10, 30) run, each engine (backtrader and backtesting.py once: they are slow);
-- a 20 x 20 (fast, slow) sweep: EasyQuant (in-process sweep, 2 threads, and 1 thread),
-  vectorbt (one point at a time: 400 columns of 1M bars do not fit in memory at once)
-  and the bare loop.
+- a 20 x 20 (fast, slow) sweep: EasyQuant (in-process sweep, 1 and 2 threads), the bare loop,
+  and vectorbt (its own vectorisation, 20 slow windows as columns per fast window: all 400
+  columns of 1M bars at once do not fit in memory; about two minutes, ``--skip-vbt-sweep``).
 
-Usage: ``python bench/backtest.py [--bars N] [--skip-slow] [--out bench/RESULTS.md]``.
+Every engine's result is checked against the bare loop: final equity and trade count of the
+single run, and every sweep point's final equity.
+
+Usage: ``python bench/backtest.py [--bars N] [--skip-slow] [--skip-vbt-sweep]
+[--out bench/RESULTS.md]``.
 """
 
 from __future__ import annotations
 
 import argparse
 import gc
+import os
 import platform
 import time
 import warnings
@@ -47,8 +52,9 @@ def make_data(n: int, seed: int = 7) -> pd.DataFrame:
     high = np.maximum(open_, close) * (1 + np.abs(rng.normal(0, 0.0003, n)))
     low = np.minimum(open_, close) * (1 - np.abs(rng.normal(0, 0.0003, n)))
     idx = pd.date_range("2020-01-01", periods=n, freq="1min", tz="UTC", name="timestamp")
-    return pd.DataFrame({"open": open_, "high": high, "low": low, "close": close,
-                         "volume": 1000.0}, index=idx)
+    return pd.DataFrame(
+        {"open": open_, "high": high, "low": low, "close": close, "volume": 1000.0}, index=idx
+    )
 
 
 def timed(fn: Callable[[], Any], repeat: int = 1) -> tuple[float, Any]:
@@ -63,8 +69,9 @@ def timed(fn: Callable[[], Any], repeat: int = 1) -> tuple[float, Any]:
 
 # ----- the bare loop: only this strategy, compiled ------------------------------------------
 @njit(cache=True)
-def bare_sma(open_: np.ndarray, close: np.ndarray, fast: int, slow: int, cash: float,
-             fee: float) -> tuple[float, int]:
+def bare_sma(
+    open_: np.ndarray, close: np.ndarray, fast: int, slow: int, cash: float, fee: float
+) -> tuple[float, int]:
     n = len(close)
     sf = 0.0
     ss = 0.0
@@ -108,15 +115,62 @@ def sma_state(close: np.ndarray, fast: int, slow: int) -> np.ndarray:
 def run_vectorbt(df: pd.DataFrame, fast: int, slow: int) -> tuple[float, int]:
     import vectorbt as vbt
 
+    # a tz-naive index, as the other peers get: with pandas 3 vectorbt turns a tz-aware index
+    # into an array of Timestamp objects several times per run (seconds for 1M bars)
+    df = df.tz_localize(None)
     close = df["close"]
     f = vbt.MA.run(close, fast).ma
     s = vbt.MA.run(close, slow).ma
     entries = (f > s).shift(1, fill_value=False)  # decided at t, executed at t+1's open
     exits = (f < s).shift(1, fill_value=False)
-    pf = vbt.Portfolio.from_signals(close, entries, exits, price=df["open"], fees=FEE,
-                                    init_cash=CASH, size=np.inf, size_granularity=1.0,
-                                    freq="1min")
+    pf = vbt.Portfolio.from_signals(
+        close,
+        entries,
+        exits,
+        price=df["open"],
+        fees=FEE,
+        init_cash=CASH,
+        size=np.inf,
+        size_granularity=1.0,
+        freq="1min",
+    )
     return float(pf.final_value()), int(pf.trades.count())
+
+
+def run_vectorbt_sweep(df: pd.DataFrame, fasts: list[int], slows: list[int]) -> list[float]:
+    """The (fast, slow) grid with vectorbt's own vectorisation: one fast window at a time
+    against every slow window as columns (all 400 columns of 1M bars at once do not fit in
+    this machine's memory). Return final values in (fast, slow) order."""
+    import vectorbt as vbt
+
+    df = df.tz_localize(None)
+    close = df["close"]
+    slow_ma = vbt.MA.run(close, slows).ma.to_numpy()  # (n, len(slows))
+    out: list[float] = []
+    for fast in fasts:
+        f = vbt.MA.run(close, fast).ma.to_numpy()[:, None]
+        entries = np.zeros(slow_ma.shape, dtype=bool)
+        exits = np.zeros(slow_ma.shape, dtype=bool)
+        entries[1:] = (f > slow_ma)[:-1]  # decided at t, executed at t+1's open
+        exits[1:] = (f < slow_ma)[:-1]
+        cols = pd.Index(slows, name="slow")
+        pf = vbt.Portfolio.from_signals(
+            pd.DataFrame(
+                np.repeat(close.to_numpy()[:, None], len(slows), axis=1),
+                index=close.index,
+                columns=cols,
+            ),
+            pd.DataFrame(entries, index=close.index, columns=cols),
+            pd.DataFrame(exits, index=close.index, columns=cols),
+            price=np.repeat(df["open"].to_numpy()[:, None], len(slows), axis=1),
+            fees=FEE,
+            init_cash=CASH,
+            size=np.inf,
+            size_granularity=1.0,
+            freq="1min",
+        )
+        out.extend(float(v) for v in pf.final_value().to_numpy())
+    return out
 
 
 def run_backtesting_py(df: pd.DataFrame) -> tuple[float, int]:
@@ -137,7 +191,9 @@ def run_backtesting_py(df: pd.DataFrame) -> tuple[float, int]:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         st = Backtest(data, Sma, cash=CASH, commission=FEE, finalize_trades=False).run()
-    return float(st["Equity Final [$]"]), len(st["_trades"])
+    # closed trades plus the one still open at the end, as the other engines count them
+    still_open = 1 if st["_strategy"].position else 0
+    return float(st["Equity Final [$]"]), len(st["_trades"]) + still_open
 
 
 def run_backtrader(df: pd.DataFrame) -> tuple[float, int]:
@@ -175,98 +231,157 @@ def run_backtrader(df: pd.DataFrame) -> tuple[float, int]:
     return float(cerebro.broker.getvalue()), strat.n
 
 
+Row = tuple[str, str, float, str]
+
+
+def load() -> str:
+    return " / ".join(f"{v:.2f}" for v in os.getloadavg())
+
+
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     ap.add_argument("--bars", type=int, default=1_000_000)
     ap.add_argument("--skip-slow", action="store_true", help="skip backtrader/backtesting.py")
-    ap.add_argument("--skip-vbt-sweep", action="store_true")
+    ap.add_argument("--skip-vbt-sweep", action="store_true", help="skip vectorbt's sweep")
     ap.add_argument("--out", type=Path, default=None, help="write the ## Backtest section here")
     args = ap.parse_args()
 
     df = make_data(args.bars)
     cfg = BacktestConfig(cash=CASH, market=get_profile("us", commission=FEE))
     small = df.iloc[:5000]
-    rows: list[tuple[str, str, float, str]] = []
+    rows: list[Row] = []
+    loads = [load()]
+    o, c = df["open"].to_numpy(), df["close"].to_numpy()
+
+    def add(test: str, engine: str, sec: float, note: str) -> None:
+        rows.append((test, engine, sec, note))
+        print(rows[-1], flush=True)
 
     # warm up compiled code (numba caches on disk; vectorbt compiles on first use)
     run_backtest("sma_cross", small, cfg, params={"fast": FAST, "slow": SLOW})
     bare_sma(small["open"].to_numpy(), small["close"].to_numpy(), FAST, SLOW, CASH, FEE)
 
-    t, res = timed(lambda: run_backtest("sma_cross", df, cfg,
-                                        params={"fast": FAST, "slow": SLOW}), repeat=3)
-    eq_trades = int(res.metrics["trades"] + int(res.trades["open"].sum()))
-    rows.append(("single", "easyquant", t, f"equity {res.final_equity:,.2f}, {eq_trades} trades"))
-    print(rows[-1], flush=True)
-    o, c = df["open"].to_numpy(), df["close"].to_numpy()
-    t, (beq, bn) = timed(lambda: bare_sma(o, c, FAST, SLOW, CASH, FEE), repeat=3)
-    rows.append(("single", "bare loop", t, f"equity {beq:,.2f}, {bn} trades"))
-    print(rows[-1], flush=True)
+    t, (beq, bn) = timed(lambda: bare_sma(o, c, FAST, SLOW, CASH, FEE), repeat=5)
+    add("single", "bare loop", t, f"equity {beq:,.2f}, {bn} trades")
+    t, res = timed(
+        lambda: run_backtest("sma_cross", df, cfg, params={"fast": FAST, "slow": SLOW}), repeat=5
+    )
+    n_trades = len(res.trades)
+    add(
+        "single",
+        "easyquant",
+        t,
+        f"equity {res.final_equity:,.2f}, {n_trades} trades"
+        + _same(res.final_equity, n_trades, beq, bn),
+    )
 
     vbt_ok = True
     try:
         run_vectorbt(small, FAST, SLOW)
         t, (veq, vn) = timed(lambda: run_vectorbt(df, FAST, SLOW), repeat=3)
-        rows.append(("single", "vectorbt", t, f"equity {veq:,.2f}, {vn} trades"))
+        add("single", "vectorbt", t, f"equity {veq:,.2f}, {vn} trades" + _same(veq, vn, beq, bn))
     except Exception as exc:
         vbt_ok = False
-        rows.append(("single", "vectorbt", float("nan"), f"failed: {type(exc).__name__}: {exc}"))
-    print(rows[-1], flush=True)
+        add("single", "vectorbt", float("nan"), f"failed: {type(exc).__name__}: {exc}")
 
     if not args.skip_slow:
         t, (peq, pn) = timed(lambda: run_backtesting_py(df))
-        rows.append(("single", "backtesting.py", t, f"equity {peq:,.2f}, {pn} trades"))
-        print(rows[-1], flush=True)
+        add(
+            "single",
+            "backtesting.py",
+            t,
+            f"equity {peq:,.2f}, {pn} trades" + _same(peq, pn, beq, bn),
+        )
         t, (teq, tn) = timed(lambda: run_backtrader(df))
-        rows.append(("single", "backtrader", t, f"equity {teq:,.2f}, {tn} trades"))
-        print(rows[-1], flush=True)
+        add("single", "backtrader", t, f"equity {teq:,.2f}, {tn} trades" + _same(teq, tn, beq, bn))
+    loads.append(load())
 
     # ----- sweep ----------------------------------------------------------------------------
     points = [{"fast": f, "slow": s} for f in FASTS for s in SLOWS]
-    bars = Bars.from_frames(df)
-    for workers in (2, 1):
-        t, ranked = timed(lambda w=workers: run_sweep(SmaCross, points, Bars.from_frames(df),
-                                                        cfg, workers=w))
-        rows.append(("sweep", f"easyquant ({workers} thread{'s' if workers > 1 else ''})", t,
-                     f"{len(ranked)} points, best {ranked[0].params}"))
-        print(rows[-1], flush=True)
-    del bars
 
     def bare_sweep() -> list[float]:
         return [bare_sma(o, c, p["fast"], p["slow"], CASH, FEE)[0] for p in points]
 
-    t, _ = timed(bare_sweep)
-    rows.append(("sweep", "bare loop", t, f"{len(points)} points"))
-    print(rows[-1], flush=True)
+    t, bare_eq = timed(bare_sweep)
+    add("sweep 20x20", "bare loop", t, f"{len(points)} points")
+    for workers in (1, 2):
+        t, ranked = timed(
+            lambda w=workers: run_sweep(SmaCross, points, Bars.from_frames(df), cfg, workers=w)
+        )
+        got = {(r.params["fast"], r.params["slow"]): r.metrics["final_equity"] for r in ranked}
+        ours = [got[(p["fast"], p["slow"])] for p in points]
+        add(
+            "sweep 20x20",
+            f"easyquant ({workers} thread{'s' if workers > 1 else ''})",
+            t,
+            f"{len(ranked)} points" + _same_all(ours, bare_eq),
+        )
     if vbt_ok and not args.skip_vbt_sweep:
-        t, _ = timed(lambda: [run_vectorbt(df, p["fast"], p["slow"]) for p in points])
-        rows.append(("sweep", "vectorbt (point by point)", t, f"{len(points)} points"))
-        print(rows[-1], flush=True)
+        run_vectorbt_sweep(small, FASTS[:1], SLOWS[:2])
+        t, veqs = timed(lambda: run_vectorbt_sweep(df, FASTS, SLOWS))
+        add(
+            "sweep 20x20",
+            "vectorbt (20 columns at a time)",
+            t,
+            f"{len(veqs)} points" + _same_all(veqs, bare_eq),
+        )
+    loads.append(load())
 
-    text = render(rows, args.bars)
+    text = render(rows, args.bars, loads)
     print(text)
     if args.out:
         write_section(args.out, text)
 
 
-def render(rows: list[tuple[str, str, float, str]], n: int) -> str:
+def _same(eq: float, n: int, ref_eq: float, ref_n: int) -> str:
+    ok = n == ref_n and abs(eq - ref_eq) <= 1e-6 * abs(ref_eq)
+    return " (same as the bare loop)" if ok else " (**differs from the bare loop**)"
+
+
+def _same_all(eqs: list[float], ref: list[float]) -> str:
+    bad = sum(abs(a - b) > 1e-6 * abs(b) for a, b in zip(eqs, ref, strict=True))
+    if bad == 0:
+        return f", all {len(ref)} final equities as the bare loop's (1e-6)"
+    return f", **{bad} of {len(ref)} final equities differ from the bare loop's**"
+
+
+def render(rows: list[Row], n: int, loads: list[str]) -> str:
+    import backtesting
+    import backtrader
     import numba
     import vectorbt
 
+    bare = {test: sec for test, engine, sec, _ in rows if engine == "bare loop"}
+    # easyquant's time per test: the single run, and the sweep on 1 thread (as the bare loop
+    # and vectorbt run)
+    eq = {
+        test: sec
+        for test, engine, sec, _ in rows
+        if engine in ("easyquant", "easyquant (1 thread)")
+    }
     lines = [
         "## Backtest",
         "",
-        f"`python bench/backtest.py` — {n:,} seeded one-minute bars, SMA crossover long/flat, "
-        "all-in whole shares, next-open fills, 0.1% commission; every engine in the same run on "
-        f"the same data. Machine: {platform.machine()}, {_cpus()} CPUs, Python "
-        f"{platform.python_version()}, numba {numba.__version__}, vectorbt {vectorbt.__version__}.",
-        "Fast engines: best of 3 after a warm-up (compile) run; backtesting.py and backtrader: "
-        "one run.",
+        f"`python bench/backtest.py --out bench/RESULTS.md`: {n:,} seeded one-minute bars, "
+        "SMA crossover long/flat, all-in whole shares, next-open fills, 0.1% commission; every "
+        "engine in the same process on the same data, in the same run. Machine: "
+        f"{platform.machine()}, {_cpus()} shared CPUs, Python {platform.python_version()}, "
+        f"numba {numba.__version__}, vectorbt {vectorbt.__version__}, backtesting.py "
+        f"{backtesting.__version__}, backtrader {backtrader.__version__}. Load average "
+        f"(1/5/15 min) at the start, after the single runs and at the end: "
+        f"{'; '.join(loads)}. Fast engines: best of 5 (vectorbt 3) after a warm-up run; "
+        "backtesting.py, backtrader and the sweeps: one run. The bare loop is a compiled loop "
+        "that does only this strategy (the practical limit).",
         "",
-        "| test | engine | seconds | result |",
-        "|---|---|---:|---|",
+        "| test | engine | seconds | x bare loop | easyquant faster by | result |",
+        "|---|---|---:|---:|---:|---|",
     ]
     for test, engine, sec, note in rows:
-        lines.append(f"| {test} | {engine} | {sec:.3f} | {note} |")
+        ratio = sec / bare[test] if test in bare and bare[test] > 0 else float("nan")
+        ours = eq.get(test)
+        peer = not engine.startswith("easyquant") and engine != "bare loop"
+        faster = f"{sec / ours:,.1f}x" if peer and ours else ""
+        lines.append(f"| {test} | {engine} | {sec:.3f} | {ratio:,.1f} | {faster} | {note} |")
     lines.append("")
     return "\n".join(lines)
 
@@ -285,7 +400,7 @@ def write_section(path: Path, section: str) -> None:
         text = text.rstrip("\n") + "\n\n" + section
     else:
         end = text.find("\n## ", start + 1)
-        text = text[:start] + section + ("" if end < 0 else text[end + 1:])
+        text = text[:start] + section + ("" if end < 0 else text[end + 1 :])
     path.write_text(text)
 
 

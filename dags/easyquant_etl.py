@@ -11,7 +11,6 @@ standard library at the top; EasyQuant (pandas, pyarrow) is imported inside the 
 from __future__ import annotations
 
 import datetime as dt
-from contextlib import contextmanager
 from typing import Any
 
 import pendulum
@@ -104,41 +103,18 @@ PARAMS = {
 }
 
 
-@contextmanager
 def _progress(step: str) -> Any:
     """Report the current task as an ``etl`` status component (one per task and map index)."""
-    from easyquant import status
+    from easyquant.pipelines import task_status
 
-    ctx = get_current_context()
-    ti = ctx["ti"]
-    run_id = ti.run_id
-    map_index = int(ti.map_index if ti.map_index is not None else -1)
-    name = f"{DAG_ID}.{step}" + (f"[{map_index}]" if map_index >= 0 else "")
-    with status.track(
-        "etl",
-        name,
-        component_id=f"etl:{DAG_ID}:{run_id}:{ti.task_id}:{map_index}",
-        heartbeat_interval=30.0,
-        parent_id=f"dag_run:{DAG_ID}:{run_id}",
-        attrs={
-            "dag_id": DAG_ID,
-            "run_id": run_id,
-            "task_id": ti.task_id,
-            "map_index": map_index,
-            "try_number": int(ti.try_number or 0),
-        },
-    ) as job:
-        yield job
+    return task_status("etl", DAG_ID, step)
 
 
 def _fail_on_bad_input(exc: Exception) -> None:
     """Bad input is not transient: fail at once, without retries, with the field-naming message."""
-    from airflow.sdk.exceptions import AirflowFailException
+    from easyquant.pipelines import fail_fast_on_bad_input
 
-    from easyquant.errors import ConfigError, DataError
-
-    if isinstance(exc, ConfigError | DataError):
-        raise AirflowFailException(str(exc)) from exc
+    fail_fast_on_bad_input(exc)
 
 
 def _local_date(value: Any, tz: str) -> str | None:

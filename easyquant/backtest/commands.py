@@ -11,19 +11,27 @@ from typing import Any
 from easyquant.errors import ConfigError
 
 
-def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+def register(sub: argparse._SubParsersAction) -> None:
     bt = sub.add_parser("backtest", help="backtest a strategy on the lake")
     _common(bt)
-    bt.add_argument("--check-lookahead", action="store_true",
-                    help="rerun on truncated histories; fail if an earlier decision changes")
+    bt.add_argument(
+        "--check-lookahead",
+        action="store_true",
+        help="rerun on truncated histories; fail if an earlier decision changes",
+    )
     bt.add_argument("--lookahead-cuts", type=int, default=20, help="truncated runs (default 20)")
     bt.set_defaults(func=_backtest)
 
     sw = sub.add_parser("sweep", help="grid or random search over strategy parameters")
     _common(sw)
     _grid(sw)
-    sw.add_argument("--random", type=int, default=None, metavar="N",
-                    help="try N random points of the grid instead of all")
+    sw.add_argument(
+        "--random",
+        type=int,
+        default=None,
+        metavar="N",
+        help="try N random points of the grid instead of all",
+    )
     sw.add_argument("--seed", type=int, default=0)
     sw.add_argument("--top", type=int, default=10, help="points to print (default 10)")
     sw.set_defaults(func=_sweep)
@@ -48,16 +56,25 @@ def _common(p: argparse.ArgumentParser) -> None:
     p.add_argument("--start", default=None)
     p.add_argument("--end", default=None)
     p.add_argument("--freq", default="1d", help="bar frequency (default 1d)")
-    p.add_argument("--param", action="append", default=[], metavar="NAME=VALUE",
-                   help="strategy parameter (repeatable)")
+    p.add_argument(
+        "--param",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="strategy parameter (repeatable)",
+    )
     p.add_argument("--cash", type=float, default=100_000.0)
     p.add_argument("--commission", type=float, default=None, help="rate of traded value")
     p.add_argument("--min-commission", type=float, default=None, help="minimum per order")
     p.add_argument("--stamp-duty", type=float, default=None, help="rate on sells")
     p.add_argument("--slippage-bps", type=float, default=None)
     p.add_argument("--market", default="us", help="us, cn or crypto (default us)")
-    p.add_argument("--fill", default="next_open", choices=("next_open", "close"),
-                   help="when a decision at bar t executes (default next_open)")
+    p.add_argument(
+        "--fill",
+        default="next_open",
+        choices=("next_open", "close"),
+        help="when a decision at bar t executes (default next_open)",
+    )
     p.add_argument("--benchmark", default=None, help="benchmark symbol (default: first)")
     p.add_argument("--rank-by", default="sharpe", help="metric to rank by (default sharpe)")
     p.add_argument("--no-store", action="store_true", help="do not store results")
@@ -65,8 +82,13 @@ def _common(p: argparse.ArgumentParser) -> None:
 
 
 def _grid(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--grid", action="append", default=[], metavar="NAME=V1,V2|START:STOP:STEP",
-                   help="parameter values to search (repeatable)")
+    p.add_argument(
+        "--grid",
+        action="append",
+        default=[],
+        metavar="NAME=V1,V2|START:STOP:STEP",
+        help="parameter values to search (repeatable)",
+    )
 
 
 def _pairs(items: list[str], option: str) -> dict[str, str]:
@@ -83,11 +105,22 @@ def _job(args: argparse.Namespace) -> Any:
     from easyquant.backtest.service import Job
 
     symbols = [s.strip() for s in args.symbols.split(",") if s.strip()]
-    return Job(strategy=args.strategy, symbols=symbols, start=args.start, end=args.end,
-               params=_pairs(args.param, "--param"), market=args.market, cash=args.cash,
-               commission=args.commission, min_commission=args.min_commission,
-               stamp_duty=args.stamp_duty, slippage_bps=args.slippage_bps, fill=args.fill,
-               freq=args.freq, benchmark=args.benchmark)
+    return Job(
+        strategy=args.strategy,
+        symbols=symbols,
+        start=args.start,
+        end=args.end,
+        params=_pairs(args.param, "--param"),
+        market=args.market,
+        cash=args.cash,
+        commission=args.commission,
+        min_commission=args.min_commission,
+        stamp_duty=args.stamp_duty,
+        slippage_bps=args.slippage_bps,
+        fill=args.fill,
+        freq=args.freq,
+        benchmark=args.benchmark,
+    )
 
 
 def _settings(args: argparse.Namespace) -> Any:
@@ -118,15 +151,22 @@ def _backtest(args: argparse.Namespace) -> int:
     job = _job(args)
     job.validate()
     settings = _settings(args)
-    res = execute(job, settings=settings, store=not args.no_store,
-                  lookahead=args.check_lookahead, lookahead_cuts=args.lookahead_cuts)
+    res = execute(
+        job,
+        settings=settings,
+        store=not args.no_store,
+        lookahead=args.check_lookahead,
+        lookahead_cuts=args.lookahead_cuts,
+    )
     if args.json:
         _dump(res.to_json())
     else:
         m = res.metrics
-        print(f"run {res.run_id}: {job.strategy} {','.join(job.symbols)} final equity "
-              f"{res.final_equity:,.2f}, return {m['total_return']:.2%}, sharpe "
-              f"{_f(m['sharpe'])}, max drawdown {m['max_drawdown']:.2%}, trades {m['trades']}")
+        print(
+            f"run {res.run_id}: {job.strategy} {','.join(job.symbols)} final equity "
+            f"{res.final_equity:,.2f}, return {m['total_return']:.2%}, sharpe "
+            f"{_f(m['sharpe'])}, max drawdown {m['max_drawdown']:.2%}, trades {m['trades']}"
+        )
         if args.check_lookahead:
             print("look-ahead check: passed")
     return 0
@@ -143,20 +183,36 @@ def _sweep(args: argparse.Namespace) -> int:
     job.validate()
     grid = _parse_grid(args)
     settings = _settings(args)
-    run_id, ranked = execute_sweep(job, grid, random=args.random, seed=args.seed,
-                                   rank_by=args.rank_by, settings=settings,
-                                   store=not args.no_store, show_progress=not args.json)
+    run_id, ranked = execute_sweep(
+        job,
+        grid,
+        random=args.random,
+        seed=args.seed,
+        rank_by=args.rank_by,
+        settings=settings,
+        store=not args.no_store,
+        show_progress=not args.json,
+    )
     top = ranked[: max(1, args.top)]
     if args.json:
-        _dump({"run_id": run_id if not args.no_store else None, "rank_by": args.rank_by,
-               "points": len(ranked),
-               "results": [{"rank": i + 1, "params": r.params, "metrics": r.metrics}
-                           for i, r in enumerate(top)]})
+        _dump(
+            {
+                "run_id": run_id if not args.no_store else None,
+                "rank_by": args.rank_by,
+                "points": len(ranked),
+                "results": [
+                    {"rank": i + 1, "params": r.params, "metrics": r.metrics}
+                    for i, r in enumerate(top)
+                ],
+            }
+        )
     else:
         print(f"sweep {run_id}: {len(ranked)} points ranked by {args.rank_by}")
         for i, r in enumerate(top):
-            print(f"{i + 1:>4}  {r.params}  {args.rank_by}={_f(r.metrics.get(args.rank_by))}"
-                  f"  return={r.metrics['total_return']:.2%}")
+            print(
+                f"{i + 1:>4}  {r.params}  {args.rank_by}={_f(r.metrics.get(args.rank_by))}"
+                f"  return={r.metrics['total_return']:.2%}"
+            )
     return 0
 
 
@@ -168,24 +224,47 @@ def _walkforward(args: argparse.Namespace) -> int:
     grid = _parse_grid(args)
     settings = _settings(args)
     run_id, windows, summary = execute_walkforward(
-        job, grid, in_sample=args.in_sample, out_of_sample=args.out_of_sample, step=args.step,
-        rank_by=args.rank_by, settings=settings, store=not args.no_store,
-        show_progress=not args.json)
-    rows = [{"window": w.index, "in_sample": [str(w.in_sample[0]), str(w.in_sample[1])],
-             "out_of_sample": [str(w.out_of_sample[0]), str(w.out_of_sample[1])],
-             "params": w.params, "in_sample_metrics": w.in_sample_metrics,
-             "out_of_sample_metrics": w.out_of_sample_metrics} for w in windows]
+        job,
+        grid,
+        in_sample=args.in_sample,
+        out_of_sample=args.out_of_sample,
+        step=args.step,
+        rank_by=args.rank_by,
+        settings=settings,
+        store=not args.no_store,
+        show_progress=not args.json,
+    )
+    rows = [
+        {
+            "window": w.index,
+            "in_sample": [str(w.in_sample[0]), str(w.in_sample[1])],
+            "out_of_sample": [str(w.out_of_sample[0]), str(w.out_of_sample[1])],
+            "params": w.params,
+            "in_sample_metrics": w.in_sample_metrics,
+            "out_of_sample_metrics": w.out_of_sample_metrics,
+        }
+        for w in windows
+    ]
     if args.json:
-        _dump({"run_id": run_id if not args.no_store else None, "windows": rows,
-               "out_of_sample": summary})
+        _dump(
+            {
+                "run_id": run_id if not args.no_store else None,
+                "windows": rows,
+                "out_of_sample": summary,
+            }
+        )
     else:
         print(f"walk-forward {run_id}: {len(windows)} windows")
         for w in windows:
             m = w.out_of_sample_metrics
-            print(f"  {w.out_of_sample[0].date()}..{w.out_of_sample[1].date()}  {w.params}  "
-                  f"oos return={m['total_return']:.2%} sharpe={_f(m['sharpe'])}")
-        print(f"out of sample: return {summary['total_return']:.2%}, sharpe "
-              f"{_f(summary['sharpe'])}, max drawdown {summary['max_drawdown']:.2%}")
+            print(
+                f"  {w.out_of_sample[0].date()}..{w.out_of_sample[1].date()}  {w.params}  "
+                f"oos return={m['total_return']:.2%} sharpe={_f(m['sharpe'])}"
+            )
+        print(
+            f"out of sample: return {summary['total_return']:.2%}, sharpe "
+            f"{_f(summary['sharpe'])}, max drawdown {summary['max_drawdown']:.2%}"
+        )
     return 0
 
 

@@ -5,7 +5,13 @@ the symbol's previous decision; the order executes at bar ``t+1``'s open (``fill
 default) or at bar ``t``'s close (``fill="close"``), and stays pending (for example at the
 daily price limit, or under T+1) until it fills or a new decision replaces it. At each fill the
 target is turned into a quantity from the equity at that moment; sells go before buys so cash
-is shared across symbols.
+is shared across symbols. An order whose equity cannot pay for one lot waits (it is re-tried on
+every bar, as an engine that re-submits "buy all-in" each bar would) until it can, or until a
+new decision replaces it.
+
+The bar loop only marks to market and records changed decisions; the rules run on the bars
+with pending orders. It allocates nothing and runs without reference counting: numba
+reference-counts arrays that are re-allocated or passed to calls inside a loop, on every bar.
 """
 
 from __future__ import annotations
@@ -52,23 +58,508 @@ def previous_day_close(close: np.ndarray, day: np.ndarray) -> np.ndarray:
     return out
 
 
+# rows of the per-symbol scratch array ``work`` of the fill loop
+W_SIZE, W_SIDE, W_WAIT, W_THRESHOLD, W_NEXT_OPEN = range(5)
+# the fill loop's scalars: cash and the lowest cash
+S_CASH, S_MIN_CASH = range(2)
+
+
 @njit(cache=True, nogil=True)
-def _grow(a: np.ndarray, n: int) -> np.ndarray:
-    b = np.empty(max(n, 2 * len(a)), dtype=a.dtype)
-    b[: len(a)] = a
+def _grow_rows(a: np.ndarray, n: int) -> np.ndarray:
+    b = np.empty((max(n, 2 * a.shape[0]), a.shape[1]), dtype=a.dtype)
+    b[: a.shape[0]] = a
     return b
 
 
+@njit(cache=True, nogil=True, inline="always", _nrt=False)  # type: ignore[call-overload]
+def _execute(
+    t: int,
+    at_close: bool,
+    shares_mode: bool,
+    open_: np.ndarray,
+    high: np.ndarray,
+    low: np.ndarray,
+    close: np.ndarray,
+    ref_close: np.ndarray,
+    day: np.ndarray,
+    cfg: np.ndarray,
+    pos: np.ndarray,
+    mark: np.ndarray,
+    pend: np.ndarray,
+    pend_t: np.ndarray,
+    pend_k: np.ndarray,
+    pend_p: np.ndarray,
+    buy_day: np.ndarray,
+    buy_qty: np.ndarray,
+    rejects: np.ndarray,
+    fills: np.ndarray,
+    work: np.ndarray,
+    nf: int,
+    cash: float,
+    npend: int,
+) -> tuple[float, int, int]:
+    """Execute the pending orders at bar ``t``'s open (or close): sells first, then buys.
+
+    Mutates positions, pending state, rejections and ``fills`` (room for one fill per symbol
+    is the caller's job); return the new (cash, pending count, fill count). ``work`` keeps
+    each order's size from the sell pass for the buy pass (nothing it depends on changes in
+    between unless the symbol itself traded) and marks orders waiting for cash for one lot.
+    """
+    m = len(pos)
+    t_plus_one = cfg[mk.C_T1] > 0
+    limits = cfg[mk.C_LIMIT] > 0
+    # equity at this moment, marking at the execution price where there is one
+    eq = cash
+    for s in range(m):
+        work[W_SIZE, s] = np.nan
+        if pos[s] != 0:
+            px = close[t, s] if at_close else open_[t, s]
+            if px != px:
+                px = mark[s]
+            if px == px:
+                eq += pos[s] * px
+    for side_pass in range(2):  # sells first, then buys
+        for s in range(m):
+            if not pend[s]:
+                continue
+            work[W_WAIT, s] = 0.0
+            # load only what the rules need: a cold bar's prices cost a cache miss each
+            o = open_[t, s]
+            c = close[t, s]
+            if pend_k[s] != mk.MARKET:
+                h = high[t, s]
+                lo = low[t, s]
+            else:
+                h = o
+                lo = o
+            if side_pass == 1 and work[W_SIZE, s] == work[W_SIZE, s]:
+                desired = work[W_SIZE, s]
+                side = int(work[W_SIDE, s])
+            elif shares_mode:
+                desired = pend_t[s]
+                side = mk.BUY if desired > pos[s] else mk.SELL
+            else:
+                ref_px = c if at_close else o
+                if ref_px != ref_px:
+                    ref_px = mark[s]
+                if ref_px != ref_px:
+                    continue
+                side = mk.BUY if pend_t[s] * eq > pos[s] * ref_px else mk.SELL
+                raw = mk.trigger_price(side, pend_k[s], pend_p[s], o, h, lo, c, at_close)
+                if raw != raw:
+                    raw = ref_px
+                est = mk.slipped(side, raw, cfg)
+                desired = mk.target_quantity(pend_t[s], eq, est, cfg)
+                if desired > 0:
+                    desired = mk.round_lot(desired, cfg[mk.C_LOT])
+                elif desired < 0:
+                    desired = -mk.round_lot(-desired, cfg[mk.C_LOT])
+                side = 0 if desired == pos[s] else (mk.BUY if desired > pos[s] else mk.SELL)
+            work[W_SIZE, s] = desired
+            work[W_SIDE, s] = side
+            delta = desired - pos[s]
+            if delta == 0:
+                if not shares_mode and mk.awaits_one_lot(pend_t[s], desired, pos[s]):
+                    work[W_WAIT, s] = 1.0
+                    if side_pass == 1:  # the equity cannot pay for one lot: stays pending
+                        rejects[mk.NO_CASH] += 1
+                    continue
+                pend[s] = False
+                npend -= 1
+                continue
+            if (side == mk.SELL) != (side_pass == 0):
+                continue
+            bought = buy_qty[s] if t_plus_one and buy_day[s] == day[t] else 0.0
+            sellable = max(pos[s], 0.0) - bought
+            q, px, fee, why = mk.try_fill(
+                side,
+                abs(delta),
+                pend_k[s],
+                pend_p[s],
+                o,
+                h,
+                lo,
+                c,
+                at_close,
+                ref_close[t, s] if limits else np.nan,
+                cash,
+                pos[s],
+                sellable,
+                cfg,
+            )
+            if q <= 0:
+                rejects[why] += 1
+                # not enough cash for one lot stays pending (the price may fall), as a peer
+                # engine re-submitting each bar would; shorting never will
+                if why == mk.NO_SHORT:
+                    pend[s] = False
+                    npend -= 1
+                continue
+            if why != mk.FILLED:
+                rejects[why] += 1
+            work[W_SIZE, s] = np.nan  # traded: size again in the buy pass
+            signed = q * side
+            pos[s] += signed
+            if abs(pos[s]) < 1e-12:
+                pos[s] = 0.0
+            cash -= signed * px + fee
+            if side == mk.BUY and t_plus_one:
+                if buy_day[s] != day[t]:
+                    buy_day[s] = day[t]
+                    buy_qty[s] = 0.0
+                buy_qty[s] += q
+            fills[nf, 0] = t
+            fills[nf, 1] = s
+            fills[nf, 2] = signed
+            fills[nf, 3] = px
+            fills[nf, 4] = fee
+            nf += 1
+            # a T+1 or price-limit partial stays pending for the rest
+            if why != mk.T_PLUS_ONE:
+                pend[s] = False
+                npend -= 1
+    # the price above which a waiting order still cannot pay for one lot, with the cash as it
+    # is now (the equity while nothing is held); with a margin: a price near it takes the
+    # full path
+    lot = cfg[mk.C_LOT]
+    slip = cfg[mk.C_SLIP] * 1e-4
+    for s in range(m):
+        if pend[s] and work[W_WAIT, s] > 0:
+            w = pend_t[s]
+            side_sign = 1.0 if w > 0 else -1.0
+            if cash > 0 and lot > 0:
+                work[W_THRESHOLD, s] = (
+                    abs(w)
+                    * cash
+                    / ((1.0 + side_sign * slip) * (1.0 + cfg[mk.C_RATE]) * lot * (1.0 - 1e-9))
+                    * (1.0 + 1e-7)
+                )
+            else:
+                work[W_THRESHOLD, s] = np.inf
+    return cash, npend, nf
+
+
+@njit(cache=True, nogil=True, inline="always", _nrt=False)  # type: ignore[call-overload]
+def _still_waiting(
+    t: int,
+    at_close: bool,
+    open_: np.ndarray,
+    close: np.ndarray,
+    pend: np.ndarray,
+    pend_k: np.ndarray,
+    work: np.ndarray,
+) -> int:
+    """Return how many orders wait for cash for one lot if every pending order is such a
+    market order whose price is still above its threshold, else 0.
+
+    Called only while no position is held: the equity is then the cash, which only a fill
+    changes, so a waiting order's outcome depends on the price alone. The full path would
+    refuse each of these orders once ("not enough cash"), as the caller counts.
+    """
+    count = 0
+    for s in range(len(pend)):
+        if not pend[s]:
+            continue
+        if work[W_WAIT, s] <= 0 or pend_k[s] != mk.MARKET:
+            return 0
+        px = close[t, s] if at_close else open_[t, s]
+        if not px > work[W_THRESHOLD, s]:  # also a missing price: the full path decides
+            return 0
+        count += 1
+    return count
+
+
+@njit(cache=True, nogil=True, inline="always", _nrt=False)  # type: ignore[call-overload]
+def _phase(
+    t: int,
+    at_close: bool,
+    shares_mode: bool,
+    open_: np.ndarray,
+    high: np.ndarray,
+    low: np.ndarray,
+    close: np.ndarray,
+    ref_close: np.ndarray,
+    day: np.ndarray,
+    cfg: np.ndarray,
+    pos: np.ndarray,
+    mark: np.ndarray,
+    pend: np.ndarray,
+    pend_t: np.ndarray,
+    pend_k: np.ndarray,
+    pend_p: np.ndarray,
+    buy_day: np.ndarray,
+    buy_qty: np.ndarray,
+    rejects: np.ndarray,
+    fills: np.ndarray,
+    work: np.ndarray,
+    nf: int,
+    cash: float,
+    npend: int,
+    n_held: int,
+) -> tuple[float, int, int, int]:
+    """Execute the pending orders at this moment (skipping orders that still wait for cash);
+    return (cash, pending count, fill count, symbols held)."""
+    if n_held == 0 and not shares_mode:
+        waiting = _still_waiting(t, at_close, open_, close, pend, pend_k, work)
+        if waiting > 0:
+            rejects[mk.NO_CASH] += waiting
+            return cash, npend, nf, n_held
+    cash, npend, nf = _execute(
+        t,
+        at_close,
+        shares_mode,
+        open_,
+        high,
+        low,
+        close,
+        ref_close,
+        day,
+        cfg,
+        pos,
+        mark,
+        pend,
+        pend_t,
+        pend_k,
+        pend_p,
+        buy_day,
+        buy_qty,
+        rejects,
+        fills,
+        work,
+        nf,
+        cash,
+        npend,
+    )
+    n_held = 0
+    for s in range(len(pos)):
+        if pos[s] != 0:
+            n_held += 1
+    return cash, npend, nf, n_held
+
+
+@njit(cache=True, nogil=True, _nrt=False)  # type: ignore[call-overload]
+def _span(
+    t0: int,
+    open_: np.ndarray,
+    high: np.ndarray,
+    low: np.ndarray,
+    close: np.ndarray,
+    ref_close: np.ndarray,
+    day: np.ndarray,
+    target: np.ndarray,
+    kind: np.ndarray,
+    oprice: np.ndarray,
+    has_orders: bool,
+    cfg: np.ndarray,
+    at_close: bool,
+    shares_mode: bool,
+    pos: np.ndarray,
+    mark: np.ndarray,
+    last_t: np.ndarray,
+    last_k: np.ndarray,
+    last_p: np.ndarray,
+    pend: np.ndarray,
+    pend_t: np.ndarray,
+    pend_k: np.ndarray,
+    pend_p: np.ndarray,
+    buy_day: np.ndarray,
+    buy_qty: np.ndarray,
+    rejects: np.ndarray,
+    fills: np.ndarray,
+    work: np.ndarray,
+    equity: np.ndarray,
+    held: np.ndarray,
+    scal: np.ndarray,
+    nf: int,
+    npend: int,
+) -> tuple[int, int, int]:
+    """Run bars ``t0..`` to the end, or until ``fills`` may be too small for the next bar
+    (then return that bar so the caller can grow it). Nothing is allocated in this loop and
+    it runs without reference counting (``_nrt=False``): an array reallocated or passed to a
+    call inside a loop costs atomic reference counts on every bar.
+    Return (next bar, fill count, pending count)."""
+    n, m = close.shape
+    cash = scal[S_CASH]
+    min_cash = scal[S_MIN_CASH]
+    n_held = 0
+    for s in range(m):
+        if pos[s] != 0:
+            n_held += 1
+    t = t0
+    while t < n:
+        if npend > 0 and nf + m > fills.shape[0]:
+            break
+        if npend > 0 and not at_close:  # next_open: fill at this bar's open
+            cash, npend, nf, n_held = _phase(
+                t,
+                False,
+                shares_mode,
+                open_,
+                high,
+                low,
+                close,
+                ref_close,
+                day,
+                cfg,
+                pos,
+                mark,
+                pend,
+                pend_t,
+                pend_k,
+                pend_p,
+                buy_day,
+                buy_qty,
+                rejects,
+                fills,
+                work,
+                nf,
+                cash,
+                npend,
+                n_held,
+            )
+        # the decision made at bar t (from bars 0..t) is an order if it changed
+        for s in range(m):
+            c = close[t, s]
+            if c == c:
+                mark[s] = c
+            tg = target[t, s]
+            if tg == tg:
+                k = kind[t, s] if has_orders else 0
+                p = oprice[t, s] if has_orders and k != 0 else np.nan
+                same_p = (p == last_p[s]) or (p != p and last_p[s] != last_p[s])
+                if tg != last_t[s] or k != last_k[s] or not same_p:
+                    last_t[s] = tg
+                    last_k[s] = k
+                    last_p[s] = p
+                    work[W_WAIT, s] = 0.0
+                    if tg == 0 and pos[s] == 0:
+                        # flat, and to stay flat: nothing to execute (it would be done at
+                        # once); it replaces any pending order
+                        if pend[s]:
+                            pend[s] = False
+                            npend -= 1
+                        continue
+                    if not pend[s]:
+                        npend += 1
+                    pend[s] = True
+                    pend_t[s] = tg
+                    pend_k[s] = k
+                    pend_p[s] = p
+                    if not at_close and t + 1 < n:
+                        # it executes at the next open: load that price now (the bar loop
+                        # reads no opens), so the fill does not wait on memory
+                        work[W_NEXT_OPEN, s] = open_[t + 1, s]
+        if npend > 0 and at_close:  # close: fill at this bar's close
+            cash, npend, nf, n_held = _phase(
+                t,
+                True,
+                shares_mode,
+                open_,
+                high,
+                low,
+                close,
+                ref_close,
+                day,
+                cfg,
+                pos,
+                mark,
+                pend,
+                pend_t,
+                pend_k,
+                pend_p,
+                buy_day,
+                buy_qty,
+                rejects,
+                fills,
+                work,
+                nf,
+                cash,
+                npend,
+                n_held,
+            )
+        eq = cash
+        if n_held > 0:
+            for s in range(m):
+                if pos[s] != 0 and mark[s] == mark[s]:
+                    eq += pos[s] * mark[s]
+        equity[t] = eq
+        held[t] = 1 if n_held > 0 else 0
+        if cash < min_cash:
+            min_cash = cash
+        t += 1
+    scal[S_CASH] = cash
+    scal[S_MIN_CASH] = min_cash
+    return t, nf, npend
+
+
 @njit(cache=True, nogil=True)
-def simulate(open_: np.ndarray, high: np.ndarray, low: np.ndarray, close: np.ndarray,
-             ref_close: np.ndarray, day: np.ndarray, target: np.ndarray, kind: np.ndarray,
-             oprice: np.ndarray, has_orders: bool, cfg: np.ndarray, cash0: float,
-             at_close: bool, shares_mode: bool):  # type: ignore[no-untyped-def]
+def simulate(
+    open_: np.ndarray,
+    high: np.ndarray,
+    low: np.ndarray,
+    close: np.ndarray,
+    ref_close: np.ndarray,
+    day: np.ndarray,
+    target: np.ndarray,
+    kind: np.ndarray,
+    oprice: np.ndarray,
+    has_orders: bool,
+    cfg: np.ndarray,
+    cash0: float,
+    at_close: bool,
+    shares_mode: bool,
+):
     """Run the fill loop; return the equity curve, whether a position is held at each bar's
-    close, the lowest and final cash, fills, rejection counts, final positions and last marks."""
+    close, the lowest and final cash, fills, rejection counts, final positions and last marks.
+
+    The bar loop marks to market and turns changed decisions into pending orders; the market
+    rules run in :func:`_execute`, only on bars with pending orders.
+    """
+    n = close.shape[0]
+    return simulate_into(
+        open_,
+        high,
+        low,
+        close,
+        ref_close,
+        day,
+        target,
+        kind,
+        oprice,
+        has_orders,
+        cfg,
+        cash0,
+        at_close,
+        shares_mode,
+        np.empty(n),
+        np.empty(n, dtype=np.uint8),
+    )
+
+
+@njit(cache=True, nogil=True)
+def simulate_into(
+    open_: np.ndarray,
+    high: np.ndarray,
+    low: np.ndarray,
+    close: np.ndarray,
+    ref_close: np.ndarray,
+    day: np.ndarray,
+    target: np.ndarray,
+    kind: np.ndarray,
+    oprice: np.ndarray,
+    has_orders: bool,
+    cfg: np.ndarray,
+    cash0: float,
+    at_close: bool,
+    shares_mode: bool,
+    equity: np.ndarray,
+    held: np.ndarray,
+):
+    """:func:`simulate` writing the equity curve and the held flags into the given arrays
+    (allocated by numpy, which asks for huge pages: faster to fill than the compiled code's
+    own allocation)."""
     n, m = close.shape
     pos = np.zeros(m)
-    cash = cash0
     mark = np.full(m, np.nan)
     last_t = np.full(m, np.nan)
     last_k = np.full(m, -1)
@@ -79,149 +570,80 @@ def simulate(open_: np.ndarray, high: np.ndarray, low: np.ndarray, close: np.nda
     pend_p = np.zeros(m)
     buy_day = np.full(m, -1, dtype=np.int64)
     buy_qty = np.zeros(m)
-    equity = np.empty(n)
-    held = np.empty(n, dtype=np.uint8)
-    min_cash = cash0
-    cap = 256
-    f_bar = np.empty(cap, dtype=np.int64)
-    f_sym = np.empty(cap, dtype=np.int64)
-    f_qty = np.empty(cap)
-    f_px = np.empty(cap)
-    f_fee = np.empty(cap)
-    nf = 0
+    fills = np.empty((max(256, 4 * m), 5))
     rejects = np.zeros(8, dtype=np.int64)
+    work = np.zeros((5, m))
+    work[W_SIZE] = np.nan
+    scal = np.array([cash0, cash0])
+    t = 0
+    nf = 0
     npend = 0
-    for t in range(n):
-        for phase in range(2):
-            # phase 0: before the decision (fills at this bar's open for next_open)
-            # phase 1: after it (fills at this bar's close for close)
-            if phase == 1:
-                for s in range(m):
-                    c = close[t, s]
-                    if c == c:
-                        mark[s] = c
-                    tg = target[t, s]
-                    if tg == tg:
-                        k = kind[t, s] if has_orders else 0
-                        p = oprice[t, s] if has_orders and k != 0 else np.nan
-                        same_p = (p == last_p[s]) or (p != p and last_p[s] != last_p[s])
-                        if tg != last_t[s] or k != last_k[s] or not same_p:
-                            last_t[s] = tg
-                            last_k[s] = k
-                            last_p[s] = p
-                            if not pend[s]:
-                                npend += 1
-                            pend[s] = True
-                            pend_t[s] = tg
-                            pend_k[s] = k
-                            pend_p[s] = p
-            if npend == 0 or (phase == 0) == at_close:
-                continue
-            # equity at this moment, marking at the execution price where there is one
-            eq = cash
-            for s in range(m):
-                px = close[t, s] if at_close else open_[t, s]
-                if not px == px:
-                    px = mark[s]
-                if pos[s] != 0 and px == px:
-                    eq += pos[s] * px
-            for side_pass in range(2):  # sells first, then buys
-                for s in range(m):
-                    if not pend[s]:
-                        continue
-                    o = open_[t, s]
-                    h = high[t, s]
-                    lo = low[t, s]
-                    c = close[t, s]
-                    if shares_mode:
-                        desired = pend_t[s]
-                        side = mk.BUY if desired > pos[s] else mk.SELL
-                    else:
-                        ref_px = c if at_close else o
-                        if not ref_px == ref_px:
-                            ref_px = mark[s]
-                        if not ref_px == ref_px:
-                            continue
-                        side = mk.BUY if pend_t[s] * eq > pos[s] * ref_px else mk.SELL
-                        raw = mk.trigger_price(side, pend_k[s], pend_p[s], o, h, lo, c, at_close)
-                        if not raw == raw:
-                            raw = ref_px
-                        est = mk.slipped(side, raw, cfg)
-                        desired = mk.target_quantity(pend_t[s], eq, est, cfg)
-                        if desired > 0:
-                            desired = mk.round_lot(desired, cfg[mk.C_LOT])
-                        elif desired < 0:
-                            desired = -mk.round_lot(-desired, cfg[mk.C_LOT])
-                        if desired == pos[s]:
-                            side = 0
-                        else:
-                            side = mk.BUY if desired > pos[s] else mk.SELL
-                    delta = desired - pos[s]
-                    if delta == 0:
-                        pend[s] = False
-                        npend -= 1
-                        continue
-                    if (side == mk.SELL) != (side_pass == 0):
-                        continue
-                    bought = buy_qty[s] if buy_day[s] == day[t] else 0.0
-                    sellable = max(pos[s], 0.0) - bought
-                    q, px, fee, why = mk.try_fill(side, abs(delta), pend_k[s], pend_p[s], o, h,
-                                                  lo, c, at_close, ref_close[t, s], cash, pos[s],
-                                                  sellable, cfg)
-                    if q <= 0:
-                        rejects[why] += 1
-                        # not enough cash for one lot stays pending (the price may fall), as
-                        # a peer engine re-submitting each bar would; shorting never will
-                        if why == mk.NO_SHORT:
-                            pend[s] = False
-                            npend -= 1
-                        continue
-                    if why != mk.FILLED:
-                        rejects[why] += 1
-                    signed = q * side
-                    pos[s] += signed
-                    if abs(pos[s]) < 1e-12:
-                        pos[s] = 0.0
-                    cash -= signed * px + fee
-                    if side == mk.BUY:
-                        if buy_day[s] != day[t]:
-                            buy_day[s] = day[t]
-                            buy_qty[s] = 0.0
-                        buy_qty[s] += q
-                    if nf == len(f_bar):
-                        f_bar = _grow(f_bar, nf + 1)
-                        f_sym = _grow(f_sym, nf + 1)
-                        f_qty = _grow(f_qty, nf + 1)
-                        f_px = _grow(f_px, nf + 1)
-                        f_fee = _grow(f_fee, nf + 1)
-                    f_bar[nf] = t
-                    f_sym[nf] = s
-                    f_qty[nf] = signed
-                    f_px[nf] = px
-                    f_fee[nf] = fee
-                    nf += 1
-                    # a T+1 or price-limit partial stays pending for the rest
-                    if why != mk.T_PLUS_ONE:
-                        pend[s] = False
-                        npend -= 1
-        eq = cash
-        h = 0
-        for s in range(m):
-            if pos[s] != 0:
-                h = 1
-                if mark[s] == mark[s]:
-                    eq += pos[s] * mark[s]
-        equity[t] = eq
-        held[t] = h
-        if cash < min_cash:
-            min_cash = cash
-    return (equity, held, min_cash, cash, f_bar[:nf], f_sym[:nf], f_qty[:nf], f_px[:nf],
-            f_fee[:nf], rejects, pos, mark)
+    while True:
+        t, nf, npend = _span(
+            t,
+            open_,
+            high,
+            low,
+            close,
+            ref_close,
+            day,
+            target,
+            kind,
+            oprice,
+            has_orders,
+            cfg,
+            at_close,
+            shares_mode,
+            pos,
+            mark,
+            last_t,
+            last_k,
+            last_p,
+            pend,
+            pend_t,
+            pend_k,
+            pend_p,
+            buy_day,
+            buy_qty,
+            rejects,
+            fills,
+            work,
+            equity,
+            held,
+            scal,
+            nf,
+            npend,
+        )
+        if t >= n:
+            break
+        fills = _grow_rows(fills, nf + m)
+    f = fills[:nf]
+    return (
+        equity,
+        held,
+        scal[S_MIN_CASH],
+        scal[S_CASH],
+        f[:, 0].astype(np.int64),
+        f[:, 1].astype(np.int64),
+        f[:, 2].copy(),
+        f[:, 3].copy(),
+        f[:, 4].copy(),
+        rejects,
+        pos,
+        mark,
+    )
 
 
 @njit(cache=True, nogil=True)
-def round_trips(f_bar: np.ndarray, f_sym: np.ndarray, f_qty: np.ndarray, f_px: np.ndarray,
-                f_fee: np.ndarray, m: int, last_mark: np.ndarray):  # type: ignore[no-untyped-def]
+def round_trips(
+    f_bar: np.ndarray,
+    f_sym: np.ndarray,
+    f_qty: np.ndarray,
+    f_px: np.ndarray,
+    f_fee: np.ndarray,
+    m: int,
+    last_mark: np.ndarray,
+):
     """Group fills into trades: a trade opens when a symbol leaves flat and closes at flat.
 
     Return arrays (symbol, entry bar, exit bar (-1 open), signed quantity, entry price, exit
@@ -319,8 +741,12 @@ class BacktestConfig:
             raise ConfigError(f"fill: expected one of {', '.join(FILLS)}, got {self.fill!r}")
 
     def as_dict(self) -> dict[str, Any]:
-        return {"cash": self.cash, "fill": self.fill, "benchmark": self.benchmark,
-                "market": self.market.as_dict()}
+        return {
+            "cash": self.cash,
+            "fill": self.fill,
+            "benchmark": self.benchmark,
+            "market": self.market.as_dict(),
+        }
 
 
 @dataclass
@@ -377,21 +803,49 @@ class Prepared:
         if decisions.target.shape != (n, m):
             raise ConfigError(f"decisions shape {decisions.target.shape} != data shape {(n, m)}")
         has_orders = decisions.kind is not None and bool(np.any(decisions.kind))
-        kind = decisions.kind if has_orders else np.zeros((1, 1), dtype=np.int8)
-        price = decisions.price if has_orders else np.zeros((1, 1))
+        kind: np.ndarray = np.zeros((1, 1), dtype=np.int8)
+        price: np.ndarray = np.zeros((1, 1))
+        if has_orders and decisions.kind is not None:
+            kind = decisions.kind
+            price = decisions.price if decisions.price is not None else np.full((n, m), np.nan)
         ref = self.ref_close
         if ref.shape != (n, m):
             ref = np.broadcast_to(np.full((1, 1), np.nan), (n, m))
-        eq, held, min_cash, cash, fb, fs, fq, fp, ff, rej, pos, last_mark = simulate(
-            d.open, d.high, d.low, d.close, ref, self.day,
-            np.ascontiguousarray(decisions.target), kind, price, has_orders, self.cfg,
-            float(self.config.cash), self.config.fill == "close", sizing == "shares",
+        eq, held, min_cash, cash, fb, fs, fq, fp, ff, rej, pos, last_mark = simulate_into(
+            d.open,
+            d.high,
+            d.low,
+            d.close,
+            ref,
+            self.day,
+            np.ascontiguousarray(decisions.target),
+            kind,
+            price,
+            has_orders,
+            self.cfg,
+            float(self.config.cash),
+            self.config.fill == "close",
+            sizing == "shares",
+            np.empty(n),
+            np.empty(n, dtype=np.uint8),
         )
         tr = round_trips(fb, fs, fq, fp, ff, m, last_mark)
-        names = ("symbol", "entry_bar", "exit_bar", "quantity", "entry_price", "exit_price",
-                 "pnl", "fees")
+        names = (
+            "symbol",
+            "entry_bar",
+            "exit_bar",
+            "quantity",
+            "entry_price",
+            "exit_price",
+            "pnl",
+            "fees",
+        )
         return Simulation(
-            index=d.index, symbols=d.symbols, equity=eq, held=held, min_cash=min_cash,
+            index=d.index,
+            symbols=d.symbols,
+            equity=eq,
+            held=held,
+            min_cash=min_cash,
             final_cash=cash,
             fills={"bar": fb, "symbol": fs, "quantity": fq, "price": fp, "fees": ff},
             trades=dict(zip(names, tr, strict=True)),
@@ -400,8 +854,9 @@ class Prepared:
         )
 
 
-def simulate_strategy(strategy: Strategy, data: Bars, config: BacktestConfig,
-                      prepared: Prepared | None = None) -> tuple[Decisions, Simulation]:
+def simulate_strategy(
+    strategy: Strategy, data: Bars, config: BacktestConfig, prepared: Prepared | None = None
+) -> tuple[Decisions, Simulation]:
     """Compute ``strategy``'s decisions on ``data`` and execute them."""
     prep = prepared or Prepared(data, config)
     decisions = strategy.decisions(data)

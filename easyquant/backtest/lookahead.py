@@ -22,9 +22,14 @@ def cut_points(n: int, cuts: int, min_bars: int = 2) -> list[int]:
     return sorted({*pts.tolist(), n - 1})
 
 
-def check_lookahead(strategy: Strategy, data: Bars, *, cuts: int = 20,
-                    full: Decisions | None = None,
-                    progress: Callable[[int, int], None] | None = None) -> int:
+def check_lookahead(
+    strategy: Strategy,
+    data: Bars,
+    *,
+    cuts: int = 20,
+    full: Decisions | None = None,
+    progress: Callable[[int, int], None] | None = None,
+) -> int:
     """Raise StrategyError naming the first bar whose decision changes when later bars are
     removed; return the number of truncated runs checked."""
     full = full or strategy.decisions(data)

@@ -23,8 +23,16 @@ MARKET, LIMIT, STOP = 0, 1, 2
 
 # Why an order did not fill (or filled only in part).
 FILLED, NOT_TRIGGERED, PRICE_LIMIT, T_PLUS_ONE, NO_CASH, NO_SHORT, LOT, NO_PRICE = range(8)
-REASONS = ("filled", "not triggered", "at the daily price limit", "T+1: bought today",
-           "not enough cash", "shorting not allowed", "below one lot", "no price")
+REASONS = (
+    "filled",
+    "not triggered",
+    "at the daily price limit",
+    "T+1: bought today",
+    "not enough cash",
+    "shorting not allowed",
+    "below one lot",
+    "no price",
+)
 
 # Indices of the float64 config vector the compiled code reads (see MarketProfile.vector).
 C_RATE, C_MIN, C_STAMP, C_SLIP, C_LOT, C_SHORT, C_T1, C_LIMIT, C_TICK = range(9)
@@ -56,10 +64,13 @@ class MarketProfile:
 
     def __post_init__(self) -> None:
         checks = {
-            "lot": self.lot >= 0, "price_limit": 0 <= self.price_limit < 1,
-            "stamp_duty": 0 <= self.stamp_duty < 1, "commission": 0 <= self.commission < 1,
-            "min_commission": self.min_commission >= 0, "slippage_bps": 0 <= self.slippage_bps
-            < 10_000, "tick": self.tick >= 0,
+            "lot": self.lot >= 0,
+            "price_limit": 0 <= self.price_limit < 1,
+            "stamp_duty": 0 <= self.stamp_duty < 1,
+            "commission": 0 <= self.commission < 1,
+            "min_commission": self.min_commission >= 0,
+            "slippage_bps": 0 <= self.slippage_bps < 10_000,
+            "tick": self.tick >= 0,
         }
         for key, ok in checks.items():
             value = getattr(self, key)
@@ -84,8 +95,16 @@ class MarketProfile:
 
 PROFILES: dict[str, MarketProfile] = {
     "us": MarketProfile("us", lot=1, allow_short=True, utc_offset_hours=-5.0),
-    "cn": MarketProfile("cn", lot=100, allow_short=False, t_plus_one=True, price_limit=0.10,
-                        stamp_duty=0.0005, min_commission=5.0, utc_offset_hours=8.0),
+    "cn": MarketProfile(
+        "cn",
+        lot=100,
+        allow_short=False,
+        t_plus_one=True,
+        price_limit=0.10,
+        stamp_duty=0.0005,
+        min_commission=5.0,
+        utc_offset_hours=8.0,
+    ),
     "crypto": MarketProfile("crypto", lot=0, allow_short=False, tick=0.0, periods_per_year=365),
 }
 
@@ -99,8 +118,16 @@ def get_profile(name: str, **costs: Any) -> MarketProfile:
 
 # ----- the rules (compiled; callable from Python too) --------------------------------------
 @njit(cache=True, nogil=True)
-def trigger_price(side: int, kind: int, order_price: float, o: float, h: float, lo: float,
-                  c: float, at_close: bool) -> float:
+def trigger_price(
+    side: int,
+    kind: int,
+    order_price: float,
+    o: float,
+    h: float,
+    lo: float,
+    c: float,
+    at_close: bool,
+) -> float:
     """Return the raw price an order executes at on this bar, or nan if it does not trigger.
 
     Market: the open (or the close when ``at_close``). Buy limit: when the low reaches the
@@ -109,7 +136,7 @@ def trigger_price(side: int, kind: int, order_price: float, o: float, h: float, 
     orders are checked against the close only.
     """
     if at_close:
-        if not c == c:
+        if c != c:
             return np.nan
         if kind == MARKET:
             return c
@@ -118,7 +145,7 @@ def trigger_price(side: int, kind: int, order_price: float, o: float, h: float, 
         else:
             ok = c >= order_price if side == BUY else c <= order_price
         return c if ok else np.nan
-    if not o == o:
+    if o != o:
         return np.nan
     if kind == MARKET:
         return o
@@ -135,7 +162,7 @@ def trigger_price(side: int, kind: int, order_price: float, o: float, h: float, 
 def limit_prices(ref_close: float, cfg: np.ndarray) -> tuple[float, float]:
     """Return the (down, up) daily price limits from the previous close (nan when none)."""
     pct = cfg[C_LIMIT]
-    if pct <= 0 or not ref_close == ref_close:
+    if pct <= 0 or ref_close != ref_close:
         return np.nan, np.nan
     tick = cfg[C_TICK]
     up = ref_close * (1 + pct)
@@ -150,7 +177,7 @@ def limit_prices(ref_close: float, cfg: np.ndarray) -> tuple[float, float]:
 def blocked_by_limit(side: int, price: float, ref_close: float, cfg: np.ndarray) -> bool:
     """Return True for a buy at (or above) limit-up or a sell at (or below) limit-down."""
     down, up = limit_prices(ref_close, cfg)
-    if not up == up:
+    if up != up:
         return False
     eps = 1e-9 * up
     if side == BUY:
@@ -181,7 +208,20 @@ def round_lot(qty: float, lot: float) -> float:
     """Round a non-negative quantity down to whole lots (``lot`` 0: fractional, unchanged)."""
     if lot <= 0:
         return qty
+    if lot == 1.0:  # whole shares: the same result without a division
+        return float(math.floor(qty + 1e-9))
     return math.floor(qty / lot + 1e-9) * lot
+
+
+@njit(cache=True, nogil=True)
+def awaits_one_lot(target: float, desired: float, position: float) -> bool:
+    """Return True when a non-zero target leaves a flat position flat after lot rounding.
+
+    The equity cannot pay for one lot at this price: the order stays pending (a later bar may
+    afford it), exactly as an order refused for want of cash does. This is what an engine that
+    re-submits "buy all-in while flat" on every bar does.
+    """
+    return target != 0 and desired == 0 and position == 0
 
 
 @njit(cache=True, nogil=True)
@@ -194,16 +234,29 @@ def target_quantity(weight: float, equity: float, price: float, cfg: np.ndarray)
 
 
 @njit(cache=True, nogil=True)
-def try_fill(side: int, qty: float, kind: int, order_price: float, o: float, h: float,
-             lo: float, c: float, at_close: bool, ref_close: float, cash: float,
-             position: float, sellable: float, cfg: np.ndarray) -> tuple[float, float, float, int]:
+def try_fill(
+    side: int,
+    qty: float,
+    kind: int,
+    order_price: float,
+    o: float,
+    h: float,
+    lo: float,
+    c: float,
+    at_close: bool,
+    ref_close: float,
+    cash: float,
+    position: float,
+    sellable: float,
+    cfg: np.ndarray,
+) -> tuple[float, float, float, int]:
     """Apply every rule to one order of ``qty`` > 0 units on one bar.
 
     Return ``(filled quantity, price, fees, reason)``; quantity 0 means no fill and ``reason``
     says why. ``sellable`` is the long position that may be sold today (T+1).
     """
     raw = trigger_price(side, kind, order_price, o, h, lo, c, at_close)
-    if not raw == raw:
+    if raw != raw:
         return 0.0, np.nan, 0.0, NOT_TRIGGERED if (o == o or c == c) else NO_PRICE
     if blocked_by_limit(side, raw, ref_close, cfg):
         return 0.0, raw, 0.0, PRICE_LIMIT
@@ -277,10 +330,19 @@ class FillResult:
         return self.quantity > 0
 
 
-def fill_order(profile: MarketProfile, *, side: str, quantity: float, bar: Bar,
-               kind: str = "market", price: float | None = None, cash: float,
-               position: float = 0.0, bought_today: float = 0.0,
-               at_close: bool = False) -> FillResult:
+def fill_order(
+    profile: MarketProfile,
+    *,
+    side: str,
+    quantity: float,
+    bar: Bar,
+    kind: str = "market",
+    price: float | None = None,
+    cash: float,
+    position: float = 0.0,
+    bought_today: float = 0.0,
+    at_close: bool = False,
+) -> FillResult:
     """Try to fill one order against one bar with ``profile``'s rules (the paper broker's call).
 
     ``side`` is "buy" or "sell"; ``bought_today`` is the part of ``position`` bought on the
@@ -298,7 +360,19 @@ def fill_order(profile: MarketProfile, *, side: str, quantity: float, bar: Bar,
     s = BUY if side == "buy" else SELL
     sellable = max(position, 0.0) - (bought_today if profile.t_plus_one else 0.0)
     q, px, fee, why = try_fill(
-        s, float(quantity), k, float(price or 0.0), bar.open, bar.high, bar.low, bar.close,
-        at_close, bar.ref_close, float(cash), float(position), sellable, profile.vector(),
+        s,
+        float(quantity),
+        k,
+        float(price or 0.0),
+        bar.open,
+        bar.high,
+        bar.low,
+        bar.close,
+        at_close,
+        bar.ref_close,
+        float(cash),
+        float(position),
+        sellable,
+        profile.vector(),
     )
     return FillResult(float(q), float(px), float(fee), REASONS[why])

@@ -29,60 +29,69 @@ from numba import njit
 DAY_NS = 86_400_000_000_000
 
 
+def bar_returns(close: np.ndarray) -> np.ndarray:
+    """Return ``close[t] / close[t-1] - 1`` at ``t`` (nan at 0 and where undefined)."""
+    close = np.ascontiguousarray(close, dtype=np.float64)
+    return _bar_returns(close, np.empty(len(close)))
+
+
 @njit(cache=True, nogil=True)
-def curve_stats(equity: np.ndarray, ts: np.ndarray, bench: np.ndarray, has_bench: bool,
-                held: np.ndarray) -> np.ndarray:
-    """Return one pass of curve statistics: [n_ret, mean, var, down_sq_mean, max_dd, max_dd_ns,
-    cov_rb, var_b, mean_b, exposed_bars]."""
+def _bar_returns(close: np.ndarray, out: np.ndarray) -> np.ndarray:
+    if len(close):
+        out[0] = np.nan
+    for t in range(1, len(close)):
+        b0 = close[t - 1]
+        b1 = close[t]
+        out[t] = b1 / b0 - 1.0 if (b0 == b0 and b1 == b1 and b0 != 0) else np.nan
+    return out
+
+
+@njit(cache=True, nogil=True)
+def curve_stats(
+    equity: np.ndarray, ts: np.ndarray, bench_ret: np.ndarray, has_bench: bool, held: np.ndarray
+) -> np.ndarray:
+    """Return the curve statistics: [n_ret, mean, var, down_sq_mean, max_dd, max_dd_ns,
+    cov_rb, var_b, intercept, exposed_bars]; ``bench_ret`` as :func:`bar_returns` gives.
+
+    Two passes (sums, then squared deviations from the means): no bar's division waits on the
+    previous bar's, unlike a running (Welford) update.
+    """
     n = len(equity)
     out = np.zeros(10)
-    # returns moments (Welford) and benchmark covariance
     cnt = 0
-    mean = 0.0
-    m2 = 0.0
+    sum_r = 0.0
     down = 0.0
-    mb = 0.0
-    m2b = 0.0
-    cov = 0.0
-    nb = 0
-    mr_b = 0.0
-    for t in range(1, n):
-        prev = equity[t - 1]
-        if prev == 0:
-            continue
-        r = equity[t] / prev - 1.0
-        cnt += 1
-        d = r - mean
-        mean += d / cnt
-        m2 += d * (r - mean)
-        if r < 0:
-            down += r * r
-        if has_bench:
-            b0 = bench[t - 1]
-            b1 = bench[t]
-            if b0 == b0 and b1 == b1 and b0 != 0:
-                rb = b1 / b0 - 1.0
-                nb += 1
-                db = rb - mb
-                dr = r - mr_b
-                mb += db / nb
-                mr_b += dr / nb
-                m2b += db * (rb - mb)
-                cov += dr * (rb - mb)
-    peak = equity[0]
-    peak_ts = ts[0]
+    nj = 0  # bars where both the curve and the benchmark have a return
+    sum_bj = 0.0
+    sum_rj = 0.0
+    peak = equity[0] if n > 0 else 0.0
+    peak_ts = ts[0] if n > 0 else 0
     max_dd = 0.0
     max_dur = 0
     exposed = 0
     for t in range(n):
         e = equity[t]
+        if t > 0:
+            prev = equity[t - 1]
+            if prev != 0:
+                r = e / prev - 1.0
+                cnt += 1
+                sum_r += r
+                if r < 0:
+                    down += r * r
+                if has_bench:
+                    rb = bench_ret[t]
+                    if rb == rb:
+                        nj += 1
+                        sum_bj += rb
+                        sum_rj += r
         if e >= peak:
             dur = ts[t] - peak_ts
             if dur > max_dur:
                 max_dur = dur
             peak = e
             peak_ts = ts[t]
-        elif peak > 0:
+        elif peak > 0 and e < peak * (1.0 + max_dd) * (1.0 + 1e-12):  # may be a new low
             dd = e / peak - 1.0
             if dd < max_dd:
                 max_dd = dd
@@ -92,17 +101,50 @@ def curve_stats(equity: np.ndarray, ts: np.ndarray, bench: np.ndarray, has_bench
         dur = ts[n - 1] - peak_ts
         if dur > max_dur:
             max_dur = dur
+    mean = sum_r / cnt if cnt > 0 else 0.0
+    mb = sum_bj / nj if nj > 0 else 0.0
+    mr_j = sum_rj / nj if nj > 0 else 0.0
+    m2 = 0.0
+    m2b = 0.0
+    cov = 0.0
+    for t in range(1, n):
+        prev = equity[t - 1]
+        if prev == 0:
+            continue
+        r = equity[t] / prev - 1.0
+        d = r - mean
+        m2 += d * d
+        if has_bench:
+            rb = bench_ret[t]
+            if rb == rb:
+                db = rb - mb
+                m2b += db * db
+                cov += (r - mr_j) * db
     out[0] = cnt
     out[1] = mean
     out[2] = m2 / (cnt - 1) if cnt > 1 else np.nan
     out[3] = down / cnt if cnt > 0 else np.nan
     out[4] = max_dd
     out[5] = max_dur
-    out[6] = cov / (nb - 1) if nb > 1 else np.nan
-    out[7] = m2b / (nb - 1) if nb > 1 else np.nan
-    out[8] = mr_b - (cov / m2b if m2b > 0 else 0.0) * mb if nb > 1 else np.nan
+    out[6] = cov / (nj - 1) if nj > 1 else np.nan
+    out[7] = m2b / (nj - 1) if nj > 1 else np.nan
+    out[8] = mr_j - (cov / m2b if m2b > 0 else 0.0) * mb if nj > 1 else np.nan
     out[9] = exposed
     return out
+
+
+@njit(cache=True, nogil=True)
+def _days(ts_ns: np.ndarray) -> int:
+    """Return how many distinct UTC days sorted timestamps fall on (one pass)."""
+    count = 0
+    lo = 1
+    hi = 0  # the current day is [lo, hi): a division only when a bar leaves it
+    for v in ts_ns:
+        if v < lo or v >= hi:
+            count += 1
+            lo = (v // DAY_NS) * DAY_NS
+            hi = lo + DAY_NS
+    return count
 
 
 def periods_per_year(ts_ns: np.ndarray, days_per_year: int) -> float:
@@ -115,8 +157,8 @@ def periods_per_year(ts_ns: np.ndarray, days_per_year: int) -> float:
         return 365.25 * DAY_NS / step
     if step >= 0.5 * DAY_NS:
         return float(days_per_year)
-    days = np.unique(ts_ns // DAY_NS)
-    return float(len(ts_ns)) / len(days) * days_per_year
+    ts = np.ascontiguousarray(ts_ns, dtype=np.int64)  # sorted (a bar index)
+    return float(len(ts)) / _days(ts) * days_per_year
 
 
 def compute_metrics(
@@ -128,18 +170,24 @@ def compute_metrics(
     held: np.ndarray,
     ppy: float,
     benchmark: np.ndarray | None = None,
+    benchmark_returns: np.ndarray | None = None,
 ) -> dict[str, float | int | None]:
     """Return every metric (see the module docstring) of one equity curve and its closed trades.
 
-    Undefined values (e.g. Sharpe of a flat curve) are None.
+    ``benchmark`` is the benchmark's closes; ``benchmark_returns`` (:func:`bar_returns` of
+    them, e.g. computed once for a sweep) may be given instead. Undefined values (e.g. Sharpe
+    of a flat curve) are None.
     """
     equity = np.ascontiguousarray(equity, dtype=np.float64)
     n = len(equity)
-    bench = (np.ascontiguousarray(benchmark, dtype=np.float64) if benchmark is not None
-             else np.zeros(1))
-    st = curve_stats(equity, ts_ns, bench, benchmark is not None,
-                     np.ascontiguousarray(held, dtype=np.uint8))
-    cnt, mean, var, down_sq, max_dd, max_dur_ns, cov, var_b, icpt, exposed = st
+    if benchmark_returns is None and benchmark is not None:
+        benchmark_returns = bar_returns(benchmark)
+    has_bench = benchmark_returns is not None
+    bench = np.ascontiguousarray(benchmark_returns if has_bench else np.zeros(1), dtype=np.float64)
+    if has_bench and len(bench) != n:
+        raise ValueError(f"benchmark: expected {n} values, got {len(bench)}")
+    st = curve_stats(equity, ts_ns, bench, has_bench, np.ascontiguousarray(held, dtype=np.uint8))
+    _cnt, mean, var, down_sq, max_dd, max_dur_ns, cov, var_b, icpt, exposed = st
     first, last = float(equity[0]), float(equity[-1])
     years = (ts_ns[-1] - ts_ns[0]) / DAY_NS / 365.25 if n > 1 else 0.0
     total = last / first - 1.0
@@ -166,8 +214,11 @@ def compute_metrics(
         "max_drawdown": float(max_dd),
         "max_drawdown_duration": float(max_dur_ns) / DAY_NS,
         "win_rate": float(len(wins) / len(pnl)) if len(pnl) else None,
-        "profit_factor": (float(wins.sum() / -losses.sum()) if len(losses)
-                          else (None if not len(wins) else math.inf)),
+        "profit_factor": (
+            float(wins.sum() / -losses.sum())
+            if len(losses)
+            else (None if not len(wins) else math.inf)
+        ),
         "expectancy": float(pnl.mean()) if len(pnl) else None,
         "trades": len(pnl),
         "exposure": float(exposed / n) if n else 0.0,
@@ -183,9 +234,23 @@ def compute_metrics(
 
 
 METRIC_NAMES = (
-    "total_return", "cagr", "volatility", "sharpe", "sortino", "calmar", "max_drawdown",
-    "max_drawdown_duration", "win_rate", "profit_factor", "expectancy", "trades", "exposure",
-    "turnover", "alpha", "beta", "final_equity",
+    "total_return",
+    "cagr",
+    "volatility",
+    "sharpe",
+    "sortino",
+    "calmar",
+    "max_drawdown",
+    "max_drawdown_duration",
+    "win_rate",
+    "profit_factor",
+    "expectancy",
+    "trades",
+    "exposure",
+    "turnover",
+    "alpha",
+    "beta",
+    "final_equity",
 )
 # metrics where smaller is better, for ranking
 LOWER_IS_BETTER = {"volatility", "max_drawdown_duration", "turnover"}

@@ -22,8 +22,14 @@ def _path(x: np.ndarray, y: np.ndarray, x0: float, x1: float, y0: float, y1: flo
     return " ".join(f"{a:.1f},{b:.1f}" for a, b in zip(px, py, strict=True))
 
 
-def _chart(title: str, times: pd.DatetimeIndex, values: np.ndarray, color: str,
-           fill: bool = False, fmt: str = "{:,.0f}") -> str:
+def _chart(
+    title: str,
+    times: pd.DatetimeIndex,
+    values: np.ndarray,
+    color: str,
+    fill: bool = False,
+    fmt: str = "{:,.0f}",
+) -> str:
     if len(values) == 0:
         return f"<h2>{html.escape(title)}</h2><p>no data</p>"
     x = np.asarray(times.asi8, dtype=np.float64)
@@ -32,8 +38,12 @@ def _chart(title: str, times: pd.DatetimeIndex, values: np.ndarray, color: str,
     if lo == hi:
         lo, hi = lo - 1, hi + 1
     pts = _path(x, y, x[0], x[-1], lo, hi)
-    shape = (f'<polygon points="{PAD},{H - PAD} {pts} {W - PAD},{H - PAD}" fill="{color}" '
-             f'fill-opacity="0.25" stroke="none"/>' if fill else "")
+    shape = (
+        f'<polygon points="{PAD},{H - PAD} {pts} {W - PAD},{H - PAD}" fill="{color}" '
+        f'fill-opacity="0.25" stroke="none"/>'
+        if fill
+        else ""
+    )
     labels = (
         f'<text x="4" y="{PAD}" font-size="11">{html.escape(fmt.format(hi))}</text>'
         f'<text x="4" y="{H - PAD}" font-size="11">{html.escape(fmt.format(lo))}</text>'
@@ -63,19 +73,22 @@ def _trade_chart(trades: pd.DataFrame) -> str:
         h = abs(v) / top * (H / 2 - PAD)
         y = mid - h if v > 0 else mid
         color = "#2a9d4b" if v > 0 else "#c0392b"
-        bars.append(f'<rect x="{PAD + i * bw:.1f}" y="{y:.1f}" width="{max(bw * 0.8, 0.5):.1f}" '
-                    f'height="{h:.1f}" fill="{color}"/>')
+        bars.append(
+            f'<rect x="{PAD + i * bw:.1f}" y="{y:.1f}" width="{max(bw * 0.8, 0.5):.1f}" '
+            f'height="{h:.1f}" fill="{color}"/>'
+        )
     return (
         "<h2>Trade P&amp;L</h2>"
         f'<svg viewBox="0 0 {W} {H}" width="100%" role="img" aria-label="trade pnl">'
         f'<line x1="{PAD}" y1="{mid}" x2="{W - PAD}" y2="{mid}" stroke="#999"/>'
-        + "".join(bars) + "</svg>"
+        + "".join(bars)
+        + "</svg>"
     )
 
 
 def _fmt(v: Any) -> str:
     if v is None or (isinstance(v, float) and not math.isfinite(v)):
-        return "–"
+        return "n/a"
     if isinstance(v, float):
         return f"{v:,.4f}"
     return html.escape(str(v))
@@ -87,13 +100,15 @@ def render(stored: dict[str, Any]) -> str:
     equity: pd.Series = stored["equity"]
     trades: pd.DataFrame = stored["trades"]
     title = f"Backtest {run['id']}: {run['strategy']} on {', '.join(run['symbols'])}"
-    rows = "".join(f"<tr><th>{html.escape(k)}</th><td>{_fmt(v)}</td></tr>"
-                   for k, v in sorted(stored["metrics"].items()))
+    rows = "".join(
+        f"<tr><th>{html.escape(k)}</th><td>{_fmt(v)}</td></tr>"
+        for k, v in sorted(stored["metrics"].items())
+    )
     params = ", ".join(f"{k}={v}" for k, v in sorted(stored["params"].items()))
     parts = [
         f"<h1>{html.escape(title)}</h1>",
         f"<p>state <b>{html.escape(run['state'])}</b>, market {html.escape(run['market'])}, "
-        f"params {html.escape(params) or '–'}, final equity {_fmt(run['final_equity'])}</p>",
+        f"params {html.escape(params) or 'none'}, final equity {_fmt(run['final_equity'])}</p>",
     ]
     if run.get("error"):
         parts.append(f"<p class='err'>error: {html.escape(run['error'])}</p>")
@@ -106,8 +121,7 @@ def render(stored: dict[str, Any]) -> str:
         parts.append(_chart("Drawdown", idx, dd * 100, "#c0392b", fill=True, fmt="{:.1f}%"))
     parts.append(_trade_chart(trades))
     if len(trades):
-        cols = ["symbol", "entry_time", "entry_price", "exit_time", "exit_price", "quantity",
-                "pnl"]
+        cols = ["symbol", "entry_time", "entry_price", "exit_time", "exit_price", "quantity", "pnl"]
         head = "".join(f"<th>{c}</th>" for c in cols)
         body = "".join(
             "<tr>" + "".join(f"<td>{_fmt(r[c])}</td>" for c in cols) + "</tr>"
@@ -124,11 +138,15 @@ def render(stored: dict[str, Any]) -> str:
             for c in stored["children"][:200]
         )
         parts.append(f"<h2>Points</h2><table>{head}{body}</table>")
-    style = ("body{font-family:system-ui,sans-serif;margin:24px;color:#222}"
-             "table{border-collapse:collapse;font-size:13px}td,th{border:1px solid #ddd;"
-             "padding:3px 8px;text-align:left}.err{color:#c0392b}")
-    return (f"<!doctype html><html><head><meta charset='utf-8'><title>{html.escape(title)}"
-            f"</title><style>{style}</style></head><body>{''.join(parts)}</body></html>")
+    style = (
+        "body{font-family:system-ui,sans-serif;margin:24px;color:#222}"
+        "table{border-collapse:collapse;font-size:13px}td,th{border:1px solid #ddd;"
+        "padding:3px 8px;text-align:left}.err{color:#c0392b}"
+    )
+    return (
+        f"<!doctype html><html><head><meta charset='utf-8'><title>{html.escape(title)}"
+        f"</title><style>{style}</style></head><body>{''.join(parts)}</body></html>"
+    )
 
 
 def write_report(stored: dict[str, Any], out: Path) -> Path:

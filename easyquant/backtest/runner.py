@@ -27,8 +27,15 @@ def as_bars(data: DataLike) -> Bars:
 class BacktestResult:
     """One run's outcome: equity curve, trades, fills, metrics and the decisions behind them."""
 
-    def __init__(self, strategy: Strategy, data: Bars, config: BacktestConfig,
-                 decisions: Decisions, sim: Simulation, metrics: dict[str, Any]) -> None:
+    def __init__(
+        self,
+        strategy: Strategy,
+        data: Bars,
+        config: BacktestConfig,
+        decisions: Decisions,
+        sim: Simulation,
+        metrics: dict[str, Any],
+    ) -> None:
         self.strategy = strategy
         self.data = data
         self.config = config
@@ -51,46 +58,58 @@ class BacktestResult:
         tr = self.sim.trades
         idx = self.sim.index
         exit_bar = tr["exit_bar"]
-        exit_time = pd.Series(
-            [idx[b] if b >= 0 else pd.NaT for b in exit_bar], dtype="datetime64[ns, UTC]"
-        ) if len(exit_bar) else pd.Series([], dtype="datetime64[ns, UTC]")
-        return pd.DataFrame({
-            "symbol": [self.sim.symbols[s] for s in tr["symbol"]],
-            "entry_bar": tr["entry_bar"],
-            "entry_time": idx[tr["entry_bar"]] if len(exit_bar) else pd.DatetimeIndex([]),
-            "entry_price": tr["entry_price"],
-            "exit_bar": exit_bar,
-            "exit_time": exit_time.to_numpy(),
-            "exit_price": tr["exit_price"],
-            "quantity": tr["quantity"],
-            "pnl": tr["pnl"],
-            "fees": tr["fees"],
-            "open": exit_bar < 0,
-        })
+        exit_time = (
+            pd.Series([idx[b] if b >= 0 else pd.NaT for b in exit_bar], dtype="datetime64[ns, UTC]")
+            if len(exit_bar)
+            else pd.Series([], dtype="datetime64[ns, UTC]")
+        )
+        return pd.DataFrame(
+            {
+                "symbol": [self.sim.symbols[s] for s in tr["symbol"]],
+                "entry_bar": tr["entry_bar"],
+                "entry_time": idx[tr["entry_bar"]] if len(exit_bar) else pd.DatetimeIndex([]),
+                "entry_price": tr["entry_price"],
+                "exit_bar": exit_bar,
+                "exit_time": exit_time.to_numpy(),
+                "exit_price": tr["exit_price"],
+                "quantity": tr["quantity"],
+                "pnl": tr["pnl"],
+                "fees": tr["fees"],
+                "open": exit_bar < 0,
+            }
+        )
 
     @cached_property
     def fills(self) -> pd.DataFrame:
         f = self.sim.fills
-        return pd.DataFrame({
-            "time": self.sim.index[f["bar"]], "bar": f["bar"],
-            "symbol": [self.sim.symbols[s] for s in f["symbol"]],
-            "quantity": f["quantity"], "price": f["price"], "fees": f["fees"],
-        })
+        return pd.DataFrame(
+            {
+                "time": self.sim.index[f["bar"]],
+                "bar": f["bar"],
+                "symbol": [self.sim.symbols[s] for s in f["symbol"]],
+                "quantity": f["quantity"],
+                "price": f["price"],
+                "fees": f["fees"],
+            }
+        )
 
     def trades_json(self) -> list[dict[str, Any]]:
         """Return trades as plain JSON-able dicts."""
         out = []
+        row: Any
         for row in self.trades.itertuples(index=False):
-            out.append({
-                "symbol": row.symbol,
-                "entry_time": row.entry_time.isoformat(),
-                "entry_price": float(row.entry_price),
-                "exit_time": None if row.open else pd.Timestamp(row.exit_time).isoformat(),
-                "exit_price": None if row.open else float(row.exit_price),
-                "quantity": float(row.quantity),
-                "pnl": float(row.pnl),
-                "open": bool(row.open),
-            })
+            out.append(
+                {
+                    "symbol": row.symbol,
+                    "entry_time": row.entry_time.isoformat(),
+                    "entry_price": float(row.entry_price),
+                    "exit_time": None if row.open else pd.Timestamp(row.exit_time).isoformat(),
+                    "exit_price": None if row.open else float(row.exit_price),
+                    "quantity": float(row.quantity),
+                    "pnl": float(row.pnl),
+                    "open": bool(row.open),
+                }
+            )
         return out
 
     def to_json(self) -> dict[str, Any]:
@@ -107,26 +126,42 @@ class BacktestResult:
         }
 
 
-def evaluate(strategy: Strategy, prep: Prepared, benchmark: np.ndarray | None,
-             ppy: float) -> tuple[Decisions, Simulation, dict[str, Any]]:
-    """Run ``strategy`` on prepared data; return decisions, simulation and metrics."""
+def evaluate(
+    strategy: Strategy,
+    prep: Prepared,
+    benchmark: np.ndarray | None,
+    ppy: float,
+    benchmark_returns: np.ndarray | None = None,
+) -> tuple[Decisions, Simulation, dict[str, Any]]:
+    """Run ``strategy`` on prepared data; return decisions, simulation and metrics.
+
+    ``benchmark_returns`` (``bar_returns`` of ``benchmark``) saves recomputing them per run.
+    """
     decisions = strategy.decisions(prep.data)
     sim = prep.run(decisions, strategy.sizing)
     closed = sim.trades["exit_bar"] >= 0
     traded = float(np.abs(sim.fills["quantity"] * sim.fills["price"]).sum())
     metrics = compute_metrics(
-        sim.equity, prep.data.index.asi8, trade_pnl=sim.trades["pnl"][closed],
-        traded_value=traded, held=sim.held, ppy=ppy, benchmark=benchmark,
+        sim.equity,
+        prep.data.index.asi8,
+        trade_pnl=sim.trades["pnl"][closed],
+        traded_value=traded,
+        held=sim.held,
+        ppy=ppy,
+        benchmark=benchmark if benchmark_returns is None else None,
+        benchmark_returns=benchmark_returns,
     )
     return decisions, sim, metrics
 
 
-def benchmark_close(data: Bars, config: BacktestConfig,
-                    benchmark: pd.Series | np.ndarray | None = None) -> np.ndarray:
+def benchmark_close(
+    data: Bars, config: BacktestConfig, benchmark: pd.Series | np.ndarray | None = None
+) -> np.ndarray:
     """Return benchmark closes aligned to ``data`` (default: the first symbol's close)."""
     if benchmark is not None:
         if isinstance(benchmark, pd.Series):
-            idx = benchmark.index if benchmark.index.tz else benchmark.index.tz_localize("UTC")
+            idx = pd.DatetimeIndex(benchmark.index)
+            idx = idx if idx.tz else idx.tz_localize("UTC")
             s = pd.Series(benchmark.to_numpy(np.float64), index=idx)
             return s.reindex(data.index).ffill().to_numpy()
         arr = np.asarray(benchmark, dtype=np.float64)

@@ -19,6 +19,7 @@ from easyquant.backtest.engine import BacktestConfig, Prepared
 from easyquant.backtest.metrics import (
     LOWER_IS_BETTER,
     METRIC_NAMES,
+    bar_returns,
     compute_metrics,
     periods_per_year,
 )
@@ -40,22 +41,25 @@ def parse_values(text: str) -> list[str]:
         try:
             nums = [float(p) for p in parts]
         except ValueError:
-            raise ConfigError(f"grid range {text!r}: start, stop and step must be numbers") from None
+            raise ConfigError(
+                f"grid range {text!r}: start, stop and step must be numbers"
+            ) from None
         start, stop = nums[0], nums[1]
         step = nums[2] if len(nums) == 3 else 1.0
         if step <= 0 or stop < start:
             raise ConfigError(f"grid range {text!r}: need stop >= start and step > 0")
-        count = int(math.floor((stop - start) / step + 1e-9)) + 1
-        vals = [start + i * step for i in range(count)]
-        return [str(int(v)) if float(v).is_integer() else repr(v) for v in vals]
+        count = math.floor((stop - start) / step + 1e-9) + 1
+        steps = [start + i * step for i in range(count)]
+        return [str(int(v)) if float(v).is_integer() else repr(v) for v in steps]
     vals = [v.strip() for v in text.split(",") if v.strip()]
     if not vals:
         raise ConfigError(f"grid values {text!r}: empty")
     return vals
 
 
-def grid_points(cls: type[Strategy], grid: Grid, fixed: Mapping[str, Any] | None = None
-                ) -> list[dict[str, Any]]:
+def grid_points(
+    cls: type[Strategy], grid: Grid, fixed: Mapping[str, Any] | None = None
+) -> list[dict[str, Any]]:
     """Return every valid combination of ``grid`` (combinations the strategy rejects, e.g.
     fast >= slow, are skipped; a misspelled or out-of-range value is an error)."""
     fixed = dict(fixed or {})
@@ -78,8 +82,9 @@ def grid_points(cls: type[Strategy], grid: Grid, fixed: Mapping[str, Any] | None
     return out
 
 
-def random_points(cls: type[Strategy], grid: Grid, n: int, seed: int = 0,
-                  fixed: Mapping[str, Any] | None = None) -> list[dict[str, Any]]:
+def random_points(
+    cls: type[Strategy], grid: Grid, n: int, seed: int = 0, fixed: Mapping[str, Any] | None = None
+) -> list[dict[str, Any]]:
     """Return ``n`` distinct valid combinations drawn at random (seeded) from ``grid``."""
     pts = grid_points(cls, grid, fixed)
     rng = np.random.default_rng(seed)
@@ -125,12 +130,13 @@ def run_sweep(
     prep = Prepared(data, config)
     _ = prep.day, prep.ref_close  # compute shared arrays once, before threads
     bench = benchmark_close(data, config)
+    bench_ret = bar_returns(bench)
     ppy = periods_per_year(data.index.asi8, config.market.periods_per_year)
     workers = workers or min(2, os.cpu_count() or 1)
 
     def one(p: Mapping[str, Any]) -> PointResult:
         strat = cls(**p)
-        _, _, metrics = evaluate(strat, prep, bench, ppy)
+        _, _, metrics = evaluate(strat, prep, bench, ppy, bench_ret)
         return PointResult(strat.param_values, metrics)
 
     results: list[PointResult] = []
@@ -166,8 +172,9 @@ class Window:
     equity: np.ndarray
 
 
-def walk_windows(n: int, in_sample: int, out_of_sample: int,
-                 step: int | None = None) -> list[tuple[int, int, int]]:
+def walk_windows(
+    n: int, in_sample: int, out_of_sample: int, step: int | None = None
+) -> list[tuple[int, int, int]]:
     """Return rolling (start, split, end) bar windows: in-sample [start, split), out-of-sample
     [split, end)."""
     if in_sample < 2 or out_of_sample < 1:
@@ -223,14 +230,25 @@ def walk_forward(
         traded = float(np.abs(sim.fills["quantity"] * sim.fills["price"]).sum())
         bench = benchmark_close(oos, config)
         metrics = compute_metrics(
-            eq, oos.index.asi8, trade_pnl=sim.trades["pnl"][closed], traded_value=traded,
+            eq,
+            oos.index.asi8,
+            trade_pnl=sim.trades["pnl"][closed],
+            traded_value=traded,
             held=sim.held[b - a - 1 :],
             ppy=periods_per_year(oos.index.asi8, config.market.periods_per_year),
             benchmark=bench,
         )
-        out.append(Window(i, (data.index[a], data.index[b - 1]),
-                          (data.index[b], data.index[c - 1]), best.params, best.metrics,
-                          metrics, eq))
+        out.append(
+            Window(
+                i,
+                (data.index[a], data.index[b - 1]),
+                (data.index[b], data.index[c - 1]),
+                best.params,
+                best.metrics,
+                metrics,
+                eq,
+            )
+        )
         if progress:
             progress(i + 1, len(windows))
     return out
@@ -248,7 +266,7 @@ def _last_decision(target: np.ndarray) -> np.ndarray:
 def stitch(windows: Sequence[Window], cash: float) -> np.ndarray:
     """Chain the out-of-sample equity curves (each rescaled to continue the previous one)."""
     level = cash
-    parts = []
+    parts: list[np.ndarray] = []
     for w in windows:
         e = w.equity / w.equity[0] * level
         parts.append(e[1:] if parts else e)

@@ -27,6 +27,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 import pandas as pd
+from numba import njit
 
 from easyquant.errors import ConfigError, DataError, StrategyError
 
@@ -116,8 +117,12 @@ class Param:
 
     def describe(self) -> dict[str, Any]:
         """Return this parameter as plain data (name, type, default, bounds, doc)."""
-        out: dict[str, Any] = {"name": self.name, "type": self.type.__name__,
-                               "default": self.default, "doc": self.doc}
+        out: dict[str, Any] = {
+            "name": self.name,
+            "type": self.type.__name__,
+            "default": self.default,
+            "doc": self.doc,
+        }
         for key in ("ge", "le", "gt", "lt", "choices"):
             if getattr(self, key) is not None:
                 out[key] = getattr(self, key)
@@ -139,8 +144,13 @@ class SymbolBars:
     each indicator window once.
     """
 
-    def __init__(self, symbol: str, index: pd.DatetimeIndex, cols: Mapping[str, np.ndarray],
-                 cache: dict[Any, Any]) -> None:
+    def __init__(
+        self,
+        symbol: str,
+        index: pd.DatetimeIndex,
+        cols: Mapping[str, np.ndarray],
+        cache: dict[Any, Any],
+    ) -> None:
         self.symbol = symbol
         self.index = index
         self.open = cols["open"]
@@ -158,7 +168,7 @@ class SymbolBars:
         full = (self.symbol, key)
         if full not in self._cache:
             self._cache[full] = fn()
-        return self._cache[full]  # type: ignore[no-any-return]
+        return self._cache[full]
 
 
 class Bars:
@@ -168,8 +178,9 @@ class Bars:
     slice it with ``data[:k]`` for the first ``k`` bars (no copy).
     """
 
-    def __init__(self, index: pd.DatetimeIndex, symbols: Sequence[str],
-                 arrays: Mapping[str, np.ndarray]) -> None:
+    def __init__(
+        self, index: pd.DatetimeIndex, symbols: Sequence[str], arrays: Mapping[str, np.ndarray]
+    ) -> None:
         self.index = index
         self.symbols = list(symbols)
         self.open = arrays["open"]
@@ -194,8 +205,9 @@ class Bars:
     def column(self, symbol: str) -> SymbolBars:
         """Return one symbol's bars."""
         j = self.symbols.index(symbol)
-        return SymbolBars(symbol, self.index, {c: a[:, j] for c, a in self.arrays.items()},
-                          self._cache)
+        return SymbolBars(
+            symbol, self.index, {c: a[:, j] for c, a in self.arrays.items()}, self._cache
+        )
 
     def frame(self, symbol: str) -> pd.DataFrame:
         """Return one symbol's bars as a DataFrame."""
@@ -203,8 +215,9 @@ class Bars:
         return pd.DataFrame({c: a[:, j] for c, a in self.arrays.items()}, index=self.index)
 
     @classmethod
-    def from_frames(cls, frames: Mapping[str, pd.DataFrame] | pd.DataFrame,
-                    symbol: str = "ASSET") -> Bars:
+    def from_frames(
+        cls, frames: Mapping[str, pd.DataFrame] | pd.DataFrame, symbol: str = "ASSET"
+    ) -> Bars:
         """Align ``{symbol: DataFrame}`` (or one DataFrame) on the union of their timestamps.
 
         Raise DataError naming the symbol for empty data, missing columns or a bad index.
@@ -239,7 +252,9 @@ class Bars:
             for f in checked.values():
                 index = index.union(f.index)
             index = pd.DatetimeIndex(index).sort_values()
-        index = pd.DatetimeIndex(index).as_unit("ns")
+        index = pd.DatetimeIndex(index)
+        if index.unit != "ns":
+            index = index.as_unit("ns")
         arrays: dict[str, np.ndarray] = {}
         for c in _COLUMNS:
             if len(symbols) == 1 and same:
@@ -253,14 +268,25 @@ class Bars:
                 arrays[c] = np.ascontiguousarray(np.column_stack(parts))
         close = arrays["close"]
         for j, sym in enumerate(symbols):
-            col = close[:, j]
-            if not np.isfinite(col).any():
+            k = _first_bad_close(close[:, j])
+            if k == -2:
                 raise DataError(f"symbol {sym}: no valid close prices")
-            good = np.isfinite(col)
-            if (col[good] <= 0).any():
-                k = int(np.flatnonzero(good & (col <= 0))[0])
+            if k >= 0:
                 raise DataError(f"symbol {sym}, bar {index[k].isoformat()}: close must be > 0")
         return cls(index, symbols, arrays)
+
+
+@njit(cache=True, nogil=True)
+def _first_bad_close(col: np.ndarray) -> int:
+    """Return the first bar whose close is <= 0, -2 when no close is finite, else -1."""
+    finite = False
+    for i in range(len(col)):
+        v = col[i]
+        if v <= 0:
+            return i
+        if not finite and np.isfinite(v):
+            finite = True
+    return -1 if finite else -2
 
 
 # ----- decisions ----------------------------------------------------------------------------
@@ -419,7 +445,10 @@ class Strategy:
                 if out.shape != (n,):
                     raise self._error(
                         ValueError(f"signal() returned shape {out.shape}, expected ({n},)"),
-                        sym, data, None)
+                        sym,
+                        data,
+                        None,
+                    )
                 if m == 1:
                     return Decisions(out.reshape(n, 1))
                 target[:, j] = out / m if self.sizing == "weight" else out
@@ -432,7 +461,10 @@ class Strategy:
             if out.shape != (n, m):
                 raise self._error(
                     ValueError(f"weights() returned shape {out.shape}, expected ({n}, {m})"),
-                    None, data, None)
+                    None,
+                    data,
+                    None,
+                )
             return Decisions(out)
         return self._run_next(data)
 
@@ -468,11 +500,12 @@ class Strategy:
         if len(history) == 0:
             return {}
         w = self.warmup()
-        window = history[len(history) - w:] if 0 < w < len(history) else history
+        window = history[len(history) - w :] if 0 < w < len(history) else history
         return self.decisions(window).row(len(window) - 1, window.symbols)
 
-    def _error(self, exc: BaseException, symbol: str | None, data: Bars,
-               t: int | None) -> StrategyError:
+    def _error(
+        self, exc: BaseException, symbol: str | None, data: Bars, t: int | None
+    ) -> StrategyError:
         where = [f"symbol {symbol}" if symbol else f"symbols {','.join(data.symbols)}"]
         if t is not None:
             where.append(f"bar {data.index[t].isoformat()}")

@@ -1,7 +1,11 @@
 """Causal indicators on 1-d or 2-d (bars x symbols) float arrays: value at ``t`` uses ``0..t``.
 
-Each returns ``nan`` until enough bars exist. Rolling sums use a prefix sum, so the value at
-``t`` is bit-for-bit the same whether or not later bars exist (what the look-ahead check needs).
+Each returns ``nan`` until enough bars exist. Rolling sums are compensated running sums: the
+value at ``t`` is computed from bars ``0..t`` in the same order whether or not later bars
+exist, so it is bit-for-bit the same (what the look-ahead check needs).
+
+Outputs are allocated by numpy and filled by compiled loops: numpy asks the kernel for huge
+pages on large arrays, which makes a fresh million-bar output about twice as fast to fill.
 """
 
 from __future__ import annotations
@@ -17,31 +21,31 @@ def sma(x: np.ndarray, n: int) -> np.ndarray:
     """
     x = np.asarray(x, dtype=np.float64)
     if x.ndim == 1:
-        return _sma1(x, n)
+        return _sma1(np.ascontiguousarray(x), n, np.empty(len(x)))
     out = np.empty(x.shape)
     for j in range(x.shape[1]):
-        out[:, j] = _sma1(np.ascontiguousarray(x[:, j]), n)
+        out[:, j] = _sma1(np.ascontiguousarray(x[:, j]), n, np.empty(len(x)))
     return out
 
 
 @njit(cache=True, nogil=True)
-def _sma1(x: np.ndarray, n: int) -> np.ndarray:
-    out = np.full(len(x), np.nan)
+def _sma1(x: np.ndarray, n: int, out: np.ndarray) -> np.ndarray:
     if n < 1:
+        out[:] = np.nan
         return out
     total = 0.0
     comp = 0.0
     for i in range(len(x)):
-        # Kahan-Babuska: add x[i], remove x[i - n]
-        for v in (x[i], -x[i - n] if i >= n else 0.0):
-            t = total + v
-            if abs(total) >= abs(v):
-                comp += (total - t) + v
-            else:
-                comp += (v - t) + total
-            total = t
-        if i >= n - 1:
-            out[i] = (total + comp) / n
+        # Kahan-Babuska (Neumaier) sum of the change x[i] - x[i - n]: one dependent addition
+        # per bar, the compensation runs alongside
+        v = x[i] - x[i - n] if i >= n else x[i]
+        t = total + v
+        if abs(total) >= abs(v):
+            comp += (total - t) + v
+        else:
+            comp += (v - t) + total
+        total = t
+        out[i] = (total + comp) / n if i >= n - 1 else np.nan
     return out
 
 
@@ -69,10 +73,14 @@ def crossed_above(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return out
 
 
-@njit(cache=True, nogil=True)
 def above_below(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     """Return 1.0 where ``a > b``, 0.0 where ``a < b``, nan otherwise (one pass, 1-d)."""
-    out = np.empty(len(a))
+    a = np.ascontiguousarray(a, dtype=np.float64)
+    return _above_below(a, np.ascontiguousarray(b, dtype=np.float64), np.empty(len(a)))
+
+
+@njit(cache=True, nogil=True)
+def _above_below(a: np.ndarray, b: np.ndarray, out: np.ndarray) -> np.ndarray:
     for i in range(len(a)):
         if a[i] > b[i]:
             out[i] = 1.0

@@ -25,7 +25,9 @@ def load_strategy(spec: str) -> type[Strategy]:
     try:
         module = importlib.import_module(module_name)
     except ImportError as exc:
-        raise ConfigError(f"strategy {spec!r}: cannot import module {module_name!r}: {exc}") from None
+        raise ConfigError(
+            f"strategy {spec!r}: cannot import module {module_name!r}: {exc}"
+        ) from None
     obj = getattr(module, attr, None)
     if obj is None:
         raise ConfigError(f"strategy {spec!r}: module {module_name!r} has no attribute {attr!r}")

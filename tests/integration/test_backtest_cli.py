@@ -17,8 +17,15 @@ def lake(pg_settings: Settings) -> Settings:
     from easyquant.data import make_source
     from easyquant.data.ingest import ingest
 
-    ingest(make_source("synthetic", calendar="XNYS", seed=3), freq="1d", symbols=["AAA", "BBB"],
-           start="2020-01-01", end="2022-12-31", settings=pg_settings, full=True)
+    ingest(
+        make_source("synthetic", calendar="XNYS", seed=3),
+        freq="1d",
+        symbols=["AAA", "BBB"],
+        start="2020-01-01",
+        end="2022-12-31",
+        settings=pg_settings,
+        full=True,
+    )
     return pg_settings
 
 
@@ -28,20 +35,52 @@ def run_cli(args: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, s
     return code, out.out, out.err
 
 
-BASE = ["--symbols", "AAA", "--start", "2020-01-01", "--end", "2022-12-31", "--cash", "100000",
-        "--commission", "0.001", "--market", "us"]
+BASE = [
+    "--symbols",
+    "AAA",
+    "--start",
+    "2020-01-01",
+    "--end",
+    "2022-12-31",
+    "--cash",
+    "100000",
+    "--commission",
+    "0.001",
+    "--market",
+    "us",
+]
 
 
 def test_backtest_json_store_and_report(lake: Settings, db, capsys, tmp_path: Path) -> None:
-    code, out, err = run_cli(["backtest", "--strategy", "sma_cross", *BASE, "--param", "fast=10",
-                              "--param", "slow=30", "--json", "--check-lookahead"], capsys)
+    code, out, err = run_cli(
+        [
+            "backtest",
+            "--strategy",
+            "sma_cross",
+            *BASE,
+            "--param",
+            "fast=10",
+            "--param",
+            "slow=30",
+            "--json",
+            "--check-lookahead",
+        ],
+        capsys,
+    )
     assert code == 0, err
     res = json.loads(out)
     assert set(res) >= {"run_id", "final_equity", "metrics", "trades"}
     assert res["metrics"]["sharpe"] is not None
     t = res["trades"][0]
-    assert set(t) >= {"symbol", "entry_time", "entry_price", "exit_time", "exit_price",
-                      "quantity", "pnl"}
+    assert set(t) >= {
+        "symbol",
+        "entry_time",
+        "entry_price",
+        "exit_time",
+        "exit_price",
+        "quantity",
+        "pnl",
+    }
     stored = load_run(db, res["run_id"])
     assert stored["run"]["state"] == "success"
     assert stored["params"] == {"fast": 10, "slow": 30}
@@ -61,17 +100,44 @@ def test_backtest_json_store_and_report(lake: Settings, db, capsys, tmp_path: Pa
 
 
 def test_sweep_and_walkforward(lake: Settings, db, capsys) -> None:
-    code, out, err = run_cli(["sweep", "--strategy", "sma_cross", *BASE, "--grid", "fast=5,10",
-                              "--grid", "slow=20:40:10", "--json"], capsys)
+    code, out, err = run_cli(
+        [
+            "sweep",
+            "--strategy",
+            "sma_cross",
+            *BASE,
+            "--grid",
+            "fast=5,10",
+            "--grid",
+            "slow=20:40:10",
+            "--json",
+        ],
+        capsys,
+    )
     assert code == 0, err
     res = json.loads(out)
     assert res["points"] == 6 and res["results"][0]["rank"] == 1
     stored = load_run(db, res["run_id"])
     assert stored["run"]["kind"] == "sweep" and len(stored["children"]) == 6
     assert [c["rank"] for c in stored["children"]] == [1, 2, 3, 4, 5, 6]
-    code, out, err = run_cli(["walkforward", "--strategy", "sma_cross", *BASE, "--grid",
-                              "fast=5,10", "--grid", "slow=20,40", "--in-sample", "250",
-                              "--out-of-sample", "100", "--json"], capsys)
+    code, out, err = run_cli(
+        [
+            "walkforward",
+            "--strategy",
+            "sma_cross",
+            *BASE,
+            "--grid",
+            "fast=5,10",
+            "--grid",
+            "slow=20,40",
+            "--in-sample",
+            "250",
+            "--out-of-sample",
+            "100",
+            "--json",
+        ],
+        capsys,
+    )
     assert code == 0, err
     wf = json.loads(out)
     assert len(wf["windows"]) == 5
@@ -90,9 +156,10 @@ def test_sweep_and_walkforward(lake: Settings, db, capsys) -> None:
         (["--strategy", "sma_cross", *BASE, "--market", "mars"], "unknown market 'mars'"),
     ],
 )
-def test_bad_input_is_one_clear_line(lake: Settings, db, capsys, args: list[str],
-                                     needle: str) -> None:
-    code, out, err = run_cli(["backtest", *args], capsys)
+def test_bad_input_is_one_clear_line(
+    lake: Settings, db, capsys, args: list[str], needle: str
+) -> None:
+    code, _out, err = run_cli(["backtest", *args], capsys)
     assert code == 2
     assert needle in err and err.startswith("error: ")
     with db.cursor() as cur:  # nothing half-stored: only failed runs, no results
@@ -104,9 +171,16 @@ def test_bad_input_is_one_clear_line(lake: Settings, db, capsys, args: list[str]
 
 
 def test_strategy_that_raises_is_stored_as_failed(lake: Settings, db, capsys) -> None:
-    code, out, err = run_cli(["backtest", "--strategy",
-                              "tests.integration.test_backtest_cli:Exploding", *BASE, "--json"],
-                             capsys)
+    code, _out, err = run_cli(
+        [
+            "backtest",
+            "--strategy",
+            "tests.integration.test_backtest_cli:Exploding",
+            *BASE,
+            "--json",
+        ],
+        capsys,
+    )
     assert code == 2
     assert "strategy exploding" in err and "symbol AAA" in err
     with db.cursor() as cur:

@@ -6,8 +6,15 @@ import numpy as np
 import pandas as pd
 
 
-def make_bars(n: int = 500, seed: int = 1, start: str = "2020-01-01", freq: str = "B",
-              drift: float = 0.0003, vol: float = 0.015, price: float = 100.0) -> pd.DataFrame:
+def make_bars(
+    n: int = 500,
+    seed: int = 1,
+    start: str = "2020-01-01",
+    freq: str = "B",
+    drift: float = 0.0003,
+    vol: float = 0.015,
+    price: float = 100.0,
+) -> pd.DataFrame:
     """Return a random-walk OHLCV frame with a UTC DatetimeIndex named ``timestamp``."""
     rng = np.random.default_rng(seed)
     r = rng.normal(drift, vol, n)

@@ -52,13 +52,16 @@ class _BtpSma(BtpStrategy):
             self.position.close()
 
 
-def run_backtesting_py(df: pd.DataFrame, fast: int, slow: int) -> tuple[list, float]:
+def run_backtesting_py(
+    df: pd.DataFrame, fast: int, slow: int, cash: float = CASH
+) -> tuple[list, float]:
     data = df.rename(columns=str.capitalize)
     data.index = data.index.tz_localize(None)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        stats = Backtest(data, _BtpSma, cash=CASH, commission=COMMISSION,
-                         finalize_trades=False).run(fast=fast, slow=slow)
+        stats = Backtest(
+            data, _BtpSma, cash=cash, commission=COMMISSION, finalize_trades=False
+        ).run(fast=fast, slow=slow)
     tr = stats["_trades"]
     trades = [(int(a), int(b)) for a, b in zip(tr["EntryBar"], tr["ExitBar"], strict=True)]
     return trades, float(stats["Equity Final [$]"])
@@ -95,14 +98,16 @@ class _BtrSma(bt.Strategy):
             (self.entries if order.isbuy() else self.exits).append(when)
 
 
-def run_backtrader(df: pd.DataFrame, fast: int, slow: int) -> tuple[list, float]:
+def run_backtrader(
+    df: pd.DataFrame, fast: int, slow: int, cash: float = CASH
+) -> tuple[list, float]:
     cerebro = bt.Cerebro(stdstats=False, cheat_on_open=True)
     feed = df.copy()
     feed.index = feed.index.tz_localize(None)
     feed["sig"] = sma_state(feed["close"].to_numpy(), fast, slow)
     cerebro.adddata(_SignalFeed(dataname=feed))
     cerebro.addstrategy(_BtrSma)
-    cerebro.broker.setcash(CASH)
+    cerebro.broker.setcash(cash)
     cerebro.broker.setcommission(commission=COMMISSION)
     strat = cerebro.run()[0]
     pos = {ts: i for i, ts in enumerate(feed.index)}
@@ -112,11 +117,15 @@ def run_backtrader(df: pd.DataFrame, fast: int, slow: int) -> tuple[list, float]
     return trades, float(cerebro.broker.getvalue())
 
 
-def run_easyquant(df: pd.DataFrame, fast: int, slow: int) -> tuple[list, float]:
-    cfg = BacktestConfig(cash=CASH, market=get_profile("us", commission=COMMISSION))
+def run_easyquant(
+    df: pd.DataFrame, fast: int, slow: int, cash: float = CASH, waited: list[int] | None = None
+) -> tuple[list, float]:
+    cfg = BacktestConfig(cash=cash, market=get_profile("us", commission=COMMISSION))
     res = run_backtest("sma_cross", df, cfg, params={"fast": fast, "slow": slow})
     tr = res.trades[~res.trades["open"]]
     trades = [(int(a), int(b)) for a, b in zip(tr["entry_bar"], tr["exit_bar"], strict=True)]
+    if waited is not None:
+        waited.append(res.sim.rejects.get("not enough cash", 0))
     return trades, res.final_equity
 
 
@@ -129,5 +138,21 @@ def test_sma_cross_matches_backtesting_py_and_backtrader(seed: int, fast: int, s
     assert ours == theirs
     assert eq == pytest.approx(eq_btp, rel=1e-6)
     btr, eq_btr = run_backtrader(df, fast, slow)
+    assert ours == btr[: len(ours)]
+    assert eq == pytest.approx(eq_btr, rel=1e-6)
+
+
+@pytest.mark.parametrize(("cash", "seed"), [(105.0, 2), (105.0, 3), (105.0, 8), (130.0, 3)])
+def test_equity_below_one_share_waits_like_the_peers(cash: float, seed: int) -> None:
+    """When the equity cannot pay for one share, a buy waits (re-tried every bar while the
+    signal holds, as the peers re-submit it) instead of being dropped."""
+    df = make_bars(800, seed=seed, drift=0.0, vol=0.02)
+    waited: list[int] = []
+    ours, eq = run_easyquant(df, 5, 20, cash, waited)
+    assert waited[0] > 0  # the edge is exercised: some bars could not afford one share
+    theirs, eq_btp = run_backtesting_py(df, 5, 20, cash)
+    assert ours == theirs
+    assert eq == pytest.approx(eq_btp, rel=1e-6)
+    btr, eq_btr = run_backtrader(df, 5, 20, cash)
     assert ours == btr[: len(ours)]
     assert eq == pytest.approx(eq_btr, rel=1e-6)

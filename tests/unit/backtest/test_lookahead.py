@@ -50,7 +50,7 @@ def test_leaking_strategy_is_caught_naming_the_first_bar() -> None:
 def test_first_bar_named_is_the_earliest_changed_decision() -> None:
     bars = Bars.from_frames(make_bars(100, seed=9))
     with pytest.raises(StrategyError, match=r"\(bar 1\)"):
-        # the shortest cut (2 bars) truncates bar 1's "tomorrow": that is the first decision to change
+        # the shortest cut (2 bars) truncates bar 1's "tomorrow": the first decision to change
         check_lookahead(Peeking(), bars, cuts=100)
 
 

@@ -13,8 +13,9 @@ from easyquant.errors import ConfigError
 from easyquant.strategy.base import Bars, Decisions, Strategy, Target
 
 
-def frame(rows: list[tuple[float, float, float, float]], freq: str = "D",
-          start: str = "2024-01-02") -> pd.DataFrame:
+def frame(
+    rows: list[tuple[float, float, float, float]], freq: str = "D", start: str = "2024-01-02"
+) -> pd.DataFrame:
     idx = pd.date_range(start, periods=len(rows), freq=freq, tz="UTC", name="timestamp")
     o, h, lo, c = (np.array(x, dtype=float) for x in zip(*rows, strict=True))
     return pd.DataFrame({"open": o, "high": h, "low": lo, "close": c, "volume": 1e6}, index=idx)
@@ -38,8 +39,14 @@ def script(plan: dict[int, float | Target], sizing: str = "weight") -> Strategy:
     return cls()
 
 
-def run(df: pd.DataFrame, strat: Strategy, market: str = "us", fill: str = "next_open",
-        cash: float = 100_000.0, **costs: float):
+def run(
+    df: pd.DataFrame,
+    strat: Strategy,
+    market: str = "us",
+    fill: str = "next_open",
+    cash: float = 100_000.0,
+    **costs: float,
+):
     cfg = BacktestConfig(cash=cash, market=get_profile(market, **costs), fill=fill)
     return run_backtest(strat, df, cfg)
 
@@ -63,8 +70,17 @@ def test_us_whole_shares_crypto_fractional() -> None:
 def test_t_plus_one_sell_refused_same_day_then_filled_next_day() -> None:
     # four 1-hour bars a day (in Shanghai time: 09:30..12:30), two days
     idx = pd.DatetimeIndex(
-        ["2024-01-02 01:30", "2024-01-02 02:30", "2024-01-02 03:30", "2024-01-02 04:30",
-         "2024-01-03 01:30", "2024-01-03 02:30"], tz="UTC", name="timestamp")
+        [
+            "2024-01-02 01:30",
+            "2024-01-02 02:30",
+            "2024-01-02 03:30",
+            "2024-01-02 04:30",
+            "2024-01-03 01:30",
+            "2024-01-03 02:30",
+        ],
+        tz="UTC",
+        name="timestamp",
+    )
     df = frame(FLAT)
     df.index = idx
     # buy at bar 0's close (fill=close), sell decision at bar 1 (same day) -> refused until day 2
@@ -81,14 +97,22 @@ def test_t_plus_one_sell_refused_same_day_then_filled_next_day() -> None:
 
 
 def test_no_buy_fill_at_limit_up_and_no_sell_at_limit_down() -> None:
-    rows = [(10.0, 10.0, 10.0, 10.0), (11.0, 11.0, 11.0, 11.0), (11.5, 12.1, 11.2, 12.0),
-            (12.0, 12.0, 12.0, 12.0)]
+    rows = [
+        (10.0, 10.0, 10.0, 10.0),
+        (11.0, 11.0, 11.0, 11.0),
+        (11.5, 12.1, 11.2, 12.0),
+        (12.0, 12.0, 12.0, 12.0),
+    ]
     # decision at bar 0 -> next open (bar 1) is limit-up (10 * 1.1 = 11.00): no fill there
     res = run(frame(rows), script({0: 1.0}), market="cn", min_commission=0)
     assert res.fills["bar"].tolist() == [2]
     assert res.sim.rejects.get("at the daily price limit") == 1
-    down = [(10.0, 10.0, 10.0, 10.0), (10.0, 10.0, 10.0, 10.0), (9.0, 9.0, 9.0, 9.0),
-            (9.5, 9.6, 9.1, 9.5)]
+    down = [
+        (10.0, 10.0, 10.0, 10.0),
+        (10.0, 10.0, 10.0, 10.0),
+        (9.0, 9.0, 9.0, 9.0),
+        (9.5, 9.6, 9.1, 9.5),
+    ]
     res = run(frame(down), script({0: 1.0, 1: 0.0}), market="cn", min_commission=0)
     sells = res.fills[res.fills["quantity"] < 0]
     assert sells["bar"].tolist() == [3]  # bar 2 opens at limit-down (9.00)
@@ -96,8 +120,16 @@ def test_no_buy_fill_at_limit_up_and_no_sell_at_limit_down() -> None:
 
 def test_costs_commission_minimum_stamp_duty_slippage() -> None:
     rows = [(10.0, 10.0, 10.0, 10.0)] * 4
-    res = run(frame(rows), script({0: 1.0, 1: 0.0}), market="cn", cash=2_000.0,
-              commission=0.0003, min_commission=5.0, stamp_duty=0.001, slippage_bps=10)
+    res = run(
+        frame(rows),
+        script({0: 1.0, 1: 0.0}),
+        market="cn",
+        cash=2_000.0,
+        commission=0.0003,
+        min_commission=5.0,
+        stamp_duty=0.001,
+        slippage_bps=10,
+    )
     buy, sell = res.fills.itertuples(index=False)
     assert buy.price == pytest.approx(10.01)
     assert buy.quantity == 100
@@ -119,8 +151,12 @@ def test_no_negative_cash_and_shorting_rules() -> None:
 
 
 def test_limit_and_stop_orders() -> None:
-    rows = [(10.0, 10.1, 9.9, 10.0), (10.0, 10.1, 9.6, 9.8), (9.8, 10.6, 9.7, 10.5),
-            (10.5, 10.5, 10.5, 10.5)]
+    rows = [
+        (10.0, 10.1, 9.9, 10.0),
+        (10.0, 10.1, 9.6, 9.8),
+        (9.8, 10.6, 9.7, 10.5),
+        (10.5, 10.5, 10.5, 10.5),
+    ]
     lim = run(frame(rows), script({0: Target(1.0, "limit", 9.7)}), cash=1000.0)
     assert lim.fills[["bar", "price"]].values.tolist() == [[1, 9.7]]
     stop = run(frame(rows), script({0: Target(1.0, "stop", 10.4)}), cash=1000.0)
@@ -145,8 +181,9 @@ def test_portfolio_shares_cash_across_symbols_sells_first() -> None:
             w[2] = [0.0, 1.0]
             return w
 
-    res = run_backtest(Rotate(), {"A": a, "B": b},
-                       BacktestConfig(cash=1000.0, market=get_profile("us")))
+    res = run_backtest(
+        Rotate(), {"A": a, "B": b}, BacktestConfig(cash=1000.0, market=get_profile("us"))
+    )
     f = res.fills
     assert f["symbol"].tolist() == ["A", "A", "B"]
     assert f["quantity"].tolist() == [100.0, -100.0, 50.0]
@@ -170,8 +207,14 @@ def test_scalar_fill_agrees_with_compiled_loop(market: str) -> None:
         t = f.bar
         prev = df["close"].iloc[t - 1] if t > 0 else float("nan")
         side = "buy" if f.quantity > 0 else "sell"
-        out = fill_order(profile, side=side, quantity=abs(f.quantity), cash=cash, position=pos,
-                         bar=Bar(*df.iloc[t][["open", "high", "low", "close"]], ref_close=prev))
+        out = fill_order(
+            profile,
+            side=side,
+            quantity=abs(f.quantity),
+            cash=cash,
+            position=pos,
+            bar=Bar(*df.iloc[t][["open", "high", "low", "close"]], ref_close=prev),
+        )
         assert out.quantity == pytest.approx(abs(f.quantity))
         assert out.price == pytest.approx(f.price)
         assert out.fees == pytest.approx(f.fees)
@@ -182,11 +225,19 @@ def test_scalar_fill_agrees_with_compiled_loop(market: str) -> None:
 
 def test_fill_order_single_call_rules() -> None:
     cn = get_profile("cn")
-    up = fill_order(cn, side="buy", quantity=100, cash=1e6,
-                    bar=Bar(11.0, 11.0, 11.0, 11.0, ref_close=10.0))
+    up = fill_order(
+        cn, side="buy", quantity=100, cash=1e6, bar=Bar(11.0, 11.0, 11.0, 11.0, ref_close=10.0)
+    )
     assert not up.filled and up.reason == "at the daily price limit"
-    t1 = fill_order(cn, side="sell", quantity=100, cash=0, position=100, bought_today=100,
-                    bar=Bar(10.0, 10.0, 10.0, 10.0, ref_close=10.0))
+    t1 = fill_order(
+        cn,
+        side="sell",
+        quantity=100,
+        cash=0,
+        position=100,
+        bought_today=100,
+        bar=Bar(10.0, 10.0, 10.0, 10.0, ref_close=10.0),
+    )
     assert not t1.filled and t1.reason.startswith("T+1")
     lot = fill_order(cn, side="buy", quantity=250, cash=1e6, bar=Bar(10, 10, 10, 10))
     assert lot.quantity == 200
@@ -204,3 +255,30 @@ def test_unknown_market_and_bad_costs() -> None:
 def test_decisions_equal_batch_and_per_bar() -> None:
     d = Decisions(np.array([[np.nan], [1.0]]))
     assert d.row(1, ["A"])["A"].value == 1.0
+
+
+def test_buy_that_cannot_pay_for_one_lot_waits_until_it_can() -> None:
+    opens = [100.0, 100.0, 98.0, 96.0, 95.5, 94.9, 94.0, 93.0]
+    rows = [(o, o + 0.5, o - 0.5, o) for o in opens]
+    # decided at bar 0: 95 of cash buys no share until an open of 95 or less (bar 5)
+    res = run(frame(rows), script({0: 1.0}), cash=95.0)
+    assert res.fills["bar"].tolist() == [5]
+    assert res.fills["quantity"].tolist() == [1.0]
+    assert res.sim.rejects == {"not enough cash": 4}  # bars 1-4: waited, re-tried each bar
+    # a new decision replaces the waiting order: flat again at bar 3, nothing ever fills
+    res = run(frame(rows), script({0: 1.0, 3: 0.0}), cash=95.0)
+    assert res.fills.empty
+    assert res.sim.rejects == {"not enough cash": 3}
+    # slippage and the commission count: 0.1% + 10 bps make bar 5's 94.9 too dear (95.09)
+    res = run(frame(rows), script({0: 1.0}), cash=95.0, commission=0.001, slippage_bps=10)
+    assert res.fills["bar"].tolist() == [6]
+    # a lot of 100 shares (cn) waits the same way
+    cn = run(
+        frame([(o / 10, o / 10, o / 10, o / 10) for o in opens]),
+        script({0: 1.0}),
+        market="cn",
+        cash=950.0,
+        min_commission=0,
+        stamp_duty=0,
+    )
+    assert cn.fills["bar"].tolist() == [5] and cn.fills["quantity"].tolist() == [100.0]

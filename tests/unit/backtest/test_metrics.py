@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import math
 import statistics
 
@@ -17,10 +18,17 @@ from easyquant.backtest.runner import run_backtest
 from .synth import make_bars
 
 
-def reference(equity: list[float], times: list[pd.Timestamp], pnl: list[float],
-              bench: list[float], ppy: float, held: list[bool], traded: float) -> dict:
-    rets = [b / a - 1 for a, b in zip(equity, equity[1:], strict=False)]
-    brets = [b / a - 1 for a, b in zip(bench, bench[1:], strict=False)]
+def reference(
+    equity: list[float],
+    times: list[pd.Timestamp],
+    pnl: list[float],
+    bench: list[float],
+    ppy: float,
+    held: list[bool],
+    traded: float,
+) -> dict:
+    rets = [b / a - 1 for a, b in itertools.pairwise(equity)]
+    brets = [b / a - 1 for a, b in itertools.pairwise(bench)]
     years = (times[-1] - times[0]).total_seconds() / 86400 / 365.25
     total = equity[-1] / equity[0] - 1
     cagr = (1 + total) ** (1 / years) - 1
@@ -38,7 +46,8 @@ def reference(equity: list[float], times: list[pd.Timestamp], pnl: list[float],
         longest = max(longest, (times[-1] - peak_t).total_seconds() / 86400)
     mb = statistics.fmean(brets)
     beta = sum((r - mean) * (b - mb) for r, b in zip(rets, brets, strict=True)) / sum(
-        (b - mb) ** 2 for b in brets)
+        (b - mb) ** 2 for b in brets
+    )
     wins = [p for p in pnl if p > 0]
     losses = [p for p in pnl if p < 0]
     return {
@@ -72,8 +81,15 @@ def test_metrics_match_independent_implementation(seed: int, market: str) -> Non
     ppy = periods_per_year(res.data.index.asi8, cfg.market.periods_per_year)
     assert ppy == (365 if market == "crypto" else 252)
     traded = float((res.fills["quantity"].abs() * res.fills["price"]).sum())
-    ref = reference(res.equity.tolist(), list(res.equity.index), closed["pnl"].tolist(),
-                    bench.tolist(), ppy, (res.sim.held > 0).tolist(), traded)
+    ref = reference(
+        res.equity.tolist(),
+        list(res.equity.index),
+        closed["pnl"].tolist(),
+        bench.tolist(),
+        ppy,
+        (res.sim.held > 0).tolist(),
+        traded,
+    )
     for key, value in ref.items():
         assert res.metrics[key] == pytest.approx(value, rel=1e-9, abs=1e-12), key
 
@@ -88,5 +104,4 @@ def test_intraday_periods_per_year() -> None:
     idx = pd.date_range("2024-01-02 14:30", periods=390 * 3, freq="1min", tz="UTC")
     ts = np.asarray(idx.as_unit("ns").asi8)
     # 1170 bars fall on 2 UTC days here; 585 bars per day * 252
-    assert periods_per_year(ts, 252) == pytest.approx(len(ts) / len(np.unique(ts // 86400e9))
-                                                      * 252)
+    assert periods_per_year(ts, 252) == pytest.approx(len(ts) / len(np.unique(ts // 86400e9)) * 252)

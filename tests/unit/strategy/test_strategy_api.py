@@ -35,15 +35,20 @@ def test_params_are_typed_and_validated() -> None:
 def test_load_by_name_and_import_path() -> None:
     assert load_strategy("sma_cross") is SmaCross
     assert load_strategy("easyquant.strategy.builtins:BollingerReversion").name == (
-        "bollinger_reversion")
+        "bollinger_reversion"
+    )
     with pytest.raises(ConfigError, match="unknown strategy 'nope'"):
         load_strategy("nope")
     with pytest.raises(ConfigError, match="cannot import module"):
         load_strategy("no_such_pkg.mod:X")
     with pytest.raises(ConfigError, match="is not a Strategy subclass"):
         load_strategy("easyquant.strategy.base:Param")
-    assert set(BUILTINS) == {"sma_cross", "momentum_rotation", "bollinger_reversion",
-                             "opening_range_breakout"}
+    assert set(BUILTINS) == {
+        "sma_cross",
+        "momentum_rotation",
+        "bollinger_reversion",
+        "opening_range_breakout",
+    }
 
 
 class Boom(Strategy):
@@ -91,8 +96,11 @@ def test_bad_data_is_named() -> None:
         ("sma_cross", {"fast": 5, "slow": 20}, universe(150, 2)),
         ("momentum_rotation", {"lookback": 20, "top": 2, "rebalance": 10}, universe(150)),
         ("bollinger_reversion", {"window": 15, "k": 1.5}, {"A": make_bars(200, seed=3)}),
-        ("opening_range_breakout", {"range_bars": 5, "exit_bar": 40},
-         {"A": make_bars(300, seed=4, freq="10min", start="2024-01-02 14:30", vol=0.002)}),
+        (
+            "opening_range_breakout",
+            {"range_bars": 5, "exit_bar": 40},
+            {"A": make_bars(300, seed=4, freq="10min", start="2024-01-02 14:30", vol=0.002)},
+        ),
     ],
 )
 def test_batch_and_per_bar_decisions_are_identical(name: str, params: dict, data: dict) -> None:
@@ -107,14 +115,18 @@ def test_batch_and_per_bar_decisions_are_identical(name: str, params: dict, data
 
 def test_builtins_trade() -> None:
     cfg = BacktestConfig(market=get_profile("us", commission=0.001))
-    rot = run_backtest("momentum_rotation", universe(400), cfg,
-                       params={"lookback": 40, "top": 2, "rebalance": 20})
+    rot = run_backtest(
+        "momentum_rotation", universe(400), cfg, params={"lookback": 40, "top": 2, "rebalance": 20}
+    )
     assert rot.metrics["trades"] > 3
     held = {s for s in rot.trades["symbol"]}
     assert len(held) >= 2
     bb = run_backtest("bollinger_reversion", make_bars(400, seed=5), cfg)
     assert bb.metrics["trades"] > 2
-    orb = run_backtest("opening_range_breakout",
-                       make_bars(2000, seed=4, freq="5min", start="2024-01-02 14:30", vol=0.002),
-                       cfg, params={"range_bars": 6, "exit_bar": 70})
+    orb = run_backtest(
+        "opening_range_breakout",
+        make_bars(2000, seed=4, freq="5min", start="2024-01-02 14:30", vol=0.002),
+        cfg,
+        params={"range_bars": 6, "exit_bar": 70},
+    )
     assert len(orb.fills) > 2

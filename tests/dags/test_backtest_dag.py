@@ -1,0 +1,327 @@
+"""The backtest DAG: thin, scheduled on the lake asset, a small grid runs green through
+dag.test() (mapped points, ranked and stored), bad Params fail naming the field with nothing
+stored, and a point that raises leaves the run stored as failed."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from easyquant.config import Settings
+from easyquant.strategy import Param, Strategy, SymbolBars
+from tests.conftest import REPO, run_dag
+
+DAG_ID = "easyquant_backtest"
+DAG_FILE = REPO / "dags" / "easyquant_backtest.py"
+SYMBOLS = ["BTA", "BTB"]
+CONF = {
+    "strategy": "sma_cross",
+    "symbols": ["BTA"],
+    "start": "2021-01-01",
+    "end": "2022-12-31",
+    "market": "us",
+    "cash": 100_000,
+    "commission": 0.001,
+    "grid": {"fast": [5, 10], "slow": "20:30:10"},
+    "rank_by": "sharpe",
+}
+
+
+@pytest.fixture(scope="module")
+def lake(pg_settings: Settings) -> Settings:
+    from easyquant.data import make_source
+    from easyquant.data.ingest import ingest
+
+    ingest(
+        make_source("synthetic", calendar="XNYS", seed=11),
+        freq="1d",
+        symbols=SYMBOLS,
+        start="2021-01-01",
+        end="2022-12-31",
+        settings=pg_settings,
+        full=True,
+    )
+    return pg_settings
+
+
+def rows(db, sql: str, *args) -> list[tuple]:
+    with db.cursor() as cur:
+        cur.execute(sql, args)
+        out = cur.fetchall()
+    db.rollback()
+    return out
+
+
+def components(db) -> dict[str, tuple]:
+    return {
+        r[0]: r[1:]
+        for r in rows(
+            db, "SELECT id, kind, state, message, metrics, parent_id, attrs FROM component"
+        )
+    }
+
+
+def stored_counts(db) -> dict[str, int]:
+    return {
+        t: rows(db, f"SELECT count(*) FROM {t}")[0][0]
+        for t in (
+            "backtest_run",
+            "backtest_metric",
+            "backtest_trade",
+            "backtest_equity",
+            "backtest_param",
+        )
+    }
+
+
+def test_dag_is_thin_scheduled_on_the_lake_and_maps_points(airflow_db):
+    probe = (
+        "import importlib.util, json, sys, time\n"
+        "seen = set(sys.modules)\n"
+        "t = time.perf_counter()\n"
+        f"spec = importlib.util.spec_from_file_location('bt_probe', {str(DAG_FILE)!r})\n"
+        "mod = importlib.util.module_from_spec(spec)\n"
+        "spec.loader.exec_module(mod)\n"
+        "heavy = [m for m in ('pandas', 'numpy', 'numba', 'easyquant', 'psycopg2')"
+        " if m in set(sys.modules) - seen]\n"
+        "print(json.dumps({'seconds': time.perf_counter() - t, 'heavy': heavy}))\n"
+    )
+    proc = subprocess.run(
+        [sys.executable, "-c", "import airflow.sdk\n" + probe],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=REPO,
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    out = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert out["heavy"] == [], f"the DAG file imports {out['heavy']} at module level"
+    assert out["seconds"] < 1.0, out
+
+    from airflow.dag_processing.dagbag import DagBag
+
+    bag = DagBag(dag_folder=str(DAG_FILE))
+    assert not bag.import_errors, bag.import_errors
+    dag = bag.get_dag(DAG_ID)
+    assert dag is not None
+    tasks = dag.task_dict
+    assert set(tasks) == {"validate", "plan", "run_points", "rank_and_store"}
+    assert tasks["run_points"].retries == 2
+    assert type(tasks["run_points"]).__name__.endswith("MappedOperator")  # .expand()
+    assert tasks["plan"].is_setup and tasks["rank_and_store"].is_teardown
+    assert tasks["rank_and_store"].upstream_task_ids >= {"run_points", "plan", "validate"}
+    # nightly: scheduled on the asset the ETL DAG's last task updates
+    etl = DagBag(dag_folder=str(REPO / "dags" / "easyquant_etl.py")).get_dag("easyquant_etl")
+    outlet = etl.task_dict["summarise"].outlets[0].uri
+    assert [a.uri for a in dag.timetable.asset_condition.objects] == [outlet]
+    params = dict(dag.params.items())
+    for key in (
+        "strategy",
+        "symbols",
+        "start",
+        "end",
+        "market",
+        "params",
+        "grid",
+        "cash",
+        "commission",
+    ):
+        assert params[key].schema.get("title"), key
+    assert params["market"].schema["enum"] == ["us", "cn", "crypto"]
+
+
+def test_grid_runs_green_ranked_and_stored(lake, airflow_db, db):
+    dr = run_dag(DAG_ID, conf=CONF)
+    assert "success" in str(dr.state).lower(), dr.state
+    from easyquant.backtest.pipeline import parent_run_id
+    from easyquant.backtest.store import load_run
+
+    parent = parent_run_id(DAG_ID, dr.run_id)
+    stored = load_run(db, parent)
+    run = stored["run"]
+    assert (run["kind"], run["state"], run["error"]) == ("sweep", "success", None)
+    assert stored["params"]["rank_by"] == "sharpe"
+    kids = stored["children"]
+    assert sorted((c["params"]["fast"], c["params"]["slow"]) for c in kids) == [
+        (5, 20),
+        (5, 30),
+        (10, 20),
+        (10, 30),
+    ]
+    assert [c["rank"] for c in kids] == [1, 2, 3, 4]
+    assert all(c["state"] == "success" for c in kids)
+    sharpes = [c["metrics"]["sharpe"] for c in kids]
+    assert sharpes == sorted(sharpes, reverse=True)
+    best = kids[0]
+    # the run carries the best point's results; they are what an in-process run gives
+    assert stored["metrics"] == pytest.approx(best["metrics"])
+    assert run["final_equity"] == pytest.approx(best["final_equity"])
+    best_stored = load_run(db, best["id"])
+    assert len(stored["trades"]) == len(best_stored["trades"]) > 0
+    assert len(stored["equity"]) == len(best_stored["equity"]) > 400
+
+    from easyquant.backtest.engine import BacktestConfig
+    from easyquant.backtest.market import get_profile
+    from easyquant.backtest.runner import run_backtest
+    from easyquant.data import load_bars
+
+    bars = load_bars(["BTA"], "1d", CONF["start"], CONF["end"], settings=lake)
+    res = run_backtest(
+        "sma_cross",
+        bars,
+        BacktestConfig(cash=100_000, market=get_profile("us", commission=0.001)),
+        params=best["params"],
+    )
+    assert res.final_equity == pytest.approx(best["final_equity"], rel=1e-12)
+    assert len(res.trades) == len(best_stored["trades"])
+
+    comps = components(db)
+    run_id = dr.run_id
+    dag_run = f"dag_run:{DAG_ID}:{run_id}"
+    assert comps[dag_run][:2] == ("dag_run", "success")
+    for task_id, map_index in [
+        ("validate", -1),
+        ("plan", -1),
+        ("run_points", 0),
+        ("run_points", 3),
+        ("rank_and_store", -1),
+    ]:
+        kind, state, *_ = comps[f"task:{DAG_ID}:{run_id}:{task_id}:{map_index}:1"]
+        assert (kind, state) == ("task", "success"), (task_id, map_index)
+        kind, state, _msg, _metrics, par, _attrs = comps[
+            f"backtest:{DAG_ID}:{run_id}:{task_id}:{map_index}"
+        ]
+        assert (kind, state, par) == ("backtest", "success", dag_run), (task_id, map_index)
+    assert f"task:{DAG_ID}:{run_id}:run_points:4:1" not in comps  # 4 points, 1 per task
+    _k, _s, msg, metrics, _p, _a = comps[f"backtest:{DAG_ID}:{run_id}:rank_and_store:-1"]
+    assert metrics["points"] == 4 and metrics["run_id"] == parent
+    assert f"best of 4 by sharpe: {best['params']}" in msg
+    assert metrics["sharpe"] == pytest.approx(best["metrics"]["sharpe"])
+    assert metrics["best_params"] == best["params"]
+    _k, _s, _msg, metrics, _p, attrs = comps[f"backtest:{DAG_ID}:{run_id}:run_points:0"]
+    assert "final_equity" in metrics and len(attrs["run_ids"]) == 1
+
+
+def test_single_run_in_batches_without_grid(lake, airflow_db, db):
+    conf = {**CONF, "grid": {}, "params": {"fast": 8, "slow": 21}, "symbols": SYMBOLS}
+    dr = run_dag(DAG_ID, conf=conf)
+    assert "success" in str(dr.state).lower(), dr.state
+    from easyquant.backtest.pipeline import parent_run_id
+    from easyquant.backtest.store import load_run
+
+    stored = load_run(db, parent_run_id(DAG_ID, dr.run_id))
+    assert stored["run"]["kind"] == "backtest" and stored["run"]["state"] == "success"
+    assert stored["params"] == {"fast": 8, "slow": 21}
+    assert stored["run"]["symbols"] == SYMBOLS
+    assert len(stored["children"]) == 1 and stored["children"][0]["rank"] == 1
+    assert stored["metrics"]["trades"] > 0
+
+
+@pytest.mark.parametrize(
+    ("change", "needle"),
+    [
+        ({"strategy": "nope"}, "strategy: unknown strategy 'nope'"),
+        ({"params": {"slow": 0}}, "params: strategy sma_cross: parameter slow: must be >= 2"),
+        ({"grid": {"fsat": [1, 2]}}, "grid: strategy sma_cross: unknown parameter 'fsat'"),
+        (
+            {"start": "2030-01-01", "end": "2030-12-31"},
+            "start/end: symbol 'BTA' has no 1d bars between 2030-01-01 and 2030-12-31; the lake "
+            "holds 2021-01-04 to 2022-12-30",
+        ),
+        ({"symbols": ["BTA", "NOPE"]}, "symbols: symbol 'NOPE': no 1d bars stored"),
+    ],
+)
+def test_bad_params_fail_naming_the_field_nothing_stored(lake, airflow_db, db, change, needle):
+    dr = run_dag(DAG_ID, conf=CONF | change)
+    assert "failed" in str(dr.state).lower(), dr.state
+    comps = components(db)
+    failed = {cid: c for cid, c in comps.items() if c[0] == "task" and c[1] == "failed"}
+    assert list(failed) == [f"task:{DAG_ID}:{dr.run_id}:validate:-1:1"], failed
+    msg = next(iter(failed.values()))[2]
+    assert needle in msg, msg
+    assert "will retry" not in msg
+    bt = comps[f"backtest:{DAG_ID}:{dr.run_id}:validate:-1"]
+    assert bt[1] == "failed" and needle in bt[2]
+    later = {
+        c[1]
+        for cid, c in comps.items()
+        if c[0] == "task"
+        and (":plan:" in cid or ":run_points:" in cid or ":rank_and_store:" in cid)
+    }
+    assert later <= {"stopped"}, later  # never ran
+    assert stored_counts(db) == dict.fromkeys(stored_counts(db), 0)
+
+
+class Fragile(Strategy):
+    """Long always; raises on every bar when ``explode`` is set (a failing grid point)."""
+
+    name = "fragile"
+    explode = Param(False)
+    level = Param(1.0, gt=0, le=1)
+
+    def signal(self, bars: SymbolBars) -> np.ndarray:
+        if self.explode:
+            raise RuntimeError("kaboom")
+        return np.full(len(bars), self.level)
+
+
+def test_a_point_that_raises_leaves_the_run_failed_with_its_error(lake, airflow_db, db):
+    conf = {
+        **CONF,
+        "strategy": "tests.dags.test_backtest_dag:Fragile",
+        "grid": {"explode": [False, True]},
+    }
+    dr = run_dag(DAG_ID, conf=conf)
+    assert "failed" in str(dr.state).lower(), dr.state
+    from easyquant.backtest.pipeline import parent_run_id
+    from easyquant.backtest.store import load_run
+
+    stored = load_run(db, parent_run_id(DAG_ID, dr.run_id))
+    run = stored["run"]
+    assert run["state"] == "failed"
+    assert "1 of 2 points failed" in run["error"] and "explode=True" in run["error"]
+    assert "strategy fragile (symbol BTA" in run["error"] and "kaboom" in run["error"]
+    assert not stored["metrics"] and stored["trades"].empty and stored["equity"].empty
+    states = {c["params"]["explode"]: (c["state"], c["rank"]) for c in stored["children"]}
+    assert states == {False: ("success", None), True: ("failed", None)}
+    bad = next(c for c in stored["children"] if c["params"]["explode"])
+    assert "StrategyError" in bad["error"] and bad["metrics"] is None
+    comps = components(db)
+    prefix = f"task:{DAG_ID}:{dr.run_id}:"
+    tasks = {cid[len(prefix) :]: c[1] for cid, c in comps.items() if cid.startswith(prefix)}
+    assert tasks["run_points:0:1"] == "success"
+    assert tasks["run_points:1:1"] == "failed"  # no retry: a strategy error is not transient
+    assert "run_points:1:2" not in tasks
+    assert tasks["rank_and_store:-1:1"] == "failed"
+    bt = comps[f"backtest:{DAG_ID}:{dr.run_id}:rank_and_store:-1"]
+    assert bt[1] == "failed" and "1 of 2 points failed" in bt[2]
+
+
+def test_an_asset_triggered_run_backtests_what_the_ingest_stored():
+    """The nightly run (triggered by the ETL's asset event) takes the event's symbols and
+    frequency; a manual run keeps its Params."""
+    import importlib.util
+    from types import SimpleNamespace
+
+    spec = importlib.util.spec_from_file_location("bt_dag_module", DAG_FILE)
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    event = SimpleNamespace(extra={"symbols": ["BTA", "BTB"], "freq": "1d", "rows_stored": 5})
+
+    class Events(dict):
+        def __getitem__(self, asset):
+            return super().__getitem__(asset.uri)
+
+    params = {"strategy": "sma_cross", "symbols": ["AAA"], "freq": "1m"}
+    ctx = {
+        "params": params,
+        "dag_run": SimpleNamespace(run_type="asset_triggered"),
+        "triggering_asset_events": Events({"easyquant://lake/bars": [event]}),
+    }
+    assert mod._request(ctx) == {"strategy": "sma_cross", "symbols": ["BTA", "BTB"], "freq": "1d"}
+    ctx["dag_run"] = SimpleNamespace(run_type="manual")
+    assert mod._request(ctx) == params
