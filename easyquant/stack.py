@@ -47,6 +47,14 @@ class Service:
 AIRFLOW = Service("airflow", "airflow_port", "/api/v2/monitor/health")
 MONITOR = Service("monitor_api", "api_port", "/api/health")
 SERVICES = (AIRFLOW, MONITOR)
+LIVE_DEMO = "live-demo"
+DEMO_SESSION = "demo"
+# paper trading on a synthetic 24/7 feed: one one-minute bar a second, at any hour
+DEMO_LIVE_ARGS = [
+    "live", "--session", DEMO_SESSION, "--strategy", "sma_cross", "--symbols", "AAA,BBB",
+    "--param", "fast=5", "--param", "slow=20", "--market", "crypto", "--broker", "paper",
+    "--feed", "synthetic", "--freq", "1m", "--speed", "60",
+]  # fmt: skip
 
 
 def _pidfile(settings: Settings, name: str) -> Path:
@@ -123,7 +131,8 @@ def up(settings: Settings, say: Callable[[str], None] = print) -> int:
     settings.home_dir.mkdir(parents=True, exist_ok=True)
     settings.run_dir.mkdir(parents=True, exist_ok=True)
     already = [s.name for s in SERVICES if running_pid(settings, s.name)]
-    if len(already) == len(SERVICES):
+    live_running = running_pid(settings, LIVE_DEMO) is not None
+    if len(already) == len(SERVICES) and (live_running or not settings.demo):
         say("EasyQuant is already running; nothing changed.")
         print_urls(settings, say)
         return 0
@@ -164,6 +173,10 @@ def up(settings: Settings, say: Callable[[str], None] = print) -> int:
 
     if settings.demo:
         _seed_demo(settings, say)
+        if not live_running:
+            say(f"starting the demo live session {DEMO_SESSION!r} (paper broker, synthetic feed)")
+            live = _spawn(settings, LIVE_DEMO, [str(VENV_BIN / "easyquant"), *DEMO_LIVE_ARGS], env)
+            _wait_live(settings, live, 90)
 
     if MONITOR.name not in already:
         _wait_http(
@@ -182,6 +195,28 @@ def up(settings: Settings, say: Callable[[str], None] = print) -> int:
     say("EasyQuant is up.")
     print_urls(settings, say)
     return 0
+
+
+def _wait_live(settings: Settings, proc: subprocess.Popen[bytes], timeout: float) -> None:
+    """Wait until the live session reports itself running through status."""
+    from easyquant.db import connect
+
+    log = settings.log_dir / f"{LIVE_DEMO}.log"
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise EasyQuantError(
+                f"the demo live session exited with code {proc.returncode}; see {log}"
+            )
+        with connect(settings) as conn, conn.cursor() as cur:
+            cur.execute("SELECT state FROM component WHERE id = %s", [f"live:{DEMO_SESSION}"])
+            row = cur.fetchone()
+        if row is not None and row[0] == "running":
+            return
+        time.sleep(0.5)
+    raise EasyQuantError(
+        f"the demo live session did not report running within {timeout:.0f}s; see {log}"
+    )
 
 
 def _seed_demo(settings: Settings, say: Callable[[str], None]) -> None:
@@ -243,6 +278,12 @@ def down(settings: Settings, say: Callable[[str], None] = print) -> int:
     from easyquant.db.embedded import EmbeddedPostgres
 
     stopped = False
+    pid = running_pid(settings, LIVE_DEMO)
+    if pid is not None:
+        say(f"stopping the demo live session (process group {pid})")
+        _stop_group(pid, grace=30)
+        stopped = True
+    _pidfile(settings, LIVE_DEMO).unlink(missing_ok=True)
     for service in reversed(SERVICES):
         pid = running_pid(settings, service.name)
         if pid is not None:
@@ -268,6 +309,9 @@ def show_status(settings: Settings, say: Callable[[str], None] = print) -> int:
         pid = running_pid(settings, service.name)
         where = service.url(settings)
         say(f"{service.name:<12} {'running pid ' + str(pid) if pid else 'stopped':<20} {where}")
+    pid = running_pid(settings, LIVE_DEMO)
+    state = f"running pid {pid}" if pid else "stopped"
+    say(f"{LIVE_DEMO:<12} {state:<20} live session {DEMO_SESSION!r} (paper)")
     if settings.embedded:
         pg = EmbeddedPostgres(settings).pid()
         state = f"running pid {pg}" if pg else "stopped"

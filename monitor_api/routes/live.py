@@ -1,7 +1,133 @@
-"""REST routes for live (filled in by the live work)."""
+"""REST routes for live trading: sessions (positions, orders, fills, risk), equity curves, and
+halt / resume (the service acts on its next bar).
+
+Reads the tables ``easyquant.live.ledger`` writes; halt and resume only set the session's flags.
+"""
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+from typing import Annotated, Any
 
-router = APIRouter()
+from fastapi import APIRouter, Body, HTTPException, Path
+from pydantic import BaseModel, Field
+
+from easyquant.errors import NotFoundError
+from easyquant.live import ledger
+from monitor_api.deps import DbDep
+
+router = APIRouter(prefix="/api/live", tags=["live"])
+
+SessionName = Annotated[
+    str,
+    Path(
+        min_length=1,
+        max_length=64,
+        pattern=r"^[A-Za-z0-9][A-Za-z0-9._\-]*$",
+        description="A live session name",
+    ),
+]
+
+
+class Position(BaseModel):
+    symbol: str
+    quantity: float
+    avg_price: float
+    market_value: float = Field(description="quantity x the last close")
+
+
+class Risk(BaseModel):
+    limits: dict[str, Any] = Field(
+        description="max_position_value, max_gross_exposure, "
+        "max_order_value, max_daily_loss (null: none), "
+        "flatten_on_breach"
+    )
+    breaches: list[dict[str, Any]] = Field(
+        description="Recent breaches, halts and resumes, newest first: {at, kind, message, detail}"
+    )
+
+
+class LiveSession(BaseModel):
+    session: str
+    strategy: str
+    params: dict[str, Any]
+    symbols: list[str]
+    market: str
+    feed: str
+    broker: str
+    state: str = Field(description="running, stopped, finished or failed")
+    halted: bool
+    halt_reason: str | None
+    equity: float | None
+    cash: float | None
+    last_bar_time: str | None
+    bars: int
+    bad_bars: int
+    positions: list[Position]
+    open_orders: list[dict[str, Any]] = Field(
+        description="Orders written and not yet answered by the venue"
+    )
+    recent_fills: list[dict[str, Any]] = Field(description="The last 20 fills, newest first")
+    risk: Risk
+
+
+class SessionList(BaseModel):
+    sessions: list[LiveSession]
+
+
+class EquityPoint(BaseModel):
+    time: str
+    equity: float
+
+
+class EquityCurve(BaseModel):
+    points: list[EquityPoint]
+
+
+class HaltRequest(BaseModel):
+    reason: str = Field(default="", max_length=500)
+    flatten: bool = Field(default=False, description="Also close every position")
+
+
+@router.get("/sessions", response_model=SessionList)
+def list_sessions(db: DbDep) -> dict[str, Any]:
+    """Every live session with its positions, open orders, recent fills and risk state."""
+    return {"sessions": ledger.list_sessions(db)}
+
+
+@router.get("/sessions/{session}", response_model=LiveSession)
+def get_session(session: SessionName, db: DbDep) -> dict[str, Any]:
+    """One live session; 404 when unknown."""
+    try:
+        return ledger.get_session(db, session)
+    except NotFoundError as exc:
+        raise HTTPException(404, str(exc)) from exc
+
+
+@router.get("/sessions/{session}/equity", response_model=EquityCurve)
+def session_equity(session: SessionName, db: DbDep) -> dict[str, Any]:
+    """The session's equity after every bar (thinned to about 5,000 points)."""
+    try:
+        return {"points": ledger.equity_points(db, session)}
+    except NotFoundError as exc:
+        raise HTTPException(404, str(exc)) from exc
+
+
+@router.post("/sessions/{session}/halt", response_model=LiveSession)
+def halt(
+    session: SessionName, db: DbDep, body: Annotated[HaltRequest | None, Body()] = None
+) -> dict[str, Any]:
+    """Halt a session (optionally flattening); it stops sending orders from its next bar."""
+    req = body or HaltRequest()
+    try:
+        return ledger.halt_session(db, session, reason=req.reason, flatten=req.flatten)
+    except NotFoundError as exc:
+        raise HTTPException(404, str(exc)) from exc
+
+
+@router.post("/sessions/{session}/resume", response_model=LiveSession)
+def resume(session: SessionName, db: DbDep) -> dict[str, Any]:
+    """Resume a halted session; it trades again from its next bar."""
+    try:
+        return ledger.resume_session(db, session)
+    except NotFoundError as exc:
+        raise HTTPException(404, str(exc)) from exc

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import subprocess
+import time
 
 import httpx
 import pytest
@@ -37,7 +38,8 @@ def test_make_up_starts_everything_and_make_down_leaves_nothing(tmp_path):
         assert f"http://127.0.0.1:{ports['api']}/" in out
         assert f"http://127.0.0.1:{ports['airflow']}/" in out and "login admin" in out
         run = tmp_path / "home" / "run"
-        groups = [int((run / f"{n}.pid").read_text()) for n in ("airflow", "monitor_api")]
+        names = ("airflow", "monitor_api", "live-demo")
+        groups = [int((run / f"{n}.pid").read_text()) for n in names]
 
         airflow = f"http://127.0.0.1:{ports['airflow']}"
         health = httpx.get(f"{airflow}/api/v2/monitor/health", timeout=10).json()
@@ -52,9 +54,21 @@ def test_make_up_starts_everything_and_make_down_leaves_nothing(tmp_path):
         api = httpx.get(f"http://127.0.0.1:{ports['api']}/api/health", timeout=10).json()
         assert api["database"] is True and api["listener"] == "listening"
 
+        # a fresh install has demo data for the dashboard: stored backtests over a seeded lake
+        assert "seeding demo bars" in out and "seeding demo backtests" in out
+        runs = httpx.get(f"http://127.0.0.1:{ports['api']}/api/backtests", timeout=10).json()
+        assert runs["runs"] and {r["strategy"] for r in runs["runs"]} == {"sma_cross"}
+        # and a demo live session trading on the paper broker, heartbeating through status
+        demo = httpx.get(f"http://127.0.0.1:{ports['api']}/api/components/live:demo", timeout=10)
+        assert demo.json()["state"] == "running"
+        sessions = httpx.get(f"http://127.0.0.1:{ports['api']}/api/live/sessions", timeout=10)
+        assert "demo" in {s["session"] for s in sessions.json()["sessions"]}
+
+        trigger_through_monitor_api(f"http://127.0.0.1:{ports['api']}", airflow, token)
+
         again = make("up", env)
-        assert "already running" in again
-        assert [int((run / f"{n}.pid").read_text()) for n in ("airflow", "monitor_api")] == groups
+        assert "already running" in again and "seeding" not in again
+        assert [int((run / f"{n}.pid").read_text()) for n in names] == groups
     finally:
         make("down", env)
     assert not any(_group_alive(g) for g in groups)
@@ -63,3 +77,44 @@ def test_make_up_starts_everything_and_make_down_leaves_nothing(tmp_path):
             httpx.get(f"http://127.0.0.1:{port}/", timeout=2)
     assert not (tmp_path / "home" / "run" / "airflow.pid").exists()
     assert (tmp_path / "home" / "pgdata" / "PG_VERSION").exists()  # data stays
+
+
+def trigger_through_monitor_api(api: str, airflow: str, airflow_token: str) -> None:
+    """POST /api/pipelines/easyquant_etl/trigger creates a run that Airflow's own API lists;
+    params the DAG refuses come back as 422 naming the param, and create no run."""
+    conf = {"symbols": ["TRIG"], "start": "2024-01-02", "end": "2024-01-05"}
+    deadline = time.monotonic() + 180
+    while True:  # the DAG processor may not have parsed the DAG yet
+        r = httpx.post(
+            f"{api}/api/pipelines/easyquant_etl/trigger",
+            json={"conf": conf, "note": "from monitor_api"},
+            timeout=30,
+        )
+        if r.status_code != 404 or time.monotonic() > deadline:
+            break
+        time.sleep(3)
+    assert r.status_code == 200, r.text
+    body = r.json()
+    run_id = body["dag_run_id"]
+    assert body["url"].startswith(f"{airflow}/dags/easyquant_etl/runs/")
+    headers = {"Authorization": f"Bearer {airflow_token}"}
+    run = httpx.get(
+        f"{airflow}/api/v2/dags/easyquant_etl/dagRuns/{run_id}", headers=headers, timeout=10
+    ).json()
+    assert run["dag_run_id"] == run_id and run["run_type"] == "manual"
+    assert run["conf"]["symbols"] == ["TRIG"] and run["note"] == "from monitor_api"
+
+    def count() -> int:
+        return httpx.get(
+            f"{airflow}/api/v2/dags/easyquant_etl/dagRuns", headers=headers, timeout=10
+        ).json()["total_entries"]
+
+    before = count()
+    bad = httpx.post(
+        f"{api}/api/pipelines/easyquant_etl/trigger", json={"conf": {"batch_size": 0}}, timeout=30
+    )
+    assert bad.status_code == 422, bad.text
+    assert "batch_size" in bad.json()["detail"]
+    other = httpx.post(f"{api}/api/pipelines/some_other_dag/trigger", json={"conf": {}}, timeout=30)
+    assert other.status_code == 422 and "dag_id" in str(other.json()["detail"])
+    assert count() == before

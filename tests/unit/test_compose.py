@@ -19,6 +19,7 @@ def test_compose_runs_the_same_parts_with_celery_workers():
         "airflow-triggerer",
         "airflow-worker",
         "monitor_api",
+        "live",
     ):
         assert name in services, name
     for name, svc in services.items():
@@ -28,3 +29,5 @@ def test_compose_runs_the_same_parts_with_celery_workers():
             assert env["EASYQUANT_DATABASE_URL"].endswith("@postgres:5432/easyquant"), name
             assert "/airflow" in env["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"], name
     assert services["airflow-worker"]["command"] == "airflow celery worker"
+    assert services["live"]["command"].startswith("easyquant live --session demo")
+    assert "--broker paper" in services["live"]["command"]

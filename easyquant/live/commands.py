@@ -1,0 +1,257 @@
+"""``easyquant live [halt|resume|status]`` and ``easyquant parity``."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from typing import Any
+
+from easyquant.errors import ConfigError
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    lv = sub.add_parser(
+        "live",
+        help="run a live trading session (or halt / resume / status one)",
+        description="Run a live session until stopped (SIGTERM finishes the bar and persists). "
+        "Starting an existing session again resumes it from its last bar.",
+    )
+    lv.add_argument("--session", help="session name (letters, digits, '.', '_', '-')")
+    lv.add_argument("--strategy", help="built-in name or package.module:Class")
+    lv.add_argument("--symbols", help="comma-separated symbols")
+    lv.add_argument(
+        "--param",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="strategy parameter (repeatable)",
+    )
+    lv.add_argument("--market", default="us", help="us, cn or crypto (default us)")
+    lv.add_argument("--broker", default="paper", help="paper (default)")
+    lv.add_argument("--feed", default="replay", help="replay (the lake) or synthetic")
+    lv.add_argument("--freq", default=None, help="bar frequency (default 1d replay, 1m synthetic)")
+    lv.add_argument(
+        "--speed",
+        default=None,
+        help="x real time, or 'max' (default: max for replay, 1 for synthetic)",
+    )
+    lv.add_argument("--start", default=None, help="replay: first date; synthetic: clock start")
+    lv.add_argument("--end", default=None, help="last date (default: open-ended)")
+    lv.add_argument("--seed", type=int, default=42, help="synthetic feed seed")
+    lv.add_argument("--cash", type=float, default=100_000.0)
+    lv.add_argument("--fill", default="next_open", help="next_open (default) or close")
+    lv.add_argument("--commission", type=float, default=None)
+    lv.add_argument("--min-commission", type=float, default=None)
+    lv.add_argument("--stamp-duty", type=float, default=None)
+    lv.add_argument("--slippage-bps", type=float, default=None)
+    lv.add_argument(
+        "--max-position-value", type=float, default=None, help="risk: |position value| per symbol"
+    )
+    lv.add_argument(
+        "--max-gross-exposure", type=float, default=None, help="risk: sum of |position values|"
+    )
+    lv.add_argument("--max-order-value", type=float, default=None, help="risk: one order's value")
+    lv.add_argument(
+        "--max-daily-loss",
+        type=float,
+        default=None,
+        help="risk: loss from the day's starting equity",
+    )
+    lv.add_argument(
+        "--flatten-on-breach",
+        action="store_true",
+        help="close every position when a risk limit halts the session",
+    )
+    lv.add_argument("--heartbeat", type=float, default=5.0, help="status heartbeat, s")
+    lv.add_argument("--json", action="store_true", help="print the final summary as JSON")
+    lv.set_defaults(func=_run)
+    actions = lv.add_subparsers(dest="live_action", metavar="ACTION", required=False)
+
+    h = actions.add_parser("halt", help="halt a session (it stops sending orders)")
+    h.add_argument("--session", required=True, dest="target")
+    h.add_argument("--flatten", action="store_true", help="also close every position")
+    h.add_argument("--reason", default="", help="why (shown in status)")
+    h.add_argument("--json", action="store_true")
+    h.set_defaults(func=_halt)
+
+    r = actions.add_parser("resume", help="resume a halted session")
+    r.add_argument("--session", required=True, dest="target")
+    r.add_argument("--json", action="store_true")
+    r.set_defaults(func=_resume)
+
+    st = actions.add_parser("status", help="show sessions (positions, orders, risk)")
+    st.add_argument("--session", default=None, dest="target")
+    st.add_argument("--json", action="store_true")
+    st.set_defaults(func=_status)
+
+    par = sub.add_parser(
+        "parity",
+        help="replay a live session's bars through the backtester "
+        "and report differences in orders, fills and P&L",
+    )
+    par.add_argument("--session", required=True)
+    par.add_argument("--date", required=True, help="trading date YYYY-MM-DD (exchange clock)")
+    par.add_argument("--json", action="store_true")
+    par.set_defaults(func=_parity)
+
+
+def _pairs(items: list[str], option: str) -> dict[str, str]:
+    out: dict[str, str] = {}
+    for item in items:
+        name, sep, value = item.partition("=")
+        if not sep or not name.strip():
+            raise ConfigError(f"{option} {item!r}: expected NAME=VALUE")
+        out[name.strip()] = value.strip()
+    return out
+
+
+def config_from_args(args: argparse.Namespace) -> Any:
+    """Build the SessionConfig ``easyquant live`` describes (ConfigError naming the option)."""
+    from easyquant.live.service import SessionConfig
+
+    if not args.session:
+        raise ConfigError("--session: required (a name for the session)")
+    if not args.strategy or not args.symbols:
+        return None
+    symbols = [s.strip() for s in args.symbols.split(",") if s.strip()]
+    risk = {
+        k: getattr(args, k)
+        for k in ("max_position_value", "max_gross_exposure", "max_order_value", "max_daily_loss")
+        if getattr(args, k) is not None
+    }
+    if args.flatten_on_breach:
+        risk["flatten_on_breach"] = True
+    freq = args.freq or ("1m" if args.feed == "synthetic" else "1d")
+    return SessionConfig(
+        session=args.session,
+        strategy=args.strategy,
+        symbols=symbols,
+        params=_pairs(args.param, "--param"),
+        market=args.market,
+        broker=args.broker,
+        feed=args.feed,
+        freq=freq,
+        speed=args.speed,
+        start=args.start,
+        end=args.end,
+        seed=args.seed,
+        cash=args.cash,
+        fill=args.fill,
+        commission=args.commission,
+        min_commission=args.min_commission,
+        stamp_duty=args.stamp_duty,
+        slippage_bps=args.slippage_bps,
+        risk=risk,
+        heartbeat=args.heartbeat,
+    )
+
+
+def _ready() -> Any:
+    from easyquant.config import get_settings
+    from easyquant.db import ensure_ready
+
+    return ensure_ready(get_settings())
+
+
+def _run(args: argparse.Namespace) -> int:
+    from easyquant.live.ledger import Store
+    from easyquant.live.service import LiveService, SessionConfig
+
+    config = config_from_args(args)
+    if config is not None:
+        config.validate()  # bad input fails before anything is stored
+    settings = _ready()
+    if config is None:
+        # an existing session started again with its stored configuration
+        store = Store(settings, args.session)
+        store.connect()
+        row = store.load_session()
+        store.close()
+        if row is None:
+            raise ConfigError(
+                f"--strategy and --symbols: required for the new session {args.session!r}"
+            )
+        config = SessionConfig.from_row(row)
+    state = LiveService(config, settings).run()
+    if args.json:
+        print(json.dumps({"session": config.session, "state": state}))
+    else:
+        print(f"session {config.session}: {state}")
+    return 0
+
+
+def _conn() -> Any:
+    from easyquant.db import connect
+
+    return connect(_ready())
+
+
+def _halt(args: argparse.Namespace) -> int:
+    from easyquant.live.ledger import halt_session
+
+    conn = _conn()
+    try:
+        out = halt_session(conn, args.target, reason=args.reason, flatten=args.flatten)
+    finally:
+        conn.close()
+    _show(
+        out,
+        args.json,
+        f"session {args.target}: halted" + (" (flatten requested)" if args.flatten else ""),
+    )
+    return 0
+
+
+def _resume(args: argparse.Namespace) -> int:
+    from easyquant.live.ledger import resume_session
+
+    conn = _conn()
+    try:
+        out = resume_session(conn, args.target)
+    finally:
+        conn.close()
+    _show(out, args.json, f"session {args.target}: resumed")
+    return 0
+
+
+def _status(args: argparse.Namespace) -> int:
+    from easyquant.live.ledger import get_session, list_sessions
+
+    conn = _conn()
+    try:
+        sessions = [get_session(conn, args.target)] if args.target else list_sessions(conn)
+    finally:
+        conn.close()
+    if args.json:
+        print(json.dumps({"sessions": sessions}, default=str))
+        return 0
+    for s in sessions:
+        pos = ", ".join(f"{p['symbol']} {p['quantity']:g}" for p in s["positions"]) or "flat"
+        eq = f"{s['equity']:,.2f}" if s["equity"] is not None else "-"
+        print(
+            f"{s['session']}: {s['state']}{' HALTED' if s['halted'] else ''}  equity {eq}  "
+            f"cash {s['cash']:,.2f}  {pos}  last bar {s['last_bar_time']}"
+        )
+    return 0
+
+
+def _parity(args: argparse.Namespace) -> int:
+    from easyquant.live.parity import check_parity, report_parity
+
+    settings = _ready()
+    report = check_parity(settings, args.session, args.date)
+    report_parity(report)  # component parity:{session}:{date}
+    if args.json:
+        print(json.dumps(report, default=str))
+    else:
+        print(report["summary"])
+        for d in report["differences"][:50]:
+            print(f"  {d}")
+    return 0 if report["identical"] else 1
+
+
+def _show(out: dict[str, Any], as_json: bool, text: str) -> None:
+    if as_json:
+        print(json.dumps(out, default=str))
+    else:
+        print(text)

@@ -1,0 +1,204 @@
+"""Fault injection: kill -9 the live service at random points and at chosen crash points
+(between writing an order and the venue's answer, between the answer and recording it, around
+storing bars), restart it each time, and require the final ledger to equal an uninterrupted run
+on the same bars, with no client order id ever sent twice."""
+
+from __future__ import annotations
+
+import os
+import random
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+
+from easyquant.config import Settings
+from easyquant.live.service import LiveService, SessionConfig
+from tests.conftest import REPO
+from tests.unit.live.support import check_ledger, one
+
+SYMBOLS = ["AAA", "BBB"]
+ARGS = [
+    "--strategy",
+    "sma_cross",
+    "--symbols",
+    ",".join(SYMBOLS),
+    "--param",
+    "fast=3",
+    "--param",
+    "slow=8",
+    "--commission",
+    "0.001",
+    "--start",
+    "2020-01-01",
+    "--end",
+    "2022-12-31",
+    "--heartbeat",
+    "1",
+]
+# 1.5 million x real time: a daily bar every ~0.06 s, so random kills land mid-session
+PACED = ["--speed", "1500000"]
+RANDOM_KILLS = 20
+HOOKS = [
+    ("after_write_ahead", 1),
+    ("after_submit", 1),
+    ("after_write_ahead", 3),
+    ("after_submit", 4),
+    ("after_record", 2),
+    ("before_flush", 1),
+    ("after_flush", 2),
+    ("after_submit", 2),
+]
+# crash points around storing a group of bars are reached as fast as possible (bars are then
+# stored in groups); the others at the replay's pace
+FAST_HOOKS = ("before_flush", "after_flush")
+
+
+@pytest.fixture(scope="module")
+def lake(pg_settings: Settings) -> Settings:
+    from easyquant.data import make_source
+    from easyquant.data.ingest import ingest
+
+    ingest(
+        make_source("synthetic", calendar="XNYS", seed=3),
+        freq="1d",
+        symbols=SYMBOLS,
+        start="2020-01-01",
+        end="2022-12-31",
+        settings=pg_settings,
+        full=True,
+    )
+    return pg_settings
+
+
+def _spawn(
+    settings: Settings, session: str, extra: list[str], crash: str | None = None
+) -> subprocess.Popen[bytes]:
+    env = dict(os.environ)
+    env["EASYQUANT_DATABASE_URL"] = settings.dsn()
+    env["EASYQUANT_HOME"] = str(settings.home)
+    env.pop("EASYQUANT_LIVE_CRASH", None)
+    if crash:
+        env["EASYQUANT_LIVE_CRASH"] = crash
+    return subprocess.Popen(
+        [sys.executable, "-m", "easyquant.cli", "live", "--session", session, *ARGS, *extra],
+        env=env,
+        cwd=REPO,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        start_new_session=True,
+    )
+
+
+def _running(db, session: str, pid: int) -> bool:
+    return (
+        one(
+            db,
+            "SELECT pid = %s AND state = 'running' FROM live_session WHERE id = %s",
+            pid,
+            session,
+        )
+        is True
+    )
+
+
+@pytest.mark.slow
+def test_kill_9_at_random_points_and_crash_points_loses_and_duplicates_nothing(lake, db):
+    rng = random.Random(20261124)
+    session = "faults"
+    random_kills = hook_kills = 0
+    hooks_fired: list[str] = []
+    progress: list[int] = []  # bars stored at each random kill
+    finished = False
+    plan = [("random", None)] * RANDOM_KILLS
+    for i, hook in enumerate(HOOKS):  # spread the crash points over the session
+        plan.insert(2 + i * 3, ("hook", hook))
+    for kind, hook in plan:
+        crash = f"{hook[0]}:{hook[1]}" if hook else None
+        fast = kind == "hook" and hook is not None and hook[0] in FAST_HOOKS
+        proc = _spawn(lake, session, [] if fast else PACED, crash)
+        try:
+            if kind == "hook":
+                code = proc.wait(timeout=120)
+                if code == -signal.SIGKILL:
+                    hook_kills += 1
+                    hooks_fired.append(hook[0])  # type: ignore[index]
+                else:
+                    assert code == 0, proc.stderr.read().decode()[-2000:] if proc.stderr else ""
+                    finished = True
+                    break
+                continue
+            deadline = time.monotonic() + 60
+            while not _running(db, session, proc.pid):
+                assert proc.poll() is None, proc.stderr.read().decode()[-2000:]  # type: ignore
+                assert time.monotonic() < deadline, "the service did not start"
+                time.sleep(0.02)
+            time.sleep(rng.uniform(0.05, 1.0))
+            if proc.poll() is not None:
+                assert proc.returncode == 0
+                finished = True
+                break
+            os.kill(proc.pid, signal.SIGKILL)
+            assert proc.wait(timeout=30) == -signal.SIGKILL
+            random_kills += 1
+            progress.append(one(db, "SELECT bars FROM live_session WHERE id = %s", session))
+        finally:
+            if proc.poll() is None:
+                os.kill(proc.pid, signal.SIGKILL)
+                proc.wait(timeout=30)
+    assert not finished, "the session ended before every kill: slow the replay down"
+    assert random_kills >= RANDOM_KILLS
+    # the kills landed while bars were being processed, at many different points
+    assert len(set(progress)) >= RANDOM_KILLS // 2, progress
+    assert progress[-1] < 700, progress  # and before the end (753 timestamps)
+    assert hook_kills == len(HOOKS)
+    assert {"after_write_ahead", "after_submit", "after_record"} <= set(hooks_fired)
+
+    # restart once more and let it finish, uninterrupted
+    proc = _spawn(lake, session, ["--speed", "max"])
+    assert proc.wait(timeout=180) == 0, proc.stderr.read().decode()[-3000:]  # type: ignore
+    assert one(db, "SELECT state FROM live_session WHERE id = %s", session) == "finished"
+    assert (
+        one(
+            db,
+            "SELECT count(*) FROM live_order WHERE session = %s AND state IN ('new', 'open')",
+            session,
+        )
+        == 0
+    )
+    # a crash after the venue answered was reconciled from the venue's ledger, not re-sent
+    assert one(
+        db, "SELECT count(*) FROM live_event WHERE session = %s AND kind = 'reconcile'", session
+    ) >= hooks_fired.count("after_submit")
+    assert (
+        one(
+            db,
+            "SELECT count(*) FROM live_event WHERE session = %s AND kind = 'reconcile_mismatch'",
+            session,
+        )
+        == 0
+    )
+
+    cfg = SessionConfig(
+        session="reference",
+        strategy="sma_cross",
+        symbols=SYMBOLS,
+        params={"fast": 3, "slow": 8},
+        commission=0.001,
+        start="2020-01-01",
+        end="2022-12-31",
+    )
+    assert LiveService(cfg, lake).run() == "finished"
+    interrupted = check_ledger(db, session)  # also: no client order id sent twice
+    reference = check_ledger(db, "reference")
+    assert len(reference["fills"]) > 50
+    assert interrupted == reference
+    assert one(db, "SELECT count(*) FROM live_bar WHERE session = %s", session) == one(
+        db, "SELECT count(*) FROM live_bar WHERE session = 'reference'"
+    )
+    eq = one(db, "SELECT equity FROM live_session WHERE id = %s", session)
+    assert eq == pytest.approx(
+        one(db, "SELECT equity FROM live_session WHERE id = 'reference'"), rel=1e-12
+    )

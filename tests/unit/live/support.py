@@ -1,0 +1,189 @@
+"""Helpers for the live-trading tests: scripted feeds, a threshold strategy, ledger checks."""
+
+from __future__ import annotations
+
+import queue
+import threading
+import time
+from collections.abc import Iterator, Sequence
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from easyquant.live.bars import BarEvent, LiveBar
+from easyquant.strategy.base import Param, Strategy, SymbolBars
+
+DAY = 86_400_000_000_000
+T0 = int(pd.Timestamp("2024-01-02", tz="UTC").value)
+
+
+class Threshold(Strategy):
+    """Hold ``weight`` of equity while the close is above ``level``, nothing below it."""
+
+    name = "threshold"
+    level = Param(100.0, gt=0)
+    weight = Param(0.5, ge=-2, le=2)
+
+    def signal(self, bars: SymbolBars) -> np.ndarray:
+        return np.where(bars.close > self.level, self.weight, 0.0)
+
+
+def bar(
+    symbol: str,
+    day: int,
+    o: float,
+    h: float | None = None,
+    lo: float | None = None,
+    c: float | None = None,
+    v: float = 1000.0,
+) -> LiveBar:
+    """A bar on day ``day`` after 2024-01-02 (defaults: flat at ``o``)."""
+    c = o if c is None else c
+    h = max(o, c) if h is None else h
+    lo = min(o, c) if lo is None else lo
+    return LiveBar(symbol, T0 + day * DAY, float(o), float(h), float(lo), float(c), float(v))
+
+
+def event(*bars: LiveBar) -> BarEvent:
+    return BarEvent(bars[0].ts, {b.symbol: b for b in bars})
+
+
+class ListFeed:
+    """A feed that yields given events (after ``after``), as fast as possible."""
+
+    name = "list"
+    paced = False
+
+    def __init__(self, events: Sequence[BarEvent]) -> None:
+        self._events = list(events)
+
+    def events(self, *, after: int | None, stop: threading.Event) -> Iterator[BarEvent]:
+        for ev in self._events:
+            if stop.is_set():
+                return
+            if after is not None and ev.ts <= after:
+                continue
+            ev.received = time.perf_counter()
+            yield ev
+
+
+class QueueFeed:
+    """A feed the test drives: ``push(event)``; ``close()`` ends it."""
+
+    name = "queue"
+    paced = True
+
+    def __init__(self) -> None:
+        self.q: queue.Queue[BarEvent | None] = queue.Queue()
+
+    def push(self, ev: BarEvent) -> None:
+        self.q.put(ev)
+
+    def close(self) -> None:
+        self.q.put(None)
+
+    def events(self, *, after: int | None, stop: threading.Event) -> Iterator[BarEvent]:
+        while not stop.is_set():
+            try:
+                ev = self.q.get(timeout=0.1)
+            except queue.Empty:
+                continue
+            if ev is None:
+                return
+            ev.received = time.perf_counter()
+            yield ev
+
+
+def one(db: Any, sql: str, *args: Any) -> Any:
+    with db.cursor() as cur:
+        cur.execute(sql, args)
+        row = cur.fetchone()
+    db.rollback()
+    return None if row is None else (row[0] if len(row) == 1 else row)
+
+
+def rows(db: Any, sql: str, *args: Any) -> list[tuple[Any, ...]]:
+    with db.cursor() as cur:
+        cur.execute(sql, args)
+        out = cur.fetchall()
+    db.rollback()
+    return out
+
+
+def check_ledger(db: Any, session: str) -> dict[str, Any]:
+    """Assert the ledger adds up and agrees with the paper venue's; return it for comparisons.
+
+    Cash = initial cash - sum(fill value + fees); each position = sum of its fills; the venue's
+    cash, positions and fills are the same; no client order id reached the venue twice; every
+    fill's order was written before the venue received it.
+    """
+    initial, cash = one(db, "SELECT initial_cash, cash FROM live_session WHERE id = %s", session)
+    flow = one(
+        db,
+        "SELECT COALESCE(sum(quantity * price + fees), 0) FROM live_fill WHERE session = %s",
+        session,
+    )
+    assert cash == __import__("pytest").approx(initial - flow, rel=1e-12, abs=1e-6)
+    by_fills = dict(
+        rows(
+            db,
+            "SELECT symbol, sum(quantity) FROM live_fill WHERE session = %s GROUP BY symbol",
+            session,
+        )
+    )
+    positions = dict(
+        rows(db, "SELECT symbol, quantity FROM live_position WHERE session = %s", session)
+    )
+    for sym in set(by_fills) | set(positions):
+        assert abs(by_fills.get(sym, 0.0) - positions.get(sym, 0.0)) < 1e-9, sym
+    venue_cash = one(db, "SELECT cash FROM paper_account WHERE account = %s", session)
+    assert abs(venue_cash - cash) < 1e-6
+    venue_pos = dict(
+        rows(db, "SELECT symbol, quantity FROM paper_position WHERE account = %s", session)
+    )
+    for sym in set(venue_pos) | set(positions):
+        assert abs(venue_pos.get(sym, 0.0) - positions.get(sym, 0.0)) < 1e-9, sym
+    dup = rows(
+        db,
+        "SELECT client_order_id, count(*) FROM paper_submission WHERE account = %s "
+        "GROUP BY client_order_id HAVING count(*) > 1",
+        session,
+    )
+    assert dup == [], f"client order ids sent more than once: {dup}"
+    late = rows(
+        db,
+        "SELECT p.client_order_id FROM paper_order p LEFT JOIN live_order o ON "
+        "o.client_order_id = p.client_order_id WHERE p.account = %s AND "
+        "(o.client_order_id IS NULL OR o.created_at > p.received_at)",
+        session,
+    )
+    assert late == [], f"orders the venue received before they were written: {late}"
+    fills = rows(
+        db,
+        "SELECT regexp_replace(client_order_id, '^[^-]+', ''), symbol, bar_ts, "
+        "quantity, price, fees FROM live_fill WHERE session = %s ORDER BY bar_ts, "
+        "symbol, client_order_id",
+        session,
+    )
+    vfills = rows(
+        db,
+        "SELECT regexp_replace(client_order_id, '^[^-]+', ''), symbol, bar_ts, "
+        "quantity, price, fees FROM paper_fill WHERE account = %s ORDER BY bar_ts, "
+        "symbol, client_order_id",
+        session,
+    )
+    assert fills == vfills
+    orders = rows(
+        db,
+        "SELECT regexp_replace(client_order_id, '^[^-]+', ''), symbol, side, "
+        "quantity, kind, state, filled_qty, reason FROM live_order WHERE session = %s "
+        "ORDER BY bar_ts, phase, pass, symbol",
+        session,
+    )
+    return {
+        "cash": cash,
+        "positions": {k: v for k, v in positions.items() if v},
+        "fills": fills,
+        "orders": orders,
+    }
