@@ -1,7 +1,471 @@
-"""REST routes for backtests (filled in by the backtests work)."""
+"""REST routes for stored backtests: the runs table, one run in full, and sweeps.
+
+Everything here reads the tables that ``easyquant.backtest.store`` writes (and the Parquet lake
+for prices); nothing writes.
+"""
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+import datetime as dt
+import math
+import re
+from typing import Annotated, Any, Literal
 
-router = APIRouter()
+import numpy as np
+import pandas as pd
+import psycopg2.extensions
+import psycopg2.extras
+from fastapi import APIRouter, HTTPException, Path, Query
+from fastapi.exceptions import RequestValidationError
+from pydantic import BaseModel, Field
+
+from easyquant.backtest.metrics import METRIC_NAMES
+from easyquant.errors import EasyQuantError
+from monitor_api.deps import DbDep, SettingsDep
+
+router = APIRouter(prefix="/api", tags=["backtests"])
+
+RunKind = Literal["backtest", "sweep", "walkforward", "point"]
+RunId = Annotated[str, Path(min_length=1, max_length=200, description="A backtest run id")]
+
+# Columns of backtest_run a client may sort by, under their public names.
+SORT_FIELDS: dict[str, str] = {
+    "run_id": "r.id",
+    "kind": "r.kind",
+    "strategy": "r.strategy",
+    "market": "r.market",
+    "freq": "r.freq",
+    "start": "r.period_start",
+    "end": "r.period_end",
+    "state": "r.state",
+    "rank": "r.rank",
+    "final_equity": "r.final_equity",
+    "created_at": "r.created_at",
+    "finished_at": "r.finished_at",
+    "sweep_id": "sweep_id",
+}
+SORT_PATTERN = re.compile(r"^-?[a-z][a-z0-9_]{0,62}$")
+# Price bars sent for one symbol at most; longer series are merged into coarser OHLC bars.
+MAX_PRICE_BARS = 2000
+# Equity points sent with one run at most (drawdown is computed before thinning).
+MAX_EQUITY_POINTS = 2500
+# Trades sent with one run at most (the earliest; ``trades_total`` says how many exist).
+MAX_TRADES = 5000
+
+Metrics = dict[str, float | None]
+
+
+class BacktestRun(BaseModel):
+    """One stored run as the runs table shows it."""
+
+    run_id: str
+    kind: RunKind = Field(
+        description="backtest, sweep, walkforward, or point (a sweep point "
+        "or walk-forward window, whose parent is sweep_id)"
+    )
+    strategy: str
+    symbols: list[str]
+    market: str
+    freq: str
+    start: dt.datetime | None = Field(description="First bar of the period (null: all stored)")
+    end: dt.datetime | None
+    params: dict[str, Any]
+    state: Literal["running", "success", "failed"]
+    error: str | None
+    rank: int | None = Field(description="Rank of a point within its sweep (1 is best)")
+    final_equity: float | None
+    created_at: dt.datetime
+    finished_at: dt.datetime | None
+    metrics: Metrics
+    sweep_id: str | None = Field(
+        description="The sweep or walk-forward this run belongs to "
+        "(its own id for a sweep or walk-forward run)"
+    )
+
+
+class BacktestList(BaseModel):
+    runs: list[BacktestRun]
+
+
+class EquityDrawdownPoint(BaseModel):
+    time: dt.datetime
+    equity: float
+    drawdown: float = Field(description="equity / running peak - 1 (0 or negative)")
+
+
+class Trade(BaseModel):
+    symbol: str
+    entry_time: dt.datetime
+    entry_price: float
+    exit_time: dt.datetime | None
+    exit_price: float | None
+    quantity: float
+    pnl: float
+    fees: float
+
+
+class Bar(BaseModel):
+    time: dt.datetime
+    open: float
+    high: float
+    low: float
+    close: float
+    volume: float
+
+
+class BacktestDetail(BacktestRun):
+    """A run with its equity curve, trades and the prices of its symbols over its period."""
+
+    config: dict[str, Any]
+    equity: list[EquityDrawdownPoint] = Field(
+        description=f"At most about {MAX_EQUITY_POINTS} evenly spaced points (always the "
+        "deepest drawdown)"
+    )
+    trades: list[Trade]
+    trades_total: int
+    prices: dict[str, list[Bar]] = Field(
+        description=f"Per symbol; more than {MAX_PRICE_BARS} bars are merged into coarser OHLC bars"
+    )
+    prices_freq: dict[str, str] = Field(
+        description="Per symbol: the stored frequency, or "
+        "'Nx<freq>' when N bars were merged into one"
+    )
+    warnings: list[str]
+
+
+class SweepPoint(BaseModel):
+    run_id: str
+    rank: int | None
+    state: str
+    error: str | None
+    params: dict[str, Any]
+    metrics: Metrics
+
+
+class WalkForwardWindow(BaseModel):
+    window: int = Field(description="1-based window number")
+    run_id: str
+    params: dict[str, Any] = Field(description="The in-sample winner, traded out of sample")
+    in_sample_period: list[dt.datetime] | None
+    out_of_sample_period: list[dt.datetime] | None
+    in_sample: Metrics
+    out_of_sample: Metrics
+
+
+class Sweep(BaseModel):
+    sweep_id: str
+    kind: Literal["sweep", "walkforward"]
+    strategy: str
+    symbols: list[str]
+    state: str
+    rank_by: str | None
+    params: list[str] = Field(description="Names of the swept parameters")
+    grid: dict[str, list[Any]]
+    metrics: Metrics = Field(
+        description="The best point's metrics (sweep) or the stitched "
+        "out-of-sample metrics (walk-forward)"
+    )
+    points: list[SweepPoint]
+    walkforward: list[WalkForwardWindow] | None
+
+
+def _bad_query(field: str, msg: str, value: Any) -> RequestValidationError:
+    return RequestValidationError(
+        [{"type": "value_error", "loc": ("query", field), "msg": msg, "input": value}]
+    )
+
+
+def _known_metrics(db: psycopg2.extensions.connection) -> set[str]:
+    with db.cursor() as cur:
+        cur.execute("SELECT DISTINCT name FROM backtest_metric")
+        names = {r[0] for r in cur.fetchall()}
+    return names | set(METRIC_NAMES)
+
+
+_RUN_COLUMNS = """
+    r.id AS run_id, r.kind, r.strategy, r.symbols, r.market, r.freq,
+    r.period_start AS start, r.period_end AS "end", r.state, r.error, r.rank, r.final_equity,
+    r.created_at, r.finished_at, r.config,
+    CASE WHEN r.kind IN ('sweep', 'walkforward') THEN r.id ELSE r.parent_id END AS sweep_id,
+    COALESCE((SELECT jsonb_object_agg(p.name, p.value) FROM backtest_param p
+              WHERE p.run_id = r.id), '{}'::jsonb) AS params,
+    COALESCE((SELECT jsonb_object_agg(m.name, m.value) FROM backtest_metric m
+              WHERE m.run_id = r.id), '{}'::jsonb) AS metrics
+"""
+
+
+def _run(row: dict[str, Any]) -> dict[str, Any]:
+    out = dict(row)
+    out["metrics"] = _metrics(out["metrics"])
+    return out
+
+
+def _metrics(raw: dict[str, Any] | None) -> Metrics:
+    out: Metrics = {}
+    for k, v in (raw or {}).items():
+        out[k] = float(v) if isinstance(v, int | float) and math.isfinite(v) else None
+    return out
+
+
+@router.get("/backtests", response_model=BacktestList)
+def list_backtests(
+    db: DbDep,
+    sort: str = Query(
+        default="-created_at",
+        max_length=64,
+        description="A run field (" + ", ".join(SORT_FIELDS) + ") or a metric name (e.g. "
+        "sharpe); prefix '-' for descending. Missing values sort last.",
+    ),
+    limit: int = Query(default=200, ge=1, le=5000),
+    kind: RunKind | None = Query(default=None, description="Only runs of this kind"),
+    sweep_id: str | None = Query(
+        default=None, max_length=200, description="Only the runs of this sweep or walk-forward"
+    ),
+) -> dict[str, Any]:
+    """List stored runs (sweep points and walk-forward windows included), sorted."""
+    if not SORT_PATTERN.match(sort):
+        raise _bad_query(
+            "sort", "expected a field or metric name, optionally prefixed by '-'", sort
+        )
+    desc = sort.startswith("-")
+    key = sort.lstrip("-")
+    join = ""
+    args: list[Any] = []
+    if key in SORT_FIELDS:
+        order = SORT_FIELDS[key]
+    elif key in _known_metrics(db):
+        join = "LEFT JOIN backtest_metric sm ON sm.run_id = r.id AND sm.name = %s"
+        args.append(key)
+        order = "sm.value"
+    else:
+        raise _bad_query(
+            "sort",
+            f"unknown sort key {key!r}: expected one of {', '.join(SORT_FIELDS)} "
+            "or a stored metric name",
+            sort,
+        )
+    where = []
+    if kind:
+        where.append("r.kind = %s")
+        args.append(kind)
+    if sweep_id:
+        where.append("(r.parent_id = %s OR r.id = %s)")
+        args += [sweep_id, sweep_id]
+    sql = (
+        f"SELECT {_RUN_COLUMNS} FROM backtest_run r {join} "
+        + (f"WHERE {' AND '.join(where)} " if where else "")
+        + f"ORDER BY {order} {'DESC' if desc else 'ASC'} NULLS LAST, r.created_at DESC, r.id "
+        "LIMIT %s"
+    )
+    args.append(limit)
+    with db.cursor(cursor_factory=psycopg2.extras.RealDictCursor) as cur:
+        cur.execute(sql, args)
+        rows = cur.fetchall()
+    return {"runs": [_run(r) for r in rows]}
+
+
+def _fetch_run(db: psycopg2.extensions.connection, run_id: str) -> dict[str, Any]:
+    with db.cursor(cursor_factory=psycopg2.extras.RealDictCursor) as cur:
+        cur.execute(f"SELECT {_RUN_COLUMNS} FROM backtest_run r WHERE r.id = %s", (run_id,))
+        row = cur.fetchone()
+    if row is None:
+        raise HTTPException(404, f"no backtest run with id {run_id!r}")
+    return _run(row)
+
+
+@router.get("/backtests/{run_id}", response_model=BacktestDetail)
+def get_backtest(run_id: RunId, db: DbDep, settings: SettingsDep) -> dict[str, Any]:
+    """One run: its row, equity with drawdown, trades, and its symbols' prices for the period."""
+    run = _fetch_run(db, run_id)
+    with db.cursor() as cur:
+        cur.execute(
+            "SELECT ts, equity FROM backtest_equity WHERE run_id = %s ORDER BY ts", (run_id,)
+        )
+        eq = cur.fetchall()
+        cur.execute("SELECT count(*) FROM backtest_trade WHERE run_id = %s", (run_id,))
+        (trades_total,) = cur.fetchone() or (0,)
+        cols = (
+            "symbol",
+            "entry_time",
+            "entry_price",
+            "exit_time",
+            "exit_price",
+            "quantity",
+            "pnl",
+            "fees",
+        )
+        cur.execute(
+            f"SELECT {', '.join(cols)} FROM backtest_trade WHERE run_id = %s ORDER BY seq LIMIT %s",
+            (run_id, MAX_TRADES),
+        )
+        trades = [dict(zip(cols, r, strict=True)) for r in cur.fetchall()]
+    equity = _equity(eq)
+    warnings: list[str] = []
+    if int(trades_total) > len(trades):
+        warnings.append(f"showing the first {len(trades)} of {trades_total} trades")
+    start = run["start"] or (eq[0][0] if eq else None)
+    end = _inclusive_end(run["end"]) or (eq[-1][0] if eq else None)
+    prices, freqs = _prices(run["symbols"], run["freq"], start, end, settings, warnings)
+    return {
+        **run,
+        "equity": equity,
+        "trades": trades,
+        "trades_total": trades_total,
+        "prices": prices,
+        "prices_freq": freqs,
+        "warnings": warnings,
+    }
+
+
+def _inclusive_end(end: dt.datetime | None) -> dt.datetime | str | None:
+    """A period stored as a bare date (midnight UTC) ends with that whole day, as the run read
+    it: pass it on as the date."""
+    if end is not None and end.astimezone(dt.UTC).time() == dt.time(0):
+        return end.astimezone(dt.UTC).date().isoformat()
+    return end
+
+
+def _equity(
+    rows: list[tuple[dt.datetime, float]], limit: int = MAX_EQUITY_POINTS
+) -> list[dict[str, Any]]:
+    """Equity with drawdown (computed on every stored point), thinned to about ``limit``
+    evenly spaced points that always keep the first, the last and the deepest drawdown."""
+    if not rows:
+        return []
+    values = np.array([r[1] for r in rows], dtype=float)
+    peak = np.maximum.accumulate(values)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        dd = np.where(peak > 0, values / peak - 1.0, 0.0)
+    n = len(rows)
+    keep = np.arange(n)
+    if n > limit:
+        keep = np.unique(
+            np.r_[np.linspace(0, n - 1, limit - 1).astype(int), n - 1, int(np.argmin(dd))]
+        )
+    return [
+        {"time": rows[i][0], "equity": float(values[i]), "drawdown": float(dd[i])} for i in keep
+    ]
+
+
+def _prices(
+    symbols: list[str], freq: str, start: Any, end: Any, settings: Any, warnings: list[str]
+) -> tuple[dict[str, list[dict[str, Any]]], dict[str, str]]:
+    from easyquant.data import load_bars
+
+    prices: dict[str, list[dict[str, Any]]] = {}
+    freqs: dict[str, str] = {}
+    for sym in symbols:
+        try:
+            frame = load_bars([sym], freq=freq, start=start, end=end, settings=settings)[sym]
+        except EasyQuantError as exc:
+            warnings.append(f"prices of {sym}: {exc}")
+            continue
+        frame, factor = downsample(frame, MAX_PRICE_BARS)
+        freqs[sym] = freq if factor == 1 else f"{factor}x{freq}"
+        prices[sym] = [
+            {"time": ts.to_pydatetime(), "open": o, "high": h, "low": lo, "close": c, "volume": v}
+            for ts, o, h, lo, c, v in zip(
+                frame.index,
+                frame["open"],
+                frame["high"],
+                frame["low"],
+                frame["close"],
+                frame["volume"],
+                strict=True,
+            )
+        ]
+    return prices, freqs
+
+
+def downsample(frame: pd.DataFrame, limit: int) -> tuple[pd.DataFrame, int]:
+    """Merge runs of consecutive bars into at most ``limit`` OHLCV bars (each stamped with its
+    first bar's time); return the frame and how many bars went into one."""
+    n = len(frame)
+    if n <= limit:
+        return frame, 1
+    factor = math.ceil(n / limit)
+    groups = np.arange(n) // factor
+    g = frame.groupby(groups)
+    out = pd.DataFrame(
+        {
+            "open": g["open"].first().to_numpy(),
+            "high": g["high"].max().to_numpy(),
+            "low": g["low"].min().to_numpy(),
+            "close": g["close"].last().to_numpy(),
+            "volume": g["volume"].sum().to_numpy(),
+        },
+        index=frame.index[::factor],
+    )
+    return out, factor
+
+
+@router.get("/sweeps/{sweep_id}", response_model=Sweep)
+def get_sweep(sweep_id: RunId, db: DbDep) -> dict[str, Any]:
+    """A sweep or walk-forward: swept parameter names, every point with its metrics and run
+    id, and for a walk-forward each window's in-sample and out-of-sample metrics."""
+    run = _fetch_run(db, sweep_id)
+    if run["kind"] not in ("sweep", "walkforward"):
+        raise HTTPException(
+            404, f"run {sweep_id!r} is a {run['kind']} run, not a sweep or walk-forward"
+        )
+    with db.cursor(cursor_factory=psycopg2.extras.RealDictCursor) as cur:
+        cur.execute(
+            f"SELECT {_RUN_COLUMNS} FROM backtest_run r WHERE r.parent_id = %s "
+            "ORDER BY r.rank NULLS LAST, r.id",
+            (sweep_id,),
+        )
+        children = [_run(r) for r in cur.fetchall()]
+    grid = run["params"].get("grid") or {}
+    grid = {k: list(v) for k, v in grid.items()} if isinstance(grid, dict) else {}
+    names = list(grid) or _varying(c["params"] for c in children)
+    points = [
+        {
+            "run_id": c["run_id"],
+            "rank": c["rank"],
+            "state": c["state"],
+            "error": c["error"],
+            "params": c["params"],
+            "metrics": c["metrics"],
+        }
+        for c in children
+    ]
+    walkforward = None
+    if run["kind"] == "walkforward":
+        walkforward = [_window(i, c) for i, c in enumerate(children)]
+        walkforward.sort(key=lambda w: w["window"])
+    return {
+        "sweep_id": sweep_id,
+        "kind": run["kind"],
+        "strategy": run["strategy"],
+        "symbols": run["symbols"],
+        "state": run["state"],
+        "rank_by": run["params"].get("rank_by"),
+        "params": names,
+        "grid": grid,
+        "metrics": run["metrics"],
+        "points": points,
+        "walkforward": walkforward,
+    }
+
+
+def _varying(params: Any) -> list[str]:
+    seen: dict[str, set[str]] = {}
+    for p in params:
+        for k, v in p.items():
+            seen.setdefault(k, set()).add(repr(v))
+    return [k for k, vals in seen.items() if len(vals) > 1]
+
+
+def _window(i: int, child: dict[str, Any]) -> dict[str, Any]:
+    info = (child.get("config") or {}).get("walkforward_window") or {}
+    index = info.get("index")
+    return {
+        "window": (int(index) if isinstance(index, int) else (child["rank"] or i + 1) - 1) + 1,
+        "run_id": child["run_id"],
+        "params": child["params"],
+        "in_sample_period": info.get("in_sample"),
+        "out_of_sample_period": info.get("out_of_sample")
+        or ([child["start"], child["end"]] if child["start"] and child["end"] else None),
+        "in_sample": _metrics(info.get("in_sample_metrics")),
+        "out_of_sample": child["metrics"],
+    }

@@ -2,13 +2,38 @@
 
 from __future__ import annotations
 
-from typing import Any
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
 
 from easyquant import demo
-from easyquant.db import connect
+from easyquant.config import Settings, get_settings, load_settings
+from easyquant.db import connect, ensure_database, migrate
 
 
-def _counts(settings: Any) -> tuple[int, int, int]:
+@pytest.fixture()
+def fresh_install(
+    pg_server: Settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[Settings]:
+    """An empty database and lake, as on a user's first `make up`."""
+    name = f"eq_demo_{uuid.uuid4().hex[:8]}"
+    settings = load_settings(
+        home=tmp_path / "home",
+        database_url=pg_server.dsn(name),
+        embedded_pg_port=pg_server.embedded_pg_port,
+    )
+    ensure_database(settings, name)
+    migrate(settings)
+    monkeypatch.setenv("EASYQUANT_DATABASE_URL", settings.dsn())
+    monkeypatch.setenv("EASYQUANT_HOME", str(settings.home))
+    get_settings.cache_clear()
+    yield settings
+    get_settings.cache_clear()
+
+
+def _counts(settings: Settings) -> tuple[int, int, int]:
     with connect(settings) as conn, conn.cursor() as cur:
         cur.execute("SELECT count(DISTINCT symbol) FROM bar_catalog")
         symbols = cur.fetchone()[0]
@@ -19,10 +44,10 @@ def _counts(settings: Any) -> tuple[int, int, int]:
     return symbols, runs, trades
 
 
-def test_seed_fills_an_empty_install_once(pg_settings: Any) -> None:
+def test_seed_fills_an_empty_install_once(fresh_install: Settings) -> None:
     lines: list[str] = []
-    assert demo.seed(pg_settings, lines.append) == ["lake", "backtests"]
-    symbols, runs, trades = _counts(pg_settings)
+    assert demo.seed(fresh_install, lines.append) == ["lake", "backtests"]
+    symbols, runs, trades = _counts(fresh_install)
     assert symbols == len(demo.DEMO_SYMBOLS)
     # one run, the sweep's 16 points and the walk-forward: more than a handful of stored runs
     assert runs > 16
@@ -30,5 +55,5 @@ def test_seed_fills_an_empty_install_once(pg_settings: Any) -> None:
     assert any("demo bars" in line for line in lines)
 
     # a second start changes nothing
-    assert demo.seed(pg_settings, lines.append) == []
-    assert _counts(pg_settings) == (symbols, runs, trades)
+    assert demo.seed(fresh_install, lines.append) == []
+    assert _counts(fresh_install) == (symbols, runs, trades)

@@ -23,8 +23,15 @@ export interface ComponentEvent {
   metrics: Record<string, unknown> | null;
 }
 
+export type RunKind = 'backtest' | 'sweep' | 'walkforward' | 'point';
+
 export interface BacktestRun {
   run_id: string;
+  /** A sweep point or walk-forward window is a 'point' whose parent is sweep_id. */
+  kind?: RunKind;
+  freq?: string;
+  error?: string | null;
+  rank?: number | null;
   strategy: string;
   symbols: string[];
   params: Record<string, unknown>;
@@ -51,6 +58,7 @@ export interface Trade {
   exit_price: number | null;
   quantity: number;
   pnl: number | null;
+  fees?: number;
 }
 
 export interface Bar {
@@ -64,7 +72,13 @@ export interface Bar {
 export interface BacktestDetail extends BacktestRun {
   equity: EquityPoint[];
   trades: Trade[];
+  /** How many trades the run has (the API sends at most a few thousand). */
+  trades_total?: number;
   prices: Record<string, Bar[]>;
+  /** Per symbol: the stored frequency, or "Nx<freq>" when N bars were merged into one. */
+  prices_freq?: Record<string, string>;
+  /** What could not be shown (a symbol's prices missing from the lake, trades cut). */
+  warnings?: string[];
 }
 
 export interface SweepPoint {
@@ -75,12 +89,22 @@ export interface SweepPoint {
 
 export interface WalkForwardWindow {
   window: string | number;
+  run_id?: string;
+  /** The in-sample winner, traded out of sample. */
+  params?: Record<string, unknown>;
+  in_sample_period?: [string, string] | null;
+  out_of_sample_period?: [string, string] | null;
   in_sample: Metrics;
   out_of_sample: Metrics;
 }
 
 export interface Sweep {
   sweep_id: string;
+  kind?: 'sweep' | 'walkforward';
+  strategy?: string;
+  symbols?: string[];
+  rank_by?: string | null;
+  grid?: Record<string, unknown[]>;
   params: string[];
   points: SweepPoint[];
   walkforward: WalkForwardWindow[] | null;
@@ -95,21 +119,39 @@ export interface Position {
 
 export type Row = Record<string, unknown>;
 
+/** A risk breach, halt or resume of a live session, as monitor_api lists them (newest first). */
+export interface RiskEvent {
+  at?: string;
+  kind?: string;
+  message?: string;
+  detail?: unknown;
+}
+
 export interface LiveSession {
   session: string;
   strategy: string;
+  params?: Record<string, unknown>;
   symbols: string[];
+  market?: string;
+  feed?: string;
+  broker?: string;
   state: string;
   halted: boolean;
+  halt_reason?: string | null;
   equity: number | null;
   cash: number | null;
+  last_bar_time?: string | null;
+  bars?: number;
+  bad_bars?: number;
   positions: Position[];
   open_orders: Row[];
   recent_fills: Row[];
-  risk: { limits: Record<string, unknown>; breaches: (string | Row)[] };
+  risk: { limits: Record<string, unknown>; breaches: (string | RiskEvent)[] };
 }
 
 export interface TriggerResult {
+  dag_id?: string;
+  state?: string | null;
   dag_run_id: string;
   url: string;
 }

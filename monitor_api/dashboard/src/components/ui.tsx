@@ -137,7 +137,7 @@ export function SortTable<T>({
             </tr>
           ) : (
             sorted.map((r) => (
-              <tr key={rowKey(r)} className={`${rowClass?.(r) ?? ''} ${onRowClick ? 'clickable' : ''}`} onClick={onRowClick ? () => onRowClick(r) : undefined}>
+              <tr key={rowKey(r)} data-id={rowKey(r)} className={`${rowClass?.(r) ?? ''} ${onRowClick ? 'clickable' : ''}`} onClick={onRowClick ? () => onRowClick(r) : undefined}>
                 {columns.map((c) => (
                   <td key={c.key} className={c.className} data-label={typeof c.label === 'string' ? c.label : c.key}>
                     {c.render ? c.render(r) : String(c.value(r) ?? '–')}
@@ -153,20 +153,43 @@ export function SortTable<T>({
 }
 
 /** A table of arbitrary rows (orders, fills) whose fields we do not fix in advance. */
-export function AutoTable({ rows, empty, format }: { rows: Record<string, unknown>[]; empty: string; format: (v: unknown) => string }) {
+export function AutoTable({
+  rows,
+  empty,
+  format,
+  order = [],
+  hide = [],
+  labels = {},
+}: {
+  rows: Record<string, unknown>[];
+  empty: string;
+  format: (v: unknown) => string;
+  /** Keys shown first, in this order; the others follow as they come. */
+  order?: string[];
+  /** Keys not shown (ids too long for a column). */
+  hide?: string[];
+  labels?: Record<string, string>;
+}) {
   type Indexed = { row: Record<string, unknown>; i: number };
   const indexed = useMemo<Indexed[]>(() => rows.map((row, i) => ({ row, i })), [rows]);
+  const orderKey = order.join(',');
+  const hideKey = hide.join(',');
+  const labelKey = JSON.stringify(labels);
   const columns = useMemo<Column<Indexed>[]>(() => {
-    const keys = new Set<string>();
-    for (const r of rows) for (const k of Object.keys(r)) keys.add(k);
-    return [...keys].map((k) => ({
+    const found = new Set<string>();
+    for (const r of rows) for (const k of Object.keys(r)) found.add(k);
+    const hidden = new Set(hideKey ? hideKey.split(',') : []);
+    const first = (orderKey ? orderKey.split(',') : []).filter((k) => found.has(k));
+    const keys = [...first, ...[...found].filter((k) => !first.includes(k))].filter((k) => !hidden.has(k));
+    const names = JSON.parse(labelKey) as Record<string, string>;
+    return keys.map((k) => ({
       key: k,
-      label: k.replace(/_/g, ' '),
+      label: names[k] ?? k.replace(/_/g, ' '),
       value: (x: Indexed) => x.row[k],
       render: (x: Indexed) => format(x.row[k]),
       className: rows.some((r) => typeof r[k] === 'number') ? 'num' : undefined,
     }));
-  }, [rows, format]);
+  }, [rows, format, orderKey, hideKey, labelKey]);
   if (!rows.length) return <div className="muted small">{empty}</div>;
   return <SortTable rows={indexed} columns={columns} rowKey={(x) => String(x.i)} />;
 }

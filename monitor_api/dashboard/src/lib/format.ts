@@ -41,10 +41,21 @@ const INTEGER_METRICS = new Set(['trade_count', 'trades', 'bars', 'days', 'max_d
 const LOWER_IS_BETTER = new Set(['volatility', 'annual_volatility', 'max_drawdown_duration', 'turnover']);
 
 /** The preferred column order; other metric names follow alphabetically. */
-export const METRIC_ORDER = ['total_return', 'cagr', 'sharpe', 'sortino', 'max_drawdown', 'calmar', 'win_rate', 'trade_count'];
+export const METRIC_ORDER = ['total_return', 'cagr', 'sharpe', 'sortino', 'max_drawdown', 'calmar', 'win_rate', 'trades', 'trade_count'];
+
+/** The metrics the runs table shows by default (monitor_api's names first, then aliases). */
+export const CORE_METRICS = new Set(['total_return', 'cagr', 'sharpe', 'max_drawdown', 'win_rate', 'trades', 'trade_count']);
+
+/** Metrics that are sizes or counts, not good or bad by sign: shown without green/red. */
+const NEUTRAL_METRICS = new Set(['trades', 'trade_count', 'bars', 'days', 'final_equity', 'max_drawdown_duration', 'turnover', 'exposure', 'volatility', 'annual_volatility', 'beta']);
+
+/** True when a metric's sign means good (+) or bad (-), so it is coloured. */
+export function isSignedMetric(name: string): boolean {
+  return !NEUTRAL_METRICS.has(name);
+}
 
 export function metricLabel(name: string): string {
-  const special: Record<string, string> = { cagr: 'CAGR', total_return: 'Return', max_drawdown: 'Max DD', trade_count: 'Trades' };
+  const special: Record<string, string> = { cagr: 'CAGR', total_return: 'Return', max_drawdown: 'Max DD', trade_count: 'Trades', max_drawdown_duration: 'Max DD bars' };
   return special[name] ?? name.replace(/_/g, ' ').replace(/^\w/, (c) => c.toUpperCase());
 }
 

@@ -7,7 +7,7 @@ import { Chart, type SeriesSpec } from '../components/Chart';
 import { Heatmap } from '../components/Heatmap';
 import { DataState, Signed, SortTable, StateBadge, type Column } from '../components/ui';
 import { useResource } from '../hooks/resource';
-import { formatMetric, metricLabel, metricScore, money, num, orderMetricNames, shortDate, shortTime } from '../lib/format';
+import { formatMetric, isSignedMetric, metricLabel, metricScore, money, num, orderMetricNames, shortDate, shortTime } from '../lib/format';
 import { barSeries, drawdownValue, tradeMarkers, valueSeries } from '../lib/series';
 import { paramText } from './Backtests';
 
@@ -37,10 +37,16 @@ function RunBody({ run }: { run: BacktestDetail }) {
           {run.market} · {shortDate(run.start)} → {shortDate(run.end)} · <span className="mono">{paramText(run.params)}</span> · run {run.run_id} · {shortTime(run.created_at)}
         </span>
       </header>
+      {run.state === 'failed' && run.error && <div className="notice bad">This run failed: {run.error}</div>}
+      {(run.warnings ?? []).map((w) => (
+        <div key={w} className="notice warn small">
+          {w}
+        </div>
+      ))}
       <MetricCards metrics={run.metrics} />
       <EquityChart run={run} />
       <PriceChart run={run} />
-      <TradesTable trades={run.trades ?? []} />
+      <TradesTable trades={run.trades ?? []} total={run.trades_total} />
       {run.sweep_id && <SweepPanel sweepId={run.sweep_id} currentRun={run.run_id} />}
     </>
   );
@@ -56,7 +62,7 @@ export function MetricCards({ metrics }: { metrics: Metrics }) {
         return (
           <div className="metric" key={m} title={m}>
             <div className="metric-label">{metricLabel(m)}</div>
-            <div className="metric-value">{m === 'trade_count' ? formatMetric(m, v) : <Signed value={typeof v === 'number' ? v : null} text={formatMetric(m, v)} />}</div>
+            <div className="metric-value">{isSignedMetric(m) ? <Signed value={typeof v === 'number' ? v : null} text={formatMetric(m, v)} /> : formatMetric(m, v)}</div>
           </div>
         );
       })}
@@ -105,11 +111,20 @@ function PriceChart({ run }: { run: BacktestDetail }) {
             ))}
           </div>
         )}
-        <span className="muted small">▲ buy · ▼ sell</span>
+        <span className="muted small">
+          ▲ buy · ▼ sell
+          {mergedNote(run.prices_freq?.[sym])}
+        </span>
       </div>
       <Chart series={series} height={320} />
     </div>
   );
+}
+
+/** " · 1 bar = 3x1m" when monitor_api merged bars to keep a long series light. */
+export function mergedNote(freq: string | undefined): string {
+  const m = freq ? /^(\d+)x(.+)$/.exec(freq) : null;
+  return m ? ` · 1 bar = ${m[1]} × ${m[2]}` : '';
 }
 
 const TRADE_COLUMNS: Column<Trade & { i: number }>[] = [
@@ -137,16 +152,17 @@ function tradeReturn(t: Trade): number | null {
   return ((t.exit_price - t.entry_price) / t.entry_price) * Math.sign(t.quantity || 1);
 }
 
-function TradesTable({ trades }: { trades: Trade[] }) {
+function TradesTable({ trades, total }: { trades: Trade[]; total?: number }) {
   const rows = useMemo(() => trades.map((t, i) => ({ ...t, i })), [trades]);
   const wins = trades.filter((t) => (t.pnl ?? 0) > 0).length;
-  const total = trades.reduce((s, t) => s + (t.pnl ?? 0), 0);
+  const pnl = trades.reduce((s, t) => s + (t.pnl ?? 0), 0);
   return (
     <div className="card">
       <div className="card-title">
         <h3>Trades</h3>
         <span className="muted small">
-          {trades.length} trades · {wins} winners · total P&L <Signed value={total} text={money(total)} />
+          {total !== undefined && total > trades.length ? `first ${trades.length} of ${total}` : trades.length} trades · {wins} winners · total P&L{' '}
+          <Signed value={pnl} text={money(pnl)} />
         </span>
       </div>
       <SortTable rows={rows} columns={TRADE_COLUMNS} rowKey={(t) => String(t.i)} initialSort={{ key: 'entry_time', dir: 'asc' }} empty="No trades." />
@@ -167,9 +183,19 @@ export function SweepView({ sweepId }: { sweepId: string }) {
 
 function SweepPanel({ sweepId, currentRun }: { sweepId: string; currentRun: string | null }) {
   const res = useResource((signal) => api.sweep(sweepId, signal), [sweepId]);
+  const wf = res.data?.kind === 'walkforward';
   return (
     <div className="card">
-      <h3>Sweep {sweepId}</h3>
+      <h3>
+        {wf ? 'Walk-forward' : 'Sweep'} {sweepId}
+        {res.data?.strategy && (
+          <span className="muted small">
+            {' '}
+            · {res.data.strategy} {(res.data.symbols ?? []).join(', ')}
+            {res.data.rank_by ? ` · ranked by ${metricLabel(res.data.rank_by)}` : ''}
+          </span>
+        )}
+      </h3>
       <DataState res={res} what="this sweep">
         {(s) => <SweepBody sweep={s} currentRun={currentRun} />}
       </DataState>
@@ -184,6 +210,33 @@ function SweepBody({ sweep, currentRun }: { sweep: Sweep; currentRun: string | n
   const [x, setX] = useState(params[0] ?? '');
   const [y, setY] = useState(params[1] ?? params[0] ?? '');
   const current = currentRun ? sweep.points.find((p) => p.run_id === currentRun) : undefined;
+  if (sweep.kind === 'walkforward') {
+    // Its points are each window's winner: the windows table says it all, a heatmap would not.
+    return (
+      <>
+        <div className="filters">
+          <label className="inline">
+            metric{' '}
+            <select value={metric} onChange={(e) => setMetric(e.target.value)}>
+              {metricNames.map((m) => (
+                <option key={m} value={m}>
+                  {metricLabel(m)}
+                </option>
+              ))}
+            </select>
+          </label>
+          <span className="muted small">
+            {(sweep.walkforward ?? []).length} windows · grid {paramText({ grid: sweep.grid ?? {} })}
+          </span>
+        </div>
+        {sweep.walkforward && sweep.walkforward.length > 0 ? (
+          <WalkForward windows={sweep.walkforward} metric={metric} currentRun={currentRun} />
+        ) : (
+          <div className="empty">No walk-forward windows stored.</div>
+        )}
+      </>
+    );
+  }
   return (
     <>
       <div className="filters">
@@ -227,12 +280,12 @@ function SweepBody({ sweep, currentRun }: { sweep: Sweep; currentRun: string | n
       ) : (
         <Heatmap points={sweep.points} xParam={x} yParam={y} metric={metric} />
       )}
-      {sweep.walkforward && sweep.walkforward.length > 0 && <WalkForward windows={sweep.walkforward} metric={metric} />}
+      {sweep.walkforward && sweep.walkforward.length > 0 && <WalkForward windows={sweep.walkforward} metric={metric} currentRun={currentRun} />}
     </>
   );
 }
 
-function WalkForward({ windows, metric }: { windows: NonNullable<Sweep['walkforward']>; metric: string }) {
+function WalkForward({ windows, metric, currentRun }: { windows: NonNullable<Sweep['walkforward']>; metric: string; currentRun: string | null }) {
   const names = orderMetricNames(windows.flatMap((w) => [...Object.keys(w.in_sample ?? {}), ...Object.keys(w.out_of_sample ?? {})])).slice(0, 6);
   const shown = names.includes(metric) ? [metric, ...names.filter((n) => n !== metric)] : names;
   const max = Math.max(1e-12, ...windows.flatMap((w) => [w.in_sample?.[metric], w.out_of_sample?.[metric]]).filter((v): v is number => typeof v === 'number').map(Math.abs));
@@ -268,8 +321,17 @@ function WalkForward({ windows, metric }: { windows: NonNullable<Sweep['walkforw
           </thead>
           <tbody>
             {windows.map((w, i) => (
-              <tr key={`${String(w.window)}-${i}`}>
-                <td data-label="Window">{String(w.window)}</td>
+              <tr key={`${String(w.window)}-${i}`} className={w.run_id && w.run_id === currentRun ? 'row-current' : ''}>
+                <td data-label="Window" className="wf-window">
+                  {w.run_id ? <a href={`#/backtests/${encodeURIComponent(w.run_id)}`}>{String(w.window)}</a> : String(w.window)}
+                  {w.out_of_sample_period && (
+                    <span className="muted small" title={w.in_sample_period ? `in sample ${shortDate(w.in_sample_period[0])} → ${shortDate(w.in_sample_period[1])}` : undefined}>
+                      {' '}
+                      {shortDate(w.out_of_sample_period[0])} → {shortDate(w.out_of_sample_period[1])}
+                    </span>
+                  )}
+                  {w.params && <div className="muted small mono">{paramText(w.params)}</div>}
+                </td>
                 {shown.flatMap((m, j) => {
                   const is = w.in_sample?.[m];
                   const oos = w.out_of_sample?.[m];

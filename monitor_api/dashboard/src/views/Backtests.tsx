@@ -4,7 +4,7 @@ import { useMemo, useState } from 'react';
 import { api, type BacktestRun } from '../api';
 import { DataState, Signed, SortTable, StateBadge, type Column } from '../components/ui';
 import { useResource } from '../hooks/resource';
-import { formatMetric, metricLabel, orderMetricNames, shortDate, shortTime } from '../lib/format';
+import { CORE_METRICS, formatMetric, isSignedMetric, metricLabel, orderMetricNames, shortDate, shortTime } from '../lib/format';
 
 export function Backtests() {
   const res = useResource((signal) => api.backtests({ sort: '-created_at', limit: 500 }, signal), [], 15_000);
@@ -20,19 +20,59 @@ export function Backtests() {
 function RunsTable({ runs }: { runs: BacktestRun[] }) {
   const [text, setText] = useState('');
   const [onlySweep, setOnlySweep] = useState<string | null>(null);
-  const metricNames = useMemo(() => orderMetricNames(runs.flatMap((r) => Object.keys(r.metrics ?? {}))), [runs]);
+  const [allMetrics, setAllMetrics] = useState(false);
+  const [kinds, setKinds] = useState<Set<string>>(new Set());
+  const allNames = useMemo(() => orderMetricNames(runs.flatMap((r) => Object.keys(r.metrics ?? {}))), [runs]);
+  const metricNames = useMemo(() => (allMetrics ? allNames : allNames.filter((m) => CORE_METRICS.has(m))), [allNames, allMetrics]);
+  const kindCounts = useMemo(() => {
+    const c: Record<string, number> = {};
+    for (const r of runs) c[r.kind ?? 'backtest'] = (c[r.kind ?? 'backtest'] ?? 0) + 1;
+    return c;
+  }, [runs]);
   const columns = useMemo<Column<BacktestRun>[]>(
     () => [
       {
         key: 'run_id',
         label: 'Run',
         value: (r) => r.run_id,
-        render: (r) => <a href={`#/backtests/${encodeURIComponent(r.run_id)}`}>{r.run_id.length > 14 ? `${r.run_id.slice(0, 12)}…` : r.run_id}</a>,
+        render: (r) => (
+          <>
+            <a href={`#/backtests/${encodeURIComponent(r.run_id)}`} title={r.run_id}>
+              {shortRunId(r.run_id)}
+            </a>{' '}
+            {r.sweep_id ? (
+              <button
+                type="button"
+                className="link small"
+                onClick={(e) => (e.stopPropagation(), setOnlySweep(onlySweep ? null : r.sweep_id))}
+                title={`${KIND_LABEL[r.kind ?? ''] ?? 'part of a sweep'}: show only the runs of ${r.kind === 'point' ? 'its sweep' : 'this sweep'} (${r.sweep_id})`}
+              >
+                {KIND_LABEL[r.kind ?? ''] ?? 'sweep'}
+              </button>
+            ) : (
+              r.kind && r.kind !== 'backtest' && <span className="muted small"> {KIND_LABEL[r.kind] ?? r.kind}</span>
+            )}
+          </>
+        ),
       },
-      { key: 'strategy', label: 'Strategy', value: (r) => r.strategy },
-      { key: 'symbols', label: 'Symbols', value: (r) => r.symbols.join(' ') },
-      { key: 'params', label: 'Params', value: (r) => paramText(r.params), className: 'mono' },
-      { key: 'period', label: 'Period', value: (r) => r.start, render: (r) => `${shortDate(r.start)} → ${shortDate(r.end)}` },
+      {
+        key: 'strategy',
+        label: 'Strategy',
+        value: (r) => `${r.strategy} ${r.symbols.join(' ')}`,
+        render: (r) => (
+          <>
+            {r.strategy} <span className="muted">{r.symbols.join(' ')}</span>
+          </>
+        ),
+      },
+      {
+        key: 'params',
+        label: 'Params',
+        value: (r) => paramText(r.params),
+        render: (r) => <span title={paramText(r.params)}>{paramText(r.params)}</span>,
+        className: 'mono params',
+      },
+      { key: 'period', label: 'Period', value: (r) => r.start, render: (r) => `${shortDate(r.start)}\u2009→\u2009${shortDate(r.end)}` },
       { key: 'state', label: 'State', value: (r) => r.state, render: (r) => <StateBadge state={r.state} /> },
       ...metricNames.map<Column<BacktestRun>>((m) => ({
         key: `m:${m}`,
@@ -43,29 +83,16 @@ function RunsTable({ runs }: { runs: BacktestRun[] }) {
         render: (r) => {
           const v = r.metrics?.[m];
           const text = formatMetric(m, v);
-          return m === 'trade_count' ? text : <Signed value={typeof v === 'number' ? v : null} text={text} />;
+          return isSignedMetric(m) ? <Signed value={typeof v === 'number' ? v : null} text={text} /> : text;
         },
       })),
-      {
-        key: 'sweep_id',
-        label: 'Sweep',
-        value: (r) => r.sweep_id,
-        render: (r) =>
-          r.sweep_id ? (
-            <button type="button" className="link" onClick={(e) => (e.stopPropagation(), setOnlySweep(onlySweep ? null : r.sweep_id))} title="Show only this sweep's runs">
-              {r.sweep_id.slice(0, 8)}
-            </button>
-          ) : (
-            ''
-          ),
-      },
       { key: 'created_at', label: 'Created', value: (r) => r.created_at, render: (r) => shortTime(r.created_at), className: 'num' },
     ],
     [metricNames, onlySweep],
   );
   const t = text.trim().toLowerCase();
   const rows = runs.filter(
-    (r) => (!onlySweep || r.sweep_id === onlySweep) && (!t || `${r.run_id} ${r.strategy} ${r.symbols.join(' ')} ${paramText(r.params)}`.toLowerCase().includes(t)),
+    (r) => (!onlySweep || r.sweep_id === onlySweep) && (!kinds.size || kinds.has(r.kind ?? 'backtest')) && (!t || `${r.run_id} ${r.strategy} ${r.symbols.join(' ')} ${paramText(r.params)}`.toLowerCase().includes(t)),
   );
   return (
     <>
@@ -74,12 +101,24 @@ function RunsTable({ runs }: { runs: BacktestRun[] }) {
         {onlySweep && (
           <span className="chip on">
             sweep {onlySweep.slice(0, 8)} ·{' '}
-            <a href={`#/sweeps/${encodeURIComponent(onlySweep)}`}>heatmap</a>{' '}
+            <a href={`#/sweeps/${encodeURIComponent(onlySweep)}`}>{runs.find((r) => r.run_id === onlySweep)?.kind === 'walkforward' ? 'windows' : 'heatmap'}</a>{' '}
             <button type="button" className="link" onClick={() => setOnlySweep(null)} aria-label="Show all runs">
               ✕
             </button>
           </span>
         )}
+        <div className="chips" aria-label="Kind">
+          {Object.keys(KIND_LABEL)
+            .filter((k) => kindCounts[k])
+            .map((k) => (
+              <button key={k} type="button" className={`chip ${kinds.has(k) ? 'on' : ''}`} aria-pressed={kinds.has(k)} onClick={() => setKinds(toggle(kinds, k))}>
+                {KIND_LABEL[k]} <span className="count">{kindCounts[k]}</span>
+              </button>
+            ))}
+        </div>
+        <button type="button" className={`chip ${allMetrics ? 'on' : ''}`} aria-pressed={allMetrics} onClick={() => setAllMetrics(!allMetrics)} title="Show a column for every stored metric">
+          all metrics <span className="count">{allNames.length}</span>
+        </button>
         <span className="muted small">
           {rows.length} of {runs.length} runs · click a header to sort
         </span>
@@ -97,8 +136,36 @@ function RunsTable({ runs }: { runs: BacktestRun[] }) {
   );
 }
 
+/**
+ * A run id short enough for the table. Sweep points and walk-forward windows are named
+ * "<parent>-<suffix>": their suffix is what tells them apart, so it is the part kept.
+ */
+export function shortRunId(id: string): string {
+  const dash = id.lastIndexOf('-');
+  if (dash > 0) return `…${id.slice(dash, dash + 7)}`;
+  return id.length > 12 ? `${id.slice(0, 10)}…` : id;
+}
+
+const KIND_LABEL: Record<string, string> = { backtest: 'backtest', sweep: 'sweep', walkforward: 'walk-forward', point: 'point' };
+
+function toggle(set: Set<string>, v: string): Set<string> {
+  const next = new Set(set);
+  if (next.has(v)) next.delete(v);
+  else next.add(v);
+  return next;
+}
+
+/**
+ * Parameters as "k=v" pairs. A sweep's or walk-forward's own params hold its grid: shown as
+ * each swept parameter's values ("fast 5|10|20"), settings such as rank_by as k=v.
+ */
 export function paramText(p: Record<string, unknown> | null | undefined): string {
-  return Object.entries(p ?? {})
-    .map(([k, v]) => `${k}=${typeof v === 'object' ? JSON.stringify(v) : String(v)}`)
-    .join(' ');
+  const entries = Object.entries(p ?? {});
+  const grid = p?.grid;
+  if (grid && typeof grid === 'object' && !Array.isArray(grid)) {
+    const axes = Object.entries(grid as Record<string, unknown>).map(([k, v]) => `${k} ${Array.isArray(v) ? v.map(String).join('|') : String(v)}`);
+    const rest = entries.filter(([k, v]) => k !== 'grid' && v !== null && v !== undefined).map(([k, v]) => `${k}=${typeof v === 'object' ? JSON.stringify(v) : String(v)}`);
+    return [...axes, ...rest].join(' ');
+  }
+  return entries.map(([k, v]) => `${k}=${typeof v === 'object' ? JSON.stringify(v) : String(v)}`).join(' ');
 }

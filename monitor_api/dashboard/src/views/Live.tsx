@@ -1,13 +1,13 @@
 // Live sessions: equity, positions, orders, fills, risk; halt and resume.
 
 import { useMemo, useState } from 'react';
-import { api, errorText, type LiveSession, type Position } from '../api';
+import { api, errorText, type LiveSession, type Position, type RiskEvent } from '../api';
 import { Chart, type SeriesSpec } from '../components/Chart';
 import { AutoTable, DataState, Signed, SortTable, StateBadge, type Column } from '../components/ui';
 import { useResource } from '../hooks/resource';
 import { useStatus } from '../hooks/status';
 import { useNow } from '../hooks/misc';
-import { cell, duration, money, num } from '../lib/format';
+import { cell, duration, money, num, shortTime } from '../lib/format';
 import { valueSeries } from '../lib/series';
 import { heartbeatAge, isStale, serverNow } from '../state/status';
 
@@ -46,6 +46,11 @@ const POSITION_COLUMNS: Column<Position>[] = [
   },
 ];
 
+// Orders and fills: the columns a trader reads first; long ids are left out of the table.
+const ORDER_KEYS = ['bar_ts', 'symbol', 'side', 'quantity', 'kind', 'limit_price', 'state'];
+const FILL_KEYS = ['bar_ts', 'symbol', 'quantity', 'price', 'fees'];
+const LABELS = { bar_ts: 'bar', price: 'px' };
+
 function unrealised(p: Position): number | null {
   if (![p.market_value, p.quantity, p.avg_price].every((v) => typeof v === 'number' && Number.isFinite(v))) return null;
   return p.market_value - p.quantity * p.avg_price;
@@ -75,9 +80,12 @@ function SessionCard({ s, onChanged }: { s: LiveSession; onChanged: () => void }
     }
   };
   const invested = s.positions.reduce((sum, p) => sum + (Number.isFinite(p.market_value) ? p.market_value : 0), 0);
-  const breaches = s.risk?.breaches ?? [];
+  const events = s.risk?.breaches ?? [];
+  // The list holds halts and resumes too: the card is red while halted or when the newest event is a breach.
+  const newest = events[0];
+  const breached = newest !== undefined && (typeof newest === 'string' || newest.kind === 'breach');
   return (
-    <article className={`card session ${s.halted || breaches.length ? 'card-failed' : ''} ${stale ? 'card-stale' : ''}`}>
+    <article className={`card session ${s.halted || breached ? 'card-failed' : ''} ${stale ? 'card-stale' : ''}`} data-session={s.session}>
       <header className="card-head">
         <strong>{s.session}</strong>
         <span className="muted">
@@ -96,7 +104,15 @@ function SessionCard({ s, onChanged }: { s: LiveSession; onChanged: () => void }
           </button>
         )}
       </header>
+      {s.halted && <div className="notice bad">Halted{s.halt_reason ? `: ${s.halt_reason}` : ''}. No new orders until resumed.</div>}
       {error && <div className="notice bad">{error}</div>}
+      {(s.market || s.feed || s.last_bar_time) && (
+        <div className="muted small pad">
+          {[s.market && `market ${s.market}`, s.feed && `feed ${s.feed}`, s.broker && `broker ${s.broker}`, s.bars !== undefined && `${s.bars} bars`, s.bad_bars ? `${s.bad_bars} bad bars refused` : '', s.last_bar_time && `last bar ${shortTime(s.last_bar_time)}`]
+            .filter(Boolean)
+            .join(' · ')}
+        </div>
+      )}
       <div className="metrics">
         <Figure label="Equity" value={money(s.equity)} />
         <Figure label="Cash" value={money(s.cash)} />
@@ -117,12 +133,10 @@ function SessionCard({ s, onChanged }: { s: LiveSession; onChanged: () => void }
         </div>
         <div className="pane-risk">
           <h4>Risk</h4>
-          {breaches.length > 0 && (
+          {events.length > 0 && (
             <ul className="breaches">
-              {breaches.map((b, i) => (
-                <li key={i} className="bad">
-                  {typeof b === 'string' ? b : cell(b)}
-                </li>
+              {events.map((b, i) => (
+                <RiskEventItem key={i} e={b} />
               ))}
             </ul>
           )}
@@ -141,14 +155,25 @@ function SessionCard({ s, onChanged }: { s: LiveSession; onChanged: () => void }
         </div>
         <div>
           <h4>Open orders</h4>
-          <AutoTable rows={s.open_orders} empty="No open orders." format={cell} />
+          <AutoTable rows={s.open_orders} empty="No open orders." format={cell} order={ORDER_KEYS} hide={['client_order_id', 'created_at']} labels={LABELS} />
         </div>
         <div>
           <h4>Recent fills</h4>
-          <AutoTable rows={s.recent_fills} empty="No fills yet." format={cell} />
+          <AutoTable rows={s.recent_fills} empty="No fills yet." format={cell} order={FILL_KEYS} hide={['fill_id', 'client_order_id', 'recorded_at']} labels={LABELS} />
         </div>
       </div>
     </article>
+  );
+}
+
+/** One breach, halt or resume: time, kind and message (breaches in red). */
+export function RiskEventItem({ e }: { e: string | RiskEvent }) {
+  if (typeof e === 'string') return <li className="bad">{e}</li>;
+  return (
+    <li className={e.kind === 'breach' ? 'bad' : 'muted'}>
+      {e.at && <span className="num">{shortTime(e.at)} </span>}
+      {e.kind && <strong>{e.kind}</strong>} {e.message ?? (e.detail === undefined ? '' : cell(e.detail))}
+    </li>
   );
 }
 

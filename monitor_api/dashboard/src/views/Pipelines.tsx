@@ -14,7 +14,7 @@ const DAGS: Record<string, { label: string; conf: Record<string, unknown> }> = {
   easyquant_etl: { label: 'ETL (ingest, validate, store)', conf: { symbols: ['AAA', 'BBB'], freq: '1d', start: '2024-01-01' } },
   easyquant_backtest: {
     label: 'Backtest',
-    conf: { strategy: 'sma_cross', symbols: ['AAA'], market: 'us_equity', params: { fast: 10, slow: 30 }, start: '2024-01-01' },
+    conf: { strategy: 'sma_cross', symbols: ['AAA'], market: 'us', params: { fast: 10, slow: 30 }, start: '2024-01-01' },
   },
 };
 

@@ -11,7 +11,7 @@ import { StatusClient } from '../state/statusClient';
 import { comp, FakeSocket, iso, T0 } from '../test/fixtures';
 import { setToken } from '../token';
 // Load the lazily imported views up front so React.lazy resolves within a few microtasks.
-import './Backtests';
+import { shortRunId } from './Backtests';
 import './BacktestRun';
 import './Live';
 
@@ -133,7 +133,7 @@ describe('Backtests', () => {
     routes['api/backtests'] = { status: 200, body: { runs: RUNS } };
     mount('#/backtests');
     await settle();
-    const ids = () => [...host.querySelectorAll('tbody tr td:first-child')].map((td) => td.textContent);
+    const ids = () => [...host.querySelectorAll('tbody tr td:first-child a')].map((a) => a.textContent);
     expect(ids()).toEqual(['r3', 'r2', 'r1']); // newest first
     await act(async () => button('Sharpe').click());
     expect(ids()).toEqual(['r2', 'r1', 'r3']); // descending
@@ -231,5 +231,243 @@ describe('Pipelines', () => {
     const call = fetchMock.mock.calls.find(([u]) => String(u).includes('/trigger'));
     expect(JSON.parse(call![1].body).conf.strategy).toBe('sma_cross');
     expect(text()).toContain('manual__x');
+  });
+});
+
+// Shapes as monitor_api sends them (monitor_api/routes/backtests.py): run kinds, a sweep's
+// grid in its params, 'trades' as the trade count, warnings, walk-forward windows with periods.
+describe('Backtests as monitor_api stores them', () => {
+  const run = (id: string, kind: string, extra: Record<string, unknown> = {}) => ({
+    ...RUNS[0],
+    run_id: id,
+    kind,
+    sweep_id: kind === 'backtest' ? null : 'sw9',
+    metrics: { sharpe: 1, trades: 7, final_equity: 101000, turnover: 3.2 },
+    ...extra,
+  });
+
+  it('filters by kind, shows a sweep grid compactly, and adds every metric on demand', async () => {
+    routes['api/backtests'] = {
+      status: 200,
+      body: {
+        runs: [
+          run('b1', 'backtest'),
+          run('sw9', 'sweep', { params: { grid: { fast: [5, 10], slow: [30, 50] }, random: null, rank_by: 'sharpe' } }),
+          run('p1', 'point'),
+          run('p2', 'point'),
+        ],
+      },
+    };
+    mount('#/backtests');
+    await settle();
+    const ids = () => [...host.querySelectorAll('tbody tr[data-id]')].map((tr) => tr.getAttribute('data-id'));
+    expect(ids()).toHaveLength(4);
+    expect(text()).toContain('fast 5|10 slow 30|50 rank_by=sharpe');
+    expect(text()).not.toContain('"grid"');
+    await act(async () => button('point').click());
+    expect(ids().sort()).toEqual(['p1', 'p2']);
+    await act(async () => button('point').click());
+    expect(ids()).toHaveLength(4);
+    const headers = () => [...host.querySelectorAll('thead th')].map((th) => th.textContent?.replace(/[▲▼]/g, '').trim());
+    expect(headers()).toContain('Trades');
+    expect(headers()).not.toContain('Final equity');
+    await act(async () => button('all metrics').click());
+    expect(headers()).toContain('Final equity');
+    expect(headers()).toContain('Turnover');
+    // counts and sizes are not coloured as gains or losses
+    const trades = host.querySelector('tr[data-id="b1"] td[data-label="Trades"]');
+    expect(trades?.textContent).toBe('7');
+    expect(trades?.querySelector('.pos, .neg')).toBeNull();
+    expect(host.querySelector('tr[data-id="b1"] td[data-label="Sharpe"] .pos')).not.toBeNull();
+  });
+
+  it("filters to one sweep's runs from a point's sweep link", async () => {
+    routes['api/backtests'] = {
+      status: 200,
+      body: { runs: [run('b1', 'backtest'), run('sw9', 'sweep', { params: { grid: { fast: [5, 10] } } }), run('p1', 'point'), run('p2', 'point')] },
+    };
+    mount('#/backtests');
+    await settle();
+    const link = host.querySelector('tr[data-id="p1"] button.link') as HTMLButtonElement;
+    expect(link.textContent).toBe('point');
+    await act(async () => link.click());
+    const ids = [...host.querySelectorAll('tbody tr[data-id]')].map((tr) => tr.getAttribute('data-id')).sort();
+    expect(ids).toEqual(['p1', 'p2', 'sw9']);
+    expect(host.querySelector('.chip.on a')?.getAttribute('href')).toBe('#/sweeps/sw9');
+  });
+
+  it('shortens run ids to the part that tells sweep points apart', () => {
+    expect(shortRunId('92d4e302cccd4b1a-1a2b3c4d5e')).toBe('…-1a2b3c');
+    expect(shortRunId('3b7f3b2858224c1d-w003')).toBe('…-w003');
+    expect(shortRunId('476898c00d16ab12')).toBe('476898c00d…');
+    expect(shortRunId('r1')).toBe('r1');
+  });
+
+  it('shows a failed run with its error, warnings, and merged price bars', async () => {
+    routes['api/backtests/f1'] = {
+      status: 200,
+      body: {
+        ...DETAIL,
+        run_id: 'f1',
+        kind: 'backtest',
+        sweep_id: null,
+        state: 'failed',
+        error: "DataError: symbol 'NOSUCH': no 1d bars stored",
+        warnings: ["prices of NOSUCH: symbol 'NOSUCH': no 1d bars stored"],
+        prices_freq: { AAA: '3x1m' },
+        trades_total: 5000,
+      },
+    };
+    mount('#/backtests/f1');
+    await settle();
+    expect(host.querySelector('.notice.bad')?.textContent).toContain("This run failed: DataError: symbol 'NOSUCH'");
+    expect(host.querySelector('.notice.warn')?.textContent).toContain('prices of NOSUCH');
+    expect(text()).toContain('1 bar = 3 × 1m');
+    expect(text()).toContain('first 1 of 5000 trades');
+  });
+
+  it('shows a walk-forward as windows (periods, winners, IS vs OOS), without a heatmap', async () => {
+    routes['api/backtests/w-w001'] = { status: 200, body: { ...DETAIL, run_id: 'w-w001', kind: 'point', sweep_id: 'wf1' } };
+    routes['api/sweeps/wf1'] = {
+      status: 200,
+      body: {
+        sweep_id: 'wf1',
+        kind: 'walkforward',
+        strategy: 'sma_cross',
+        symbols: ['AAA'],
+        rank_by: 'sharpe',
+        grid: { fast: [5, 10], slow: [30, 60] },
+        params: ['fast', 'slow'],
+        metrics: { sharpe: 0.8 },
+        points: [],
+        walkforward: [
+          {
+            window: 1,
+            run_id: 'w-w000',
+            params: { fast: 5, slow: 30 },
+            in_sample_period: ['2021-01-04T00:00:00+00:00', '2021-08-04T00:00:00+00:00'],
+            out_of_sample_period: ['2021-08-05T00:00:00+00:00', '2021-10-29T00:00:00+00:00'],
+            in_sample: { sharpe: 0.67 },
+            out_of_sample: { sharpe: 1.98 },
+          },
+          {
+            window: 2,
+            run_id: 'w-w001',
+            params: { fast: 10, slow: 60 },
+            in_sample_period: ['2021-04-01T00:00:00+00:00', '2021-10-29T00:00:00+00:00'],
+            out_of_sample_period: ['2021-11-01T00:00:00+00:00', '2022-01-27T00:00:00+00:00'],
+            in_sample: { sharpe: 0.83 },
+            out_of_sample: { sharpe: -0.43 },
+          },
+        ],
+      },
+    };
+    mount('#/backtests/w-w001');
+    await settle();
+    expect(text()).toContain('Walk-forward wf1');
+    expect(text()).toContain('ranked by Sharpe');
+    expect(host.querySelectorAll('.hm-cell')).toHaveLength(0);
+    const rows = [...host.querySelectorAll('.wf tbody tr')];
+    expect(rows).toHaveLength(2);
+    expect(rows[0].textContent).toContain('2021-08-05 → 2021-10-29');
+    expect(rows[0].textContent).toContain('fast=5 slow=30');
+    expect(rows[0].querySelector('a')?.getAttribute('href')).toBe('#/backtests/w-w000');
+    expect(rows[1].className).toContain('row-current');
+    expect(rows[1].textContent).toContain('0.83');
+    expect(rows[1].textContent).toContain('-0.43');
+  });
+});
+
+// Live sessions as monitor_api/routes/live.py sends them: risk events are {at, kind, message}
+// and include halts and resumes, not only breaches.
+describe('Live as monitor_api sends it', () => {
+  const session = (extra: Record<string, unknown>) => ({
+    ...SESSIONS.sessions[0],
+    market: 'us',
+    feed: 'replay',
+    broker: 'paper',
+    bars: 250,
+    bad_bars: 0,
+    last_bar_time: '2022-12-30T00:00:00+00:00',
+    halt_reason: null,
+    ...extra,
+  });
+
+  it('lists risk events readably and is red only while halted or just breached', async () => {
+    routes['api/live/sessions'] = {
+      status: 200,
+      body: {
+        sessions: [
+          session({
+            risk: {
+              limits: { max_order_value: 20000 },
+              breaches: [
+                { at: iso(T0 + 2000), kind: 'resume', message: 'resumed by an operator', detail: null },
+                { at: iso(T0 + 1000), kind: 'halt', message: 'halted by an operator', detail: { flatten: false } },
+              ],
+            },
+          }),
+        ],
+      },
+    };
+    routes['api/live/sessions/paper/equity'] = { status: 200, body: { points: [] } };
+    mount('#/live');
+    await settle();
+    const card = host.querySelector('article.session') as HTMLElement;
+    expect(card.className).not.toContain('card-failed');
+    const items = [...card.querySelectorAll('.breaches li')].map((li) => li.textContent);
+    expect(items[0]).toContain('resume resumed by an operator');
+    expect(items[1]).toContain('halt halted by an operator');
+    expect(card.textContent).not.toContain('{"at"');
+    expect(card.textContent).toContain('feed replay');
+    expect(card.textContent).toContain('250 bars');
+  });
+
+  it('shows fills and orders with the trader columns first and without long ids', async () => {
+    routes['api/live/sessions'] = {
+      status: 200,
+      body: {
+        sessions: [
+          session({
+            open_orders: [{ client_order_id: 'paper-2022-o0-AAA', bar_ts: iso(T0), symbol: 'AAA', side: 'buy', quantity: 10, kind: 'limit', limit_price: 9.5, state: 'open', created_at: iso(T0) }],
+            recent_fills: [{ fill_id: 'paper/paper-2022-o0-AAA/1', client_order_id: 'paper-2022-o0-AAA', symbol: 'AAA', bar_ts: iso(T0), quantity: -100, price: 10.25, fees: 1.5, recorded_at: iso(T0) }],
+          }),
+        ],
+      },
+    };
+    routes['api/live/sessions/paper/equity'] = { status: 200, body: { points: [] } };
+    mount('#/live');
+    await settle();
+    const heads = (title: string) =>
+      [...host.querySelectorAll('.session-tables > div')]
+        .find((d) => d.querySelector('h4')?.textContent === title)!
+        .querySelectorAll('thead th');
+    const labels = (title: string) => [...heads(title)].map((th) => th.textContent?.replace(/[▲▼]/g, '').trim());
+    expect(labels('Recent fills')).toEqual(['bar', 'symbol', 'quantity', 'px', 'fees']);
+    expect(labels('Open orders')).toEqual(['bar', 'symbol', 'side', 'quantity', 'kind', 'limit price', 'state']);
+    expect(text()).not.toContain('paper/paper-2022-o0-AAA/1');
+  });
+
+  it('shows a halted session in red with its reason and a Resume button', async () => {
+    routes['api/live/sessions'] = {
+      status: 200,
+      body: {
+        sessions: [
+          session({
+            halted: true,
+            halt_reason: 'max_daily_loss breached',
+            risk: { limits: {}, breaches: [{ at: iso(T0), kind: 'breach', message: 'daily loss 2.4% over 2%' }] },
+          }),
+        ],
+      },
+    };
+    routes['api/live/sessions/paper/equity'] = { status: 200, body: { points: [] } };
+    mount('#/live');
+    await settle();
+    const card = host.querySelector('article.session') as HTMLElement;
+    expect(card.className).toContain('card-failed');
+    expect(card.textContent).toContain('Halted: max_daily_loss breached');
+    expect(card.querySelector('.breaches li.bad')?.textContent).toContain('breach daily loss 2.4% over 2%');
+    expect(button('Resume')).toBeDefined();
   });
 });

@@ -1,0 +1,198 @@
+"""Seed data the dashboard shows: a small synthetic lake, backtests stored by the real backtest
+code (a single run, a two-parameter sweep, a walk-forward, a minute-bar run, a failed run) and
+status components of every kind.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from dataclasses import dataclass
+
+from easyquant import status
+from easyquant.config import Settings
+from easyquant.db import connect
+
+DAILY = ["DASHA", "DASHB"]
+MINUTE = "DASHM"
+START, END = "2021-01-01", "2022-12-31"
+MINUTE_START, MINUTE_END = "2022-03-01", "2022-03-31"
+AIRFLOW = "http://airflow.invalid"
+
+
+@dataclass(frozen=True)
+class Seeded:
+    backtest: str
+    sweep: str
+    walkforward: str
+    minute: str
+    failed: str
+    grid: dict[str, list[int]]
+
+
+def clear_backtests(settings: Settings) -> None:
+    conn = connect(settings)
+    with conn.cursor() as cur:
+        cur.execute("DELETE FROM backtest_run")
+    conn.commit()
+    conn.close()
+
+
+def seed_lake(settings: Settings) -> None:
+    from easyquant.data import make_source
+    from easyquant.data.ingest import ingest
+
+    src = make_source("synthetic", calendar="XNYS", seed=11)
+    ingest(src, freq="1d", symbols=DAILY, start=START, end=END, settings=settings, full=True)
+    ingest(
+        src,
+        freq="1m",
+        symbols=[MINUTE],
+        start=MINUTE_START,
+        end=MINUTE_END,
+        settings=settings,
+        full=True,
+    )
+
+
+def seed_backtests(settings: Settings) -> Seeded:
+    """Store runs through easyquant.backtest.service (the code the CLI and DAGs use)."""
+    from easyquant.backtest.service import Job, execute, execute_sweep, execute_walkforward
+    from easyquant.errors import DataError
+
+    clear_backtests(settings)
+    seed_lake(settings)
+    base = dict(strategy="sma_cross", start=START, end=END, market="us", cash=100_000.0)
+    one = execute(Job(symbols=DAILY, params={"fast": 10, "slow": 40}, **base), settings=settings)
+    grid = {"fast": [5, 10, 20], "slow": [30, 50, 80]}
+    sweep_id, _ = execute_sweep(
+        Job(symbols=["DASHA"], **base), grid, settings=settings, show_progress=False
+    )
+    wf_id, _, _ = execute_walkforward(
+        Job(symbols=["DASHA"], **base),
+        {"fast": [5, 10], "slow": [30, 60]},
+        in_sample=150,
+        out_of_sample=60,
+        settings=settings,
+        show_progress=False,
+    )
+    minute = execute(
+        Job(
+            strategy="sma_cross",
+            symbols=[MINUTE],
+            start=MINUTE_START,
+            end=MINUTE_END,
+            freq="1m",
+            params={"fast": 30, "slow": 120},
+            market="us",
+        ),
+        settings=settings,
+    )
+    failed_id = "failedrun0000001"
+    with contextlib.suppress(DataError):  # stored as a failed run, with its error
+        execute(Job(symbols=["NOSUCH"], **base), settings=settings, run_id=failed_id)
+    return Seeded(
+        backtest=one.run_id or "",
+        sweep=sweep_id,
+        walkforward=wf_id,
+        minute=minute.run_id or "",
+        failed=failed_id,
+        grid=grid,
+    )
+
+
+def seed_status() -> dict[str, str]:
+    """Status components of every kind: a DAG run with mapped and plain tasks, a live session,
+    a CLI job, a failed task, and one whose heartbeat stops (stale within a second)."""
+    run_id = "manual__2026-11-23T10:00:00+00:00"
+    dag_run = f"dag_run:easyquant_etl:{run_id}"
+    url = f"{AIRFLOW}/dags/easyquant_etl/runs/manual__2026-11-23T10%3A00%3A00%2B00%3A00"
+    status.report(
+        dag_run,
+        kind="dag_run",
+        name=f"easyquant_etl {run_id}",
+        state="running",
+        progress=0.5,
+        message="3 of 5 tasks done",
+        url=url,
+        attrs={"dag_id": "easyquant_etl", "run_id": run_id},
+    )
+    for task_id, idx, state, progress in [
+        ("plan", -1, "success", 1.0),
+        ("ingest", 0, "success", 1.0),
+        ("ingest", 1, "running", 0.4),
+        ("ingest", 2, "failed", 0.7),
+        ("update_catalog", -1, "queued", None),
+    ]:
+        cid = f"task:easyquant_etl:{run_id}:{task_id}:{idx}:1"
+        status.report(
+            cid,
+            kind="task",
+            name=f"easyquant_etl.{task_id}" + (f"[{idx}]" if idx >= 0 else ""),
+            state=state,
+            progress=progress,
+            parent_id=dag_run,
+            message=f"{task_id} {state}",
+            url=f"{url}/tasks/{task_id}",
+            attrs={
+                "dag_id": "easyquant_etl",
+                "run_id": run_id,
+                "task_id": task_id,
+                "map_index": idx,
+                "try_number": 1,
+            },
+        )
+    status.report(
+        "live:paper-demo",
+        kind="live",
+        name="paper-demo sma_cross",
+        state="running",
+        progress=None,
+        message="equity 101,234.50",
+        metrics={"equity": 101234.5},
+        heartbeat_interval=60,
+    )
+    status.report(
+        "cli:ingest-42",
+        kind="cli",
+        name="easyquant ingest",
+        state="success",
+        progress=1.0,
+        message="3 symbols, 1,512 rows",
+    )
+    status.report(
+        "etl:stale-feed",
+        kind="etl",
+        name="feed poller",
+        state="running",
+        progress=0.2,
+        message="waiting for bars",
+        heartbeat_interval=0.2,
+    )
+    return {
+        "dag_run": dag_run,
+        "live": "live:paper-demo",
+        "stale": "etl:stale-feed",
+        "failed_task": f"task:easyquant_etl:{run_id}:ingest:2:1",
+    }
+
+
+LIVE_SESSION = "replay-dash"
+
+
+def seed_live(settings: Settings) -> str:
+    """Run a paper session to its end through easyquant.live (replaying the seeded lake)."""
+    from easyquant.live.service import LiveService, SessionConfig
+
+    config = SessionConfig(
+        session=LIVE_SESSION,
+        strategy="sma_cross",
+        symbols=DAILY,
+        params={"fast": 5, "slow": 20},
+        start=START,
+        end=END,
+        heartbeat=0.5,
+        risk={"max_order_value": 60_000},
+    )
+    state = LiveService(config, settings).run()
+    assert state == "finished", state
+    return LIVE_SESSION
