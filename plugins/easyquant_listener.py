@@ -142,18 +142,35 @@ def _dag_run_event(dag_run: Any, state: str, msg: str) -> None:
 
 def _summarise_tasks(dag_run: Any) -> dict[str, Any]:
     """Count task states, and give never-run tasks (upstream failed, skipped) a component."""
+    from sqlalchemy.orm import Session, object_session
+
     counts: dict[str, int] = {}
+    # Read through the session the DAG run is bound to (in the scheduler: its own session,
+    # mid-transaction, so this sees the states it is about to commit). Never through Airflow's
+    # scoped session helpers: they would commit the scheduler's session under its locks, which
+    # Airflow refuses and which stops the scheduler loop. A detached run (dag.test()) is read
+    # through a private session of its own.
+    bound = object_session(dag_run)
     try:
-        tis = dag_run.get_task_instances()
+        if bound is not None:
+            _count_tasks(dag_run.get_task_instances(session=bound), counts)
+        else:
+            from airflow import settings
+
+            with Session(bind=settings.engine) as private:
+                _count_tasks(dag_run.get_task_instances(session=private), counts)
     except Exception:
         log.exception("easyquant listener could not read task instances")
-        return counts
+        return {}
+    return {"tasks": counts}
+
+
+def _count_tasks(tis: Any, counts: dict[str, int]) -> None:
     for ti in tis:
         state = str(getattr(ti.state, "value", ti.state) or "none")
         counts[state] = counts.get(state, 0) + 1
         if state in _NOT_RUN and int(ti.try_number or 0) == 0:
             _task_event(ti, _NOT_RUN[state], state.replace("_", " "))
-    return {"tasks": counts}
 
 
 @hookimpl

@@ -9,6 +9,7 @@ import time
 import httpx
 import pytest
 
+from easyquant.backtest.pipeline import parent_run_id
 from easyquant.stack import _group_alive
 from tests.conftest import REPO, free_port
 
@@ -65,6 +66,7 @@ def test_make_up_starts_everything_and_make_down_leaves_nothing(tmp_path):
         assert "demo" in {s["session"] for s in sessions.json()["sessions"]}
 
         trigger_through_monitor_api(f"http://127.0.0.1:{ports['api']}", airflow, token)
+        backtest_runs_in_airflow(f"http://127.0.0.1:{ports['api']}", airflow, token)
 
         again = make("up", env)
         assert "already running" in again and "seeding" not in again
@@ -118,3 +120,34 @@ def trigger_through_monitor_api(api: str, airflow: str, airflow_token: str) -> N
     other = httpx.post(f"{api}/api/pipelines/some_other_dag/trigger", json={"conf": {}}, timeout=30)
     assert other.status_code == 422 and "dag_id" in str(other.json()["detail"])
     assert count() == before
+
+
+def backtest_runs_in_airflow(api: str, airflow: str, airflow_token: str) -> None:
+    """A sweep triggered from the dashboard's endpoint runs to success in the real scheduler
+    (mapped grid points included) on the demo lake, and its ranked result is stored."""
+    conf = {
+        "strategy": "sma_cross",
+        "symbols": ["AAA"],
+        "market": "us",
+        "grid": {"fast": [5, 10], "slow": [30, 50]},
+    }
+    r = httpx.post(
+        f"{api}/api/pipelines/easyquant_backtest/trigger", json={"conf": conf}, timeout=30
+    )
+    assert r.status_code == 200, r.text
+    run_id = r.json()["dag_run_id"]
+    headers = {"Authorization": f"Bearer {airflow_token}"}
+    url = f"{airflow}/api/v2/dags/easyquant_backtest/dagRuns/{run_id}"
+    deadline = time.monotonic() + 300
+    state = ""
+    while time.monotonic() < deadline:
+        state = httpx.get(url, headers=headers, timeout=10).json()["state"]
+        if state in ("success", "failed"):
+            break
+        time.sleep(3)
+    assert state == "success", f"easyquant_backtest run {run_id} ended {state!r}"
+    parent = httpx.get(
+        f"{api}/api/backtests/{parent_run_id('easyquant_backtest', run_id)}", timeout=10
+    ).json()
+    assert parent["state"] == "success" and parent["kind"] == "sweep"
+    assert parent["trades"], "the best point's trades are copied onto the sweep's run"
