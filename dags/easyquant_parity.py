@@ -6,7 +6,9 @@ parameters, costs and fill timing, and the day's executed orders, fills and P&L 
 with the session's ledger. Each session's result is a status component
 ``parity:{session}:{date}`` (state success when identical, failed with the differences listed
 otherwise); a summary component ``parity:{date}`` counts them. A difference is a finding, not
-a task failure: the tasks fail only when a check cannot run.
+a task failure: the tasks fail only when a check cannot run. Sessions are taken by their own
+bounds for the date (the UTC day for daily bars, the exchange's trading date for intraday
+ones); one that has no bars that day after all is skipped (counted as missing), not different.
 
 Thin on purpose: only ``airflow.sdk``, ``pendulum`` and the standard library at the top.
 """
@@ -93,14 +95,18 @@ def easyquant_parity() -> None:
         """Run parity for each session and report each result through status."""
         from easyquant.config import get_settings
         from easyquant.errors import EasyQuantError
-        from easyquant.live.parity import check_parity, report_parity
+        from easyquant.live.parity import NoBars, check_parity, report_parity
 
         ctx = get_current_context()
         parent = f"dag_run:{DAG_ID}:{ctx['ti'].run_id}"
-        out = []
+        out: list[dict[str, Any]] = []
         for session in plan["sessions"]:
             try:
                 report = check_parity(get_settings(), session, plan["date"])
+            except NoBars:
+                # no bars that day after all (nothing to compare): skipped, not different
+                out.append({"session": session, "skipped": True})
+                continue
             except EasyQuantError as exc:
                 report = {
                     "session": session,
@@ -127,14 +133,17 @@ def easyquant_parity() -> None:
 
         ctx = get_current_context()
         date = plan["date"]
+        skipped = [r["session"] for r in results if r.get("skipped")]
+        results = [r for r in results if not r.get("skipped")]
+        missing = [*plan["missing"], *skipped]
         differing = [r["session"] for r in results if not r["identical"]]
         msg = f"{len(results)} session(s) on {date}: " + (
             f"{len(differing)} differ from the backtest ({', '.join(differing)})"
             if differing
             else "all identical to the backtest"
         )
-        if plan["missing"]:
-            msg += f"; no bars for {', '.join(plan['missing'])}"
+        if missing:
+            msg += f"; no bars for {', '.join(missing)}"
         status.report(
             f"parity:{date}",
             kind="parity",
@@ -145,9 +154,9 @@ def easyquant_parity() -> None:
             metrics={
                 "sessions": len(results),
                 "differing": len(differing),
-                "missing": len(plan["missing"]),
+                "missing": len(missing),
             },
-            attrs={"date": date, "differing": differing, "missing": plan["missing"]},
+            attrs={"date": date, "differing": differing, "missing": missing},
             parent_id=f"dag_run:{DAG_ID}:{ctx['ti'].run_id}",
             heartbeat_interval=86_400.0,
         )

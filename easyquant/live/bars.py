@@ -76,10 +76,16 @@ class Refusal:
 
 @dataclass
 class BarGuard:
-    """Refuse out-of-order, duplicated and invalid bars, per symbol; accept the rest."""
+    """Refuse out-of-order, duplicated and invalid bars; accept the rest.
+
+    A bar is out of order when its time is not after the last accepted event's (whatever
+    symbol that event had): the strategy has already decided on a later time, and its history
+    only grows forward. One time's bars arriving in two events are refused the same way
+    (``late``) from the second event on."""
 
     symbols: Sequence[str]
     last: dict[str, int] = field(default_factory=dict)
+    last_event: int | None = None
 
     def check(self, event: BarEvent) -> tuple[BarEvent | None, list[Refusal]]:
         """Return the event with only acceptable bars (None when none is left) and refusals."""
@@ -96,9 +102,13 @@ class BarGuard:
             if last is not None and bar.ts == last:
                 refused.append(Refusal(bar, "duplicate: a bar with this time was already taken"))
                 continue
-            if last is not None and bar.ts < last:
-                when = pd.Timestamp(last, tz="UTC").isoformat()
+            newest = max(last if last is not None else bar.ts, self.last_event or bar.ts)
+            if bar.ts < newest:
+                when = pd.Timestamp(newest, tz="UTC").isoformat()
                 refused.append(Refusal(bar, f"out of order: earlier than the last bar ({when})"))
+                continue
+            if self.last_event is not None and bar.ts == self.last_event:
+                refused.append(Refusal(bar, "late: this time's bars were already processed"))
                 continue
             why = bar.problem()
             if why is not None:
@@ -107,6 +117,8 @@ class BarGuard:
             good[sym] = bar
         for sym, bar in good.items():
             self.last[sym] = bar.ts
+        if good:
+            self.last_event = event.ts
         if not good:
             return None, refused
         return BarEvent(event.ts, good, event.received), refused
@@ -172,22 +184,42 @@ class History:
 
 
 def events_from_frames(frames: Mapping[str, pd.DataFrame]) -> list[BarEvent]:
-    """Group ``{symbol: DataFrame}`` (as ``load_bars`` returns) into one event per timestamp."""
-    per_ts: dict[int, dict[str, LiveBar]] = {}
+    """Group ``{symbol: DataFrame}`` (as ``load_bars`` returns) into one event per timestamp.
+
+    Each symbol's rows keep their order: a duplicated or out-of-order row becomes an event of
+    its own where it stands, for the guard to refuse (with a warning) rather than being hidden
+    by the grouping."""
+    per_sym: list[list[LiveBar]] = []
     for sym, df in frames.items():
         idx = pd.DatetimeIndex(df.index)
         utc = idx.tz_convert("UTC") if idx.tz is not None else idx.tz_localize("UTC")
         ts = utc.as_unit("ns").asi8
         cols = [df[c].to_numpy(np.float64) if c in df else np.zeros(len(df)) for c in COLUMNS]
-        for i in range(len(df)):
-            t = int(ts[i])
-            per_ts.setdefault(t, {})[sym] = LiveBar(
-                sym,
-                t,
-                float(cols[0][i]),
-                float(cols[1][i]),
-                float(cols[2][i]),
-                float(cols[3][i]),
-                float(cols[4][i]),
-            )
-    return [BarEvent(t, per_ts[t]) for t in sorted(per_ts)]
+        per_sym.append(
+            [
+                LiveBar(
+                    sym,
+                    int(ts[i]),
+                    float(cols[0][i]),
+                    float(cols[1][i]),
+                    float(cols[2][i]),
+                    float(cols[3][i]),
+                    float(cols[4][i]),
+                )
+                for i in range(len(df))
+            ]
+        )
+    # merge the symbols' rows by time, taking each symbol's rows in their own order
+    pos = [0] * len(per_sym)
+    out: list[BarEvent] = []
+    while True:
+        heads = [rows[pos[k]].ts for k, rows in enumerate(per_sym) if pos[k] < len(rows)]
+        if not heads:
+            return out
+        t = min(heads)
+        bars: dict[str, LiveBar] = {}
+        for k, rows in enumerate(per_sym):
+            if pos[k] < len(rows) and rows[pos[k]].ts == t:
+                bars[rows[pos[k]].symbol] = rows[pos[k]]
+                pos[k] += 1
+        out.append(BarEvent(t, bars))

@@ -26,9 +26,9 @@ def register(sub: argparse._SubParsersAction) -> None:
         metavar="NAME=VALUE",
         help="strategy parameter (repeatable)",
     )
-    lv.add_argument("--market", default="us", help="us, cn or crypto (default us)")
-    lv.add_argument("--broker", default="paper", help="paper (default)")
-    lv.add_argument("--feed", default="replay", help="replay (the lake) or synthetic")
+    lv.add_argument("--market", default=None, help="us, cn or crypto (default us)")
+    lv.add_argument("--broker", default=None, help="paper (default)")
+    lv.add_argument("--feed", default=None, help="replay (the lake, default) or synthetic")
     lv.add_argument("--freq", default=None, help="bar frequency (default 1d replay, 1m synthetic)")
     lv.add_argument(
         "--speed",
@@ -37,9 +37,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     lv.add_argument("--start", default=None, help="replay: first date; synthetic: clock start")
     lv.add_argument("--end", default=None, help="last date (default: open-ended)")
-    lv.add_argument("--seed", type=int, default=42, help="synthetic feed seed")
-    lv.add_argument("--cash", type=float, default=100_000.0)
-    lv.add_argument("--fill", default="next_open", help="next_open (default) or close")
+    lv.add_argument("--seed", type=int, default=None, help="synthetic feed seed (default 42)")
+    lv.add_argument("--cash", type=float, default=None, help="starting cash (default 100000)")
+    lv.add_argument("--fill", default=None, help="next_open (default) or close")
     lv.add_argument("--commission", type=float, default=None)
     lv.add_argument("--min-commission", type=float, default=None)
     lv.add_argument("--stamp-duty", type=float, default=None)
@@ -60,9 +60,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     lv.add_argument(
         "--flatten-on-breach",
         action="store_true",
+        default=None,
         help="close every position when a risk limit halts the session",
     )
-    lv.add_argument("--heartbeat", type=float, default=5.0, help="status heartbeat, s")
+    lv.add_argument("--heartbeat", type=float, default=None, help="status heartbeat, s (default 5)")
     lv.add_argument("--json", action="store_true", help="print the final summary as JSON")
     lv.set_defaults(func=_run)
     actions = lv.add_subparsers(dest="live_action", metavar="ACTION", required=False)
@@ -105,45 +106,72 @@ def _pairs(items: list[str], option: str) -> dict[str, str]:
     return out
 
 
+# SessionConfig field -> command-line option, for the options given as plain values
+OPTIONS = {
+    "market": "--market",
+    "broker": "--broker",
+    "feed": "--feed",
+    "freq": "--freq",
+    "speed": "--speed",
+    "start": "--start",
+    "end": "--end",
+    "seed": "--seed",
+    "cash": "--cash",
+    "fill": "--fill",
+    "commission": "--commission",
+    "min_commission": "--min-commission",
+    "stamp_duty": "--stamp-duty",
+    "slippage_bps": "--slippage-bps",
+    "heartbeat": "--heartbeat",
+}
+RISK_OPTIONS = ("max_position_value", "max_gross_exposure", "max_order_value", "max_daily_loss")
+
+
+def given_options(args: argparse.Namespace) -> dict[str, Any]:
+    """The SessionConfig fields the command line sets explicitly (``risk``: the limits given)."""
+    out: dict[str, Any] = {k: getattr(args, k) for k in OPTIONS if getattr(args, k) is not None}
+    if args.strategy:
+        out["strategy"] = args.strategy
+    if args.symbols:
+        out["symbols"] = [s.strip() for s in args.symbols.split(",") if s.strip()]
+    if args.param:
+        out["params"] = _pairs(args.param, "--param")
+    risk: dict[str, Any] = {
+        k: getattr(args, k) for k in RISK_OPTIONS if getattr(args, k) is not None
+    }
+    if args.flatten_on_breach:
+        risk["flatten_on_breach"] = True
+    if risk:
+        out["risk"] = risk
+    return out
+
+
 def config_from_args(args: argparse.Namespace) -> Any:
-    """Build the SessionConfig ``easyquant live`` describes (ConfigError naming the option)."""
+    """Build the SessionConfig ``easyquant live`` describes for a new session (ConfigError
+    naming the option); None without --strategy and --symbols (a stored session started
+    again: see :func:`merge_options`)."""
     from easyquant.live.service import SessionConfig
 
     if not args.session:
         raise ConfigError("--session: required (a name for the session)")
     if not args.strategy or not args.symbols:
         return None
-    symbols = [s.strip() for s in args.symbols.split(",") if s.strip()]
-    risk = {
-        k: getattr(args, k)
-        for k in ("max_position_value", "max_gross_exposure", "max_order_value", "max_daily_loss")
-        if getattr(args, k) is not None
-    }
-    if args.flatten_on_breach:
-        risk["flatten_on_breach"] = True
-    freq = args.freq or ("1m" if args.feed == "synthetic" else "1d")
-    return SessionConfig(
-        session=args.session,
-        strategy=args.strategy,
-        symbols=symbols,
-        params=_pairs(args.param, "--param"),
-        market=args.market,
-        broker=args.broker,
-        feed=args.feed,
-        freq=freq,
-        speed=args.speed,
-        start=args.start,
-        end=args.end,
-        seed=args.seed,
-        cash=args.cash,
-        fill=args.fill,
-        commission=args.commission,
-        min_commission=args.min_commission,
-        stamp_duty=args.stamp_duty,
-        slippage_bps=args.slippage_bps,
-        risk=risk,
-        heartbeat=args.heartbeat,
-    )
+    given = given_options(args)
+    given.setdefault("freq", "1m" if given.get("feed") == "synthetic" else "1d")
+    return SessionConfig(session=args.session, **given)
+
+
+def merge_options(stored: Any, args: argparse.Namespace) -> Any:
+    """A stored session's configuration with the options given on the command line applied
+    (risk limits one by one). A changed identity field (strategy, symbols, market, ...) is
+    refused by the service, naming it; the rest is used and stored with the session."""
+    given = given_options(args)
+    risk = given.pop("risk", None)
+    for key, value in given.items():
+        setattr(stored, key, value)
+    if risk:
+        stored.risk = {**stored.risk, **risk}
+    return stored
 
 
 def _ready() -> Any:
@@ -161,17 +189,20 @@ def _run(args: argparse.Namespace) -> int:
     if config is not None:
         config.validate()  # bad input fails before anything is stored
     settings = _ready()
-    if config is None:
-        # an existing session started again with its stored configuration
-        store = Store(settings, args.session)
-        store.connect()
+    store = Store(settings, args.session)
+    store.connect()
+    try:
         row = store.load_session()
+    finally:
         store.close()
-        if row is None:
-            raise ConfigError(
-                f"--strategy and --symbols: required for the new session {args.session!r}"
-            )
-        config = SessionConfig.from_row(row)
+    if row is not None:
+        # an existing session started again: its stored configuration, with what is given
+        config = merge_options(SessionConfig.from_row(row), args)
+        config.validate()
+    elif config is None:
+        raise ConfigError(
+            f"--strategy and --symbols: required for the new session {args.session!r}"
+        )
     state = LiveService(config, settings).run()
     if args.json:
         print(json.dumps({"session": config.session, "state": state}))

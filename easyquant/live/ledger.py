@@ -385,22 +385,26 @@ class Store:
             ]
         )
 
-    def set_halt(self, reason: str, *, flatten: bool) -> None:
-        self.run(
-            [
-                self.q(
-                    "UPDATE live_session SET halted = true, halt_reason = %s, halted_at = "
-                    "clock_timestamp(), flatten_requested = flatten_requested OR %s WHERE id = %s",
-                    (reason[:2000], flatten, self.session),
-                ),
-                self.q(
-                    "INSERT INTO live_event (session, kind, message, detail) VALUES "
-                    "(%s, 'halt', %s, %s)",
-                    (self.session, reason[:2000], json.dumps({"flatten": flatten})),
-                ),
-            ],
-            durable=True,
-        )
+    def set_halt(self, reason: str, *, flatten: bool, staged: bool = False) -> None:
+        """Halt the session (and ask for a flatten). ``staged``: stored with the bar being
+        processed, in its transaction (a crash before it is stored redoes the bar, and its
+        halt with it), rather than at once."""
+        parts = [
+            self.q(
+                "UPDATE live_session SET halted = true, halt_reason = %s, halted_at = "
+                "clock_timestamp(), flatten_requested = flatten_requested OR %s WHERE id = %s",
+                (reason[:2000], flatten, self.session),
+            ),
+            self.q(
+                "INSERT INTO live_event (session, kind, message, detail) VALUES "
+                "(%s, 'halt', %s, %s)",
+                (self.session, reason[:2000], json.dumps({"flatten": flatten})),
+            ),
+        ]
+        if staged:
+            self.staged.extend(parts)
+        else:
+            self.run(parts, durable=True)
 
     # ----- loading --------------------------------------------------------------------------
     def load_events(self) -> list[BarEvent]:
@@ -455,35 +459,79 @@ class Store:
         return [_order(r) for r in rows]
 
     # ----- writing orders and fills ---------------------------------------------------------
-    def write_ahead(self, orders: Sequence[OrderRow]) -> None:
-        """Store orders before any is sent (durable: waits for the disk)."""
+    def write_ahead(
+        self, orders: Sequence[OrderRow], *, unless_halted: bool = False
+    ) -> tuple[bool, bool, str | None] | None:
+        """Store orders before any is sent (durable: waits for the disk).
+
+        With ``unless_halted`` the orders are written only if the session is not halted at
+        that moment (the session's row is locked for the check, so an operator's halt either
+        commits before them, and none is written, or after them): the session's (halted,
+        flatten_requested, halt_reason) flags come back, and nothing was written when halted
+        is true. Without it, None."""
         parts = []
-        for o in orders:
+        if unless_halted:
             parts.append(
-                self.q(
-                    "INSERT INTO live_order (session, client_order_id, bar_ts, phase, pass, "
-                    "symbol, side, quantity, kind, limit_price, est_price, phase_equity, state, "
-                    "reason) "
-                    "VALUES (%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s)",
-                    (
-                        self.session,
-                        o.client_order_id,
-                        ts_of(o.bar_ts),
-                        o.phase,
-                        o.pass_,
-                        o.symbol,
-                        o.side,
-                        o.quantity,
-                        o.kind,
-                        clean(o.limit_price),
-                        clean(o.est_price),
-                        clean(o.phase_equity),
-                        o.state,
-                        o.reason,
-                    ),
-                )
+                self.q("SELECT 1 FROM live_session WHERE id = %s FOR SHARE", (self.session,))
             )
-        self.run(parts, durable=self.durable_orders)
+        cols = (
+            "INSERT INTO live_order (session, client_order_id, bar_ts, phase, pass, "
+            "symbol, side, quantity, kind, limit_price, est_price, phase_equity, state, "
+            "reason) "
+        )
+        values = "%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s"
+        for o in orders:
+            args: list[Any] = [
+                self.session,
+                o.client_order_id,
+                ts_of(o.bar_ts),
+                o.phase,
+                o.pass_,
+                o.symbol,
+                o.side,
+                o.quantity,
+                o.kind,
+                clean(o.limit_price),
+                clean(o.est_price),
+                clean(o.phase_equity),
+                o.state,
+                o.reason,
+            ]
+            if unless_halted:
+                parts.append(
+                    self.q(
+                        cols + f"SELECT {values} WHERE NOT EXISTS (SELECT 1 FROM live_session "
+                        "WHERE id = %s AND halted)",
+                        [*args, self.session],
+                    )
+                )
+            else:
+                parts.append(self.q(cols + f"VALUES ({values})", args))
+        if not unless_halted:
+            self.run(parts, durable=self.durable_orders)
+            return None
+        staged, through = self._take_staged()
+        head = ["SET LOCAL synchronous_commit TO on"] if self.durable_orders else []
+        # no explicit BEGIN: the statements run as one implicit transaction and the last
+        # one's rows (the flags) come back
+        rows = self.exec(
+            ";".join(
+                [
+                    *head,
+                    *staged,
+                    *parts,
+                    self.q(
+                        "SELECT halted, flatten_requested, halt_reason FROM live_session "
+                        "WHERE id = %s",
+                        (self.session,),
+                    ),
+                ]
+            ),
+            fetch=True,
+        )
+        if through is not None:
+            self.flushed_ts = through
+        return bool(rows[0][0]), bool(rows[0][1]), rows[0][2]
 
     def record(self, order: OrderRow, report: OrderReport) -> list[BrokerFill]:
         """Apply the venue's report: new fills (position and cash with them) and the order's
@@ -695,13 +743,12 @@ class Store:
         return bool(rows[0][0]), bool(rows[0][1]), rows[0][2]
 
     def clear_flatten(self) -> None:
-        self.run(
-            [
-                self.q(
-                    "UPDATE live_session SET flatten_requested = false WHERE id = %s",
-                    (self.session,),
-                )
-            ]
+        """The flatten is done: staged, stored with the bar that did it (and its state)."""
+        self.staged.append(
+            self.q(
+                "UPDATE live_session SET flatten_requested = false WHERE id = %s",
+                (self.session,),
+            )
         )
 
 
@@ -825,11 +872,15 @@ def session_summary(conn: psycopg2.extensions.connection, s: SessionRow) -> dict
     }
 
 
-def list_sessions(conn: psycopg2.extensions.connection) -> list[dict[str, Any]]:
+def session_rows(conn: psycopg2.extensions.connection) -> list[SessionRow]:
+    """Every session's stored row, oldest first."""
     with conn.cursor() as cur:
         cur.execute(f"SELECT {_SESSION_COLS} FROM live_session ORDER BY created_at, id")
-        rows = [_session(r) for r in cur.fetchall()]
-    return [session_summary(conn, s) for s in rows]
+        return [_session(r) for r in cur.fetchall()]
+
+
+def list_sessions(conn: psycopg2.extensions.connection) -> list[dict[str, Any]]:
+    return [session_summary(conn, s) for s in session_rows(conn)]
 
 
 def get_session(conn: psycopg2.extensions.connection, session: str) -> dict[str, Any]:

@@ -128,6 +128,9 @@ class OrderManager:
     state: EngineState = field(init=False)
     halted: bool = False
     halt: Halt | None = None  # a breach found while trading (the service stores it)
+    # the session's (halted, flatten_requested, halt_reason) flags when a write-ahead found
+    # it halted by an operator (the service takes them)
+    flags: tuple[bool, bool, str | None] | None = None
     latencies: deque[float] = field(default_factory=lambda: deque(maxlen=10_000))
     orders_sent: int = 0
     _stored: dict[tuple[int, str], list[OrderRow]] = field(default_factory=dict)
@@ -289,6 +292,8 @@ class OrderManager:
                     )
                 )
             self._send(event, intents, at_close, write=not batch_stored)
+            if self.flags is not None:
+                return  # halted by an operator: nothing more at this phase
 
     def _send(
         self,
@@ -302,11 +307,22 @@ class OrderManager:
             return
         if write:
             self._check_risk(intents)
-            self.store.write_ahead(intents)
+            flags = self.store.write_ahead(intents, unless_halted=True)
+            if flags is not None and flags[0]:
+                # an operator halted the session before the orders could be written: none
+                # was written or sent; the targets stay pending (the service takes the flags)
+                self.flags = flags
+                return
             self._stored.setdefault((event.ts, intents[0].phase), []).extend(intents)
             self.crash("after_write_ahead")
+        # orders written before a halt that was stored while they waited (the service was
+        # down between writing and sending them) are never sent; a group that itself breached
+        # a limit is the halt's cause, and sends what it sent before
+        held = self.halted and not any(o.state == "risk_rejected" for o in intents)
         st = self.state
         for o in intents:
+            if held and o.state == "new" and o.phase != "x":
+                self.store.cancel(o, "halted")
             if o.state == "risk_rejected" and not self.halted:
                 # written before a crash that came before the halt was stored: halt again
                 self.halted = True

@@ -17,9 +17,10 @@ import pandas as pd
 
 from easyquant import status
 from easyquant.config import Settings
+from easyquant.data._freq import parse_freq
 from easyquant.db import connect
 from easyquant.errors import ConfigError, DataError, NotFoundError
-from easyquant.live.ledger import Store, ns_of, ts_of
+from easyquant.live.ledger import SessionRow, Store, ns_of, session_rows, ts_of
 
 DAY_NS = 86_400_000_000_000
 REL = 1e-9
@@ -33,9 +34,22 @@ def _day_bounds(date: str, freq: str, offset_ns: int) -> tuple[int, int]:
     if day.tzinfo is not None or day != day.normalize():
         raise ConfigError(f"date: expected a plain date YYYY-MM-DD, got {date!r}")
     lo = int(day.tz_localize("UTC").value)
-    if freq != "1d":  # intraday bars: the exchange's trading date
+    if parse_freq(freq).name != "1d":  # intraday bars: the exchange's trading date
         lo -= offset_ns
     return lo, lo + DAY_NS
+
+
+class NoBars(DataError):
+    """The session took no bars on the date (nothing to compare: skipped, not different)."""
+
+
+def session_bounds(row: SessionRow, date: str) -> tuple[int, int]:
+    """The date's bounds (ns, UTC, half-open) for a session: the UTC day for daily bars, the
+    exchange's trading date for intraday bars."""
+    from easyquant.live.service import SessionConfig
+
+    profile = SessionConfig.from_row(row).profile()
+    return _day_bounds(date, row.freq, int(profile.utc_offset_hours * 3600e9))
 
 
 def _close(a: float, b: float) -> bool:
@@ -45,8 +59,8 @@ def _close(a: float, b: float) -> bool:
 def check_parity(settings: Settings, session: str, date: str) -> dict[str, Any]:
     """Return a report: ``identical`` and the differences in orders, fills and P&L on ``date``.
 
-    Raise NotFoundError for an unknown session, ConfigError for a bad date, DataError when the
-    session took no bars that day.
+    Raise NotFoundError for an unknown session, ConfigError for a bad date, NoBars (a
+    DataError) when the session took no bars that day.
     """
     from easyquant.backtest.engine import BacktestConfig
     from easyquant.backtest.runner import run_backtest
@@ -62,10 +76,10 @@ def check_parity(settings: Settings, session: str, date: str) -> dict[str, Any]:
         cfg = SessionConfig.from_row(row)
         strategy = cfg.validate()
         profile = cfg.profile()
-        lo, hi = _day_bounds(date, row.freq, int(profile.utc_offset_hours * 3600e9))
+        lo, hi = session_bounds(row, date)
         events = [e for e in store.load_events() if e.ts < hi]
         if not any(e.ts >= lo for e in events):
-            raise DataError(f"session {session}: no bars on {date}")
+            raise NoBars(f"session {session}: no bars on {date}")
         live_fills = store.exec(
             "SELECT f.bar_ts, f.symbol, f.quantity, f.price, f.fees, o.phase FROM live_fill f "
             "JOIN live_order o USING (client_order_id) WHERE f.session = %s AND f.bar_ts >= %s "
@@ -226,16 +240,23 @@ def report_parity(report: dict[str, Any], *, parent_id: str | None = None) -> bo
 
 
 def sessions_on(settings: Settings, date: str) -> list[str]:
-    """Return the sessions that took bars on ``date`` (UTC day, widened by a day each side
-    for exchange clocks; parity then selects the exact bars)."""
-    lo, hi = _day_bounds(date, "1d", 0)
+    """Return the sessions that took bars on ``date``, each by its own bounds for the date
+    (as :func:`check_parity` selects them)."""
+    _day_bounds(date, "1d", 0)  # a bad date fails here, naming it
     conn = connect(settings)
     try:
+        rows = sorted(session_rows(conn), key=lambda r: r.id)
         with conn.cursor() as cur:
-            cur.execute(
-                "SELECT DISTINCT session FROM live_bar WHERE ts >= %s AND ts < %s ORDER BY session",
-                (ts_of(lo - DAY_NS // 2), ts_of(hi + DAY_NS // 2)),
-            )
-            return [r[0] for r in cur.fetchall()]
+            found = []
+            for row in rows:
+                lo, hi = session_bounds(row, date)
+                cur.execute(
+                    "SELECT EXISTS (SELECT 1 FROM live_bar WHERE session = %s AND ts >= %s "
+                    "AND ts < %s)",
+                    (row.id, ts_of(lo), ts_of(hi)),
+                )
+                if cur.fetchone()[0]:  # type: ignore[index]
+                    found.append(row.id)
+            return found
     finally:
         conn.close()

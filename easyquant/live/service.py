@@ -46,7 +46,15 @@ log = logging.getLogger(__name__)
 SESSION_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._\-]{0,63}$")
 DAY_NS = 86_400_000_000_000
 CRASH_ENV = "EASYQUANT_LIVE_CRASH"
-CRASH_POINTS = ("after_write_ahead", "after_submit", "after_record", "before_flush", "after_flush")
+CRASH_POINTS = (
+    "after_write_ahead",
+    "after_submit",
+    "after_record",
+    "before_flush",
+    "after_flush",
+    "after_halt",
+    "after_flatten",
+)
 # What must match when a stored session is started again.
 IDENTITY = (
     "strategy",
@@ -62,6 +70,7 @@ IDENTITY = (
     "min_commission",
     "stamp_duty",
     "slippage_bps",
+    "seed",
 )
 
 
@@ -116,7 +125,7 @@ class SessionConfig:
             raise ConfigError(f"cash: must be > 0, got {self.cash!r}")
         if not (isinstance(self.heartbeat, int | float) and 0.1 <= self.heartbeat <= 300):
             raise ConfigError(f"heartbeat: must be 0.1 to 300 seconds, got {self.heartbeat!r}")
-        parse_freq(self.freq)
+        self.freq = parse_freq(self.freq).name  # "1D" and "1d" are one frequency
         parse_speed(self.speed)
         self.profile()
         RiskLimits.from_dict(self.risk)
@@ -203,6 +212,7 @@ class LiveService:
         self.flush_bars = 1
         self.flush_interval = 0.02
         self._unflushed: list[BarEvent] = []
+        self._flush_now = False
         self._last_flush = time.monotonic()
         self.at_close = config.fill == "close"
         self.crash = _crash_hook()
@@ -324,6 +334,7 @@ class LiveService:
             self.broker.on_market(ev)
             for sym in ev.bars:
                 self.guard.last[sym] = ev.ts
+            self.guard.last_event = ev.ts
         self.om.load(row.engine_state, self.store.load_orders(after=row.last_bar_ts))
         self.om.halted = row.halted
         self.halt_reason = row.halt_reason
@@ -477,6 +488,8 @@ class LiveService:
         due = self._unflushed and (
             now - self._last_flush >= self.flush_interval or any(self.om.state.pend)
         )
+        if self._flush_now:  # a halt or a flatten: stored with its bar at once
+            force, self._flush_now = True, False
         if force or len(self._unflushed) >= self.flush_bars or due:
             self.crash("before_flush")
             flags = self.store.flush()
@@ -522,13 +535,16 @@ class LiveService:
             if not left:  # a symbol without a bar now (or not filled) is tried at the next one
                 self.store.clear_flatten()
                 self.flatten_requested = False
-            self.store.event(
+            self.store.stage_event(
                 "flatten",
                 f"flattened: {n} order(s) at {ev.time.isoformat()}"
                 + (f"; still held: {', '.join(left)}" if left else ""),
             )
+            self._flush_now = True
+            self.crash("after_flatten")
         if not self.at_close:
             om.run_phase(ev, "o")
+            self._take_flags()
             self._store_halt()
         self.history.append(ev.ts, ev.bars)
         try:
@@ -541,6 +557,7 @@ class LiveService:
         om.on_close(ev, decisions)
         if self.at_close:
             om.run_phase(ev, "c")
+            self._take_flags()
         self._store_halt()
         equity = om.equity()
         day = (ev.ts + self.offset) // DAY_NS
@@ -567,23 +584,35 @@ class LiveService:
         self.bars_done += 1
         for sym in ev.bars:
             self.guard.last[sym] = ev.ts
+        self.guard.last_event = ev.ts
         om.forget_before(ev.ts)
+
+    def _take_flags(self) -> None:
+        """Take the flags a write-ahead found (an operator's halt stopped its orders)."""
+        flags = self.om.flags
+        if flags is not None:
+            self.om.flags = None
+            self._flags(*flags)
 
     def _store_halt(self) -> None:
         halt = self.om.halt
         if halt is None:
             return
-        self.store.set_halt(halt.reason, flatten=halt.flatten)
+        # stored with this bar, in its transaction: a crash before the bar is stored redoes
+        # the bar and finds the halt again, rather than acting on it a bar early
+        self.store.set_halt(halt.reason, flatten=halt.flatten, staged=True)
+        if halt.reason.startswith("risk"):
+            self.store.stage_event("breach", halt.reason, {"flatten": halt.flatten})
+        self._flush_now = True
         if halt.flatten:
             self.flatten_requested = True
-        if halt.reason.startswith("risk"):
-            self.store.event("breach", halt.reason, {"flatten": halt.flatten})
         self.halt_reason = halt.reason
         self.om.halt = None
         msg = f"halted: {halt.reason}"
         log.warning("session %s: %s", self.config.session, msg)
         self._pending_message = msg
         self.tracker.update(message=msg, metrics={"halted": True, "halt_reason": halt.reason})
+        self.crash("after_halt")
 
     def _outage(self, exc: Exception) -> bool:
         """Pause trading until the database answers again, then reload and reconcile.

@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, HTTPException, Path
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from easyquant.errors import NotFoundError
 from easyquant.live import ledger
@@ -84,6 +84,11 @@ class EquityCurve(BaseModel):
 
 
 class HaltRequest(BaseModel):
+    """Unknown fields are refused (422 naming the field): a mistyped ``flaten`` must not
+    halt without flattening."""
+
+    model_config = ConfigDict(extra="forbid")
+
     reason: str = Field(default="", max_length=500)
     flatten: bool = Field(default=False, description="Also close every position")
 

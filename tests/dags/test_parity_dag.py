@@ -89,3 +89,30 @@ def test_parity_dag_refuses_a_bad_date_naming_the_param(airflow_db, sessions, db
         run_dag("easyquant_parity", conf={"date": "2024-02-31"})
     assert "2024-02-31" in str(info.value)
     assert one(db, "SELECT count(*) FROM component WHERE kind = 'parity'") == before
+
+
+def test_parity_dag_takes_sessions_by_their_exact_day_and_skips_days_without_bars(
+    airflow_db, sessions, db, pg_settings
+):
+    from easyquant.errors import DataError
+    from easyquant.live.parity import NoBars, check_parity, sessions_on
+
+    # the sessions' first bars are at 2024-01-02 00:00 UTC: not on 2024-01-01 (nor is the
+    # day after their last bar, 2024-01-05), so nothing is checked, nothing differs
+    assert sessions_on(pg_settings, "2024-01-01") == []
+    assert sessions_on(pg_settings, "2024-01-05") == []
+    assert sessions_on(pg_settings, "2024-01-02") == ["par1", "par2"]
+    with pytest.raises(NoBars, match="no bars on 2024-01-01"):
+        check_parity(pg_settings, "par1", "2024-01-01")
+    assert issubclass(NoBars, DataError)  # the CLI still exits 2 naming the date
+    dr = run_dag("easyquant_parity", conf={"date": "2024-01-01"})
+    assert "success" in str(dr.state).lower()
+    summary = one(db, "SELECT row_to_json(c) FROM component c WHERE id = 'parity:2024-01-01'")
+    assert summary["state"] == "success"
+    assert summary["metrics"] == {"sessions": 0, "differing": 0, "missing": 0}
+    assert one(db, "SELECT count(*) FROM component WHERE id LIKE 'parity:par%%:2024-01-01'") == 0
+    # a session named for a day without its bars is reported missing, not different
+    dr = run_dag("easyquant_parity", conf={"date": "2024-01-01", "sessions": ["par1"]})
+    summary = one(db, "SELECT row_to_json(c) FROM component c WHERE id = 'parity:2024-01-01'")
+    assert summary["state"] == "success" and summary["metrics"]["missing"] == 1
+    assert "no bars for par1" in summary["message"]

@@ -97,6 +97,12 @@ def test_halt_and_resume_need_the_token_and_404_for_unknown(session, guarded_api
     bad = httpx.post(f"{url}/api/live/sessions/api1/halt", json={"flatten": "maybe"}, headers=auth)
     assert bad.status_code == 422 and "flatten" in bad.text
     assert one(db, "SELECT halted FROM live_session WHERE id = 'api1'") is False
+    # an unknown (mistyped) field is refused, naming it, and halts nothing
+    typo = httpx.post(
+        f"{url}/api/live/sessions/api1/halt", json={"reason": "x", "flaten": True}, headers=auth
+    )
+    assert typo.status_code == 422 and "flaten" in typo.text, typo.text
+    assert one(db, "SELECT halted FROM live_session WHERE id = 'api1'") is False
 
 
 def test_openapi_describes_the_live_routes(api):

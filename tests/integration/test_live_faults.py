@@ -118,7 +118,7 @@ def test_kill_9_at_random_points_and_crash_points_loses_and_duplicates_nothing(l
     for kind, hook in plan:
         crash = f"{hook[0]}:{hook[1]}" if hook else None
         fast = kind == "hook" and hook is not None and hook[0] in FAST_HOOKS
-        proc = _spawn(lake, session, [] if fast else PACED, crash)
+        proc = _spawn(lake, session, ["--speed", "max"] if fast else PACED, crash)
         try:
             if kind == "hook":
                 code = proc.wait(timeout=120)
@@ -201,4 +201,56 @@ def test_kill_9_at_random_points_and_crash_points_loses_and_duplicates_nothing(l
     eq = one(db, "SELECT equity FROM live_session WHERE id = %s", session)
     assert eq == pytest.approx(
         one(db, "SELECT equity FROM live_session WHERE id = 'reference'"), rel=1e-12
+    )
+
+
+BREACH = ["--end", "2020-12-31", "--max-daily-loss", "1500", "--flatten-on-breach"]
+
+
+def _session_state(db, session: str) -> tuple:
+    return one(
+        db,
+        "SELECT halted, halt_reason, flatten_requested, engine_state, bars, equity "
+        "FROM live_session WHERE id = %s",
+        session,
+    )
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("crash", ["after_halt:1", "after_flatten:1"])
+def test_a_crash_around_a_breach_changes_nothing(lake, db, crash):
+    # the reference: the same session, uninterrupted
+    cfg = SessionConfig(
+        session="breach_ref",
+        strategy="sma_cross",
+        symbols=SYMBOLS,
+        params={"fast": 3, "slow": 8},
+        commission=0.001,
+        start="2020-01-01",
+        end="2020-12-31",
+        risk={"max_daily_loss": 1500.0, "flatten_on_breach": True},
+    )
+    assert LiveService(cfg, lake).run() == "finished"
+    ref = _session_state(db, "breach_ref")
+    assert ref[0] is True and "max_daily_loss" in ref[1] and ref[2] is False
+    flat = one(
+        db, "SELECT min(bar_ts) FROM live_order WHERE session = 'breach_ref' AND phase = 'x'"
+    )
+    assert flat is not None  # the breach came with positions: they were flattened
+    assert ref[3]["flattened"] is True
+
+    # killed right after the breach halted it (before its bar was stored), or right after
+    # the flatten orders (before the bar that sent them was stored); then restarted
+    session = "breach_" + crash.split(":")[0]
+    proc = _spawn(lake, session, ["--speed", "max", *BREACH], crash)
+    assert proc.wait(timeout=120) == -signal.SIGKILL, proc.stderr.read().decode()[-2000:]  # type: ignore[union-attr]
+    proc = _spawn(lake, session, ["--speed", "max", *BREACH])
+    assert proc.wait(timeout=120) == 0, proc.stderr.read().decode()[-2000:]  # type: ignore[union-attr]
+    got = _session_state(db, session)
+    assert got[:3] == ref[:3] and got[3] == ref[3] and got[4] == ref[4]
+    assert got[5] == pytest.approx(ref[5], rel=1e-12)
+    assert check_ledger(db, session) == check_ledger(db, "breach_ref")
+    assert (
+        one(db, "SELECT min(bar_ts) FROM live_order WHERE session = %s AND phase = 'x'", session)
+        == flat
     )

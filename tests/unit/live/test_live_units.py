@@ -43,9 +43,63 @@ def test_guard_refuses_each_kind_of_bad_bar_and_keeps_the_good_ones():
     ok, refused = g.check(event(bar("AAA", 2, math.nan), bar("BBB", 2, 21)))
     assert ok is not None and list(ok.bars) == ["BBB"] and len(refused) == 1
     assert refused[0].message().startswith("refused bar AAA 2024-01-04T00:00:00+00:00: invalid")
-    # AAA's day-2 bar was refused, so a valid one for day 2 is still accepted
-    ok, _ = g.check(event(bar("AAA", 2, 10)))
+    # day 2 was processed (with BBB only): a valid AAA bar for day 2 comes too late
+    ok, refused = g.check(event(bar("AAA", 2, 10)))
+    assert ok is None and "late" in refused[0].reason
+    ok, _ = g.check(event(bar("AAA", 3, 10)))
     assert ok is not None
+
+
+def test_guard_refuses_any_bar_not_after_the_last_event_whatever_its_symbol():
+    g = BarGuard(["AAA", "BBB"])
+    assert g.check(event(bar("AAA", 1, 10), bar("BBB", 1, 20)))[0] is not None
+    assert g.check(event(bar("AAA", 3, 11)))[0] is not None  # BBB has no bar on day 3
+    # BBB's last bar is day 1, but the session is at day 3: day 2 for BBB is out of order
+    ok, refused = g.check(event(bar("BBB", 2, 21)))
+    assert ok is None and len(refused) == 1
+    assert "out of order: earlier than the last bar (2024-01-05" in refused[0].reason
+    # one time's bars split over two events: the second part is refused (late), not merged
+    ok, refused = g.check(event(bar("BBB", 3, 22)))
+    assert ok is None and "late" in refused[0].reason
+    assert g.check(event(bar("AAA", 4, 12), bar("BBB", 4, 23)))[0] is not None
+
+
+def test_replayed_frames_keep_duplicated_and_out_of_order_rows_for_the_guard():
+    idx = pd.DatetimeIndex(
+        ["2024-01-02", "2024-01-03", "2024-01-03", "2024-01-05", "2024-01-04"], tz="UTC"
+    )
+    close = np.array([10.0, 11.0, 12.0, 14.0, 13.0])
+    df = pd.DataFrame(
+        {"open": close, "high": close, "low": close, "close": close, "volume": 1.0}, index=idx
+    )
+    other = df.iloc[[0, 1, 4, 3]].sort_index()
+    events = events_from_frames({"AAA": df, "BBB": other})
+    days = [(e.time.day, sorted(e.bars)) for e in events]
+    assert days == [
+        (2, ["AAA", "BBB"]),
+        (3, ["AAA", "BBB"]),
+        (3, ["AAA"]),  # the duplicate, where it stands
+        (4, ["BBB"]),
+        (5, ["AAA", "BBB"]),
+        (4, ["AAA"]),  # out of order in AAA's rows
+    ]
+    g = BarGuard(["AAA", "BBB"])
+    results = [g.check(e) for e in events]
+    refused = [r for _, rs in results for r in rs]
+    assert [(r.bar.symbol, r.bar.time.day) for r in refused] == [("AAA", 3), ("AAA", 4)]
+    assert "duplicate" in refused[0].reason and "out of order" in refused[1].reason
+    # the first of the duplicated rows is the one taken
+    assert results[1][0] is not None and results[1][0].bars["AAA"].close == 11.0
+
+
+@pytest.mark.parametrize("given", ["1D", "1d", " 1d"])
+def test_session_freq_is_stored_normalised(given):
+    cfg = SessionConfig(session="f", strategy="sma_cross", symbols=["AAA"], freq=given)
+    cfg.validate()
+    assert cfg.freq == "1d" and cfg.stored()["freq"] == "1d"
+    cfg = SessionConfig(session="f", strategy="sma_cross", symbols=["AAA"], freq="60m")
+    cfg.validate()
+    assert cfg.freq == "1h"
 
 
 def test_history_views_equal_the_backtests_alignment():
