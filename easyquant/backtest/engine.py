@@ -10,8 +10,11 @@ every bar, as an engine that re-submits "buy all-in" each bar would) until it ca
 new decision replaces it.
 
 The bar loop only marks to market and records changed decisions; the rules run on the bars
-with pending orders. It allocates nothing and runs without reference counting: numba
-reference-counts arrays that are re-allocated or passed to calls inside a loop, on every bar.
+with pending orders. While flat (nothing held, no order that could fill) it skips to the next
+changed decision. It also keeps the equity curve's running statistics, so the metrics need no
+pass over the curve (``easyquant.backtest.metrics``). It allocates nothing and runs without
+reference counting: numba reference-counts arrays that are re-allocated or passed to calls
+inside a loop, on every bar.
 """
 
 from __future__ import annotations
@@ -25,6 +28,35 @@ from numba import njit
 
 from easyquant.backtest import market as mk
 from easyquant.backtest.market import MarketProfile, get_profile
+from easyquant.backtest.metrics import (
+    A_BMEAN,
+    A_DOWN,
+    A_EX1,
+    A_EX2,
+    A_FIRST,
+    A_LAST,
+    A_MAX_DD,
+    A_PEAK,
+    A_PREV,
+    A_SRC,
+    A_SUM_EQ,
+    A_SUM_R,
+    A_SUM_RJ,
+    BLOCK,
+    I_BARS,
+    I_CNT,
+    I_EXPOSED,
+    I_MAX_DUR,
+    I_NEX,
+    I_PEAK_T,
+    I_RUN,
+    N_ACC,
+    N_IACC,
+    bench_stats,
+    finish_accumulators,
+    merge_block,
+    new_accumulators,
+)
 from easyquant.errors import ConfigError
 from easyquant.strategy.base import Bars, Decisions, Strategy
 
@@ -369,6 +401,12 @@ def _span(
     work: np.ndarray,
     equity: np.ndarray,
     held: np.ndarray,
+    keep_curve: bool,
+    ts: np.ndarray,
+    bench: np.ndarray,
+    has_bench: bool,
+    acc: np.ndarray,
+    iacc: np.ndarray,
     scal: np.ndarray,
     nf: int,
     npend: int,
@@ -377,18 +415,120 @@ def _span(
     (then return that bar so the caller can grow it). Nothing is allocated in this loop and
     it runs without reference counting (``_nrt=False``): an array reallocated or passed to a
     call inside a loop costs atomic reference counts on every bar.
-    Return (next bar, fill count, pending count)."""
+    Return (next bar, fill count, pending count).
+
+    Each bar's equity goes into the running statistics of ``acc``/``iacc`` (see
+    ``easyquant.backtest.metrics``), and into ``equity``/``held`` when ``keep_curve``."""
     n, m = close.shape
     cash = scal[S_CASH]
     min_cash = scal[S_MIN_CASH]
+    # running statistics: sums in locals, the block's deviation sums start afresh per span
+    prev = acc[A_PREV]
+    sum_r = acc[A_SUM_R]
+    down = acc[A_DOWN]
+    sum_rj = acc[A_SUM_RJ]
+    src = acc[A_SRC]
+    bmean = acc[A_BMEAN]
+    peak = acc[A_PEAK]
+    max_dd = acc[A_MAX_DD]
+    sum_eq = acc[A_SUM_EQ]
+    cnt = iacc[I_CNT]
+    peak_t = iacc[I_PEAK_T]
+    max_dur = iacc[I_MAX_DUR]
+    exposed = iacc[I_EXPOSED]
+    bn = 0  # returns in the block, of which bz zero, deviations of the others from kr
+    bz = 0
+    kr = 0.0
+    s1 = 0.0
+    s2 = 0.0
+    run_n = iacc[I_RUN]  # bars of the current run of equal equity (``prev``)
     n_held = 0
     for s in range(m):
         if pos[s] != 0:
             n_held += 1
     t = t0
     while t < n:
-        if npend > 0 and nf + m > fills.shape[0]:
+        # room for one fill per symbol: orders made at this bar may fill at its close
+        if nf + m > fills.shape[0]:
             break
+        if n_held == 0 and not has_orders and t > 0 and prev == cash and cash != 0:
+            # flat, and the equity (the cash) as on the bar before: every bar up to the next
+            # changed decision is the same zero return, unless an order fills; skip to it.
+            # Pending orders allow it only while each waits for cash for one lot at a price
+            # above its threshold (``_still_waiting``: refused once a bar, nothing else).
+            waiting = 0
+            for j in range(m):
+                if pend[j]:
+                    if work[W_WAIT, j] > 0 and pend_k[j] == mk.MARKET and not shares_mode:
+                        waiting += 1
+                    else:
+                        waiting = -1
+                        break
+            u = t
+            scanned = False
+            if m == 1 and waiting >= 0:  # one symbol: the same scan, on scalars
+                lt = last_t[0] if last_k[0] == 0 else np.nan
+                lk_ok = last_k[0] == 0
+                threshold = work[W_THRESHOLD, 0] if waiting > 0 else -np.inf
+                prices = close if at_close else open_
+                while u < n:
+                    tj = target[u, 0]
+                    if tj == tj and (tj != lt or not lk_ok):
+                        break
+                    if waiting > 0 and not prices[u, 0] > threshold:
+                        break
+                    u += 1
+                scanned = True
+            while not scanned and waiting >= 0 and u < n:
+                stop = False
+                for j in range(m):
+                    tj = target[u, j]
+                    if tj == tj and (tj != last_t[j] or last_k[j] != 0):
+                        stop = True
+                        break
+                    if pend[j]:
+                        px = close[u, j] if at_close else open_[u, j]
+                        if not px > work[W_THRESHOLD, j]:
+                            stop = True
+                            break
+                if stop:
+                    break
+                u += 1
+            if u > t:
+                rejects[mk.NO_CASH] += waiting * (u - t)
+                for j in range(m):  # the last price seen of each symbol
+                    for v in range(u - 1, t - 1, -1):
+                        cv = close[v, j]
+                        if cv == cv:
+                            mark[j] = cv
+                            break
+                if keep_curve:
+                    equity[t:u] = cash
+                    held[t:u] = 0
+                cnt += u - t
+                run_n += u - t
+                if cash >= peak:  # at the peak all along: the longest gap between bars
+                    for v in range(t, u):
+                        dur = ts[v] - ts[peak_t]
+                        if dur > max_dur:
+                            max_dur = dur
+                        peak_t = v
+                left = u - t
+                while left > 0:
+                    if bn == 0:
+                        kr = 0.0
+                    take = min(left, BLOCK - bn)
+                    bn += take
+                    bz += take
+                    left -= take
+                    if bn == BLOCK:
+                        merge_block(acc, iacc, bn, kr, s1 - bz * kr, s2 + bz * kr * kr)
+                        bn = 0
+                        bz = 0
+                        s1 = 0.0
+                        s2 = 0.0
+                t = u
+                continue
         if npend > 0 and not at_close:  # next_open: fill at this bar's open
             cash, npend, nf, n_held = _phase(
                 t,
@@ -482,13 +622,92 @@ def _span(
             for s in range(m):
                 if pos[s] != 0 and mark[s] == mark[s]:
                     eq += pos[s] * mark[s]
-        equity[t] = eq
-        held[t] = 1 if n_held > 0 else 0
+        if keep_curve:
+            equity[t] = eq
+            held[t] = 1 if n_held > 0 else 0
         if cash < min_cash:
             min_cash = cash
+        # statistics (as ``curve_stats`` computes them from the curve). An unchanged equity
+        # (no position, or prices unchanged) is a zero return: counted, its deviations added
+        # at the block's merge, without floating-point work on the curve
+        if n_held > 0:
+            exposed += 1
+        if t > 0 and prev != 0:
+            if eq == prev:
+                r = 0.0
+                bz += 1
+            else:
+                r = eq / prev - 1.0
+                sum_r += r
+                if r < 0:
+                    down += r * r
+                if has_bench:
+                    rb = bench[t]
+                    if rb == rb:
+                        sum_rj += r
+                        src += r * (rb - bmean)
+            if bn == 0:
+                kr = r
+            if eq != prev:
+                d = r - kr
+                s1 += d
+                s2 += d * d
+            cnt += 1
+            bn += 1
+            if bn == BLOCK:
+                merge_block(acc, iacc, bn, kr, s1 - bz * kr, s2 + bz * kr * kr)
+                bn = 0
+                bz = 0
+                s1 = 0.0
+                s2 = 0.0
+        elif t > 0 and has_bench:  # no return after a zero equity: out of the joint bars
+            rb = bench[t]
+            if rb == rb:
+                acc[A_EX1] += rb - bmean
+                acc[A_EX2] += (rb - bmean) * (rb - bmean)
+                iacc[I_NEX] += 1
+        elif t == 0:
+            acc[A_FIRST] = eq
+        if eq == prev and t > 0:
+            run_n += 1
+            if eq >= peak:  # at the peak (else below it as on the bar before: no new low)
+                dur = ts[t] - ts[peak_t]
+                if dur > max_dur:
+                    max_dur = dur
+                peak_t = t
+        else:
+            sum_eq += prev * run_n
+            run_n = 1
+            prev = eq
+            if eq >= peak:
+                dur = ts[t] - ts[peak_t]
+                if dur > max_dur:
+                    max_dur = dur
+                peak = eq
+                peak_t = t
+            elif peak > 0 and eq < peak * (1.0 + max_dd) * (1.0 + 1e-12):  # may be a new low
+                dd = eq / peak - 1.0
+                if dd < max_dd:
+                    max_dd = dd
         t += 1
     scal[S_CASH] = cash
     scal[S_MIN_CASH] = min_cash
+    merge_block(acc, iacc, bn, kr, s1 - bz * kr, s2 + bz * kr * kr)
+    acc[A_PREV] = prev
+    acc[A_SUM_R] = sum_r
+    acc[A_DOWN] = down
+    acc[A_SUM_RJ] = sum_rj
+    acc[A_SRC] = src
+    acc[A_PEAK] = peak
+    acc[A_MAX_DD] = max_dd
+    acc[A_SUM_EQ] = sum_eq
+    acc[A_LAST] = prev
+    iacc[I_RUN] = run_n
+    iacc[I_CNT] = cnt
+    iacc[I_PEAK_T] = peak_t
+    iacc[I_MAX_DUR] = max_dur
+    iacc[I_EXPOSED] = exposed
+    iacc[I_BARS] = t
     return t, nf, npend
 
 
@@ -533,6 +752,12 @@ def simulate(
         shares_mode,
         np.empty(n),
         np.empty(n, dtype=np.uint8),
+        True,
+        np.zeros(n, dtype=np.int64),
+        np.zeros(1),
+        False,
+        np.zeros(N_ACC),
+        np.zeros(N_IACC, dtype=np.int64),
     )
 
 
@@ -554,10 +779,18 @@ def simulate_into(
     shares_mode: bool,
     equity: np.ndarray,
     held: np.ndarray,
+    keep_curve: bool,
+    ts: np.ndarray,
+    bench: np.ndarray,
+    has_bench: bool,
+    acc: np.ndarray,
+    iacc: np.ndarray,
 ):
     """:func:`simulate` writing the equity curve and the held flags into the given arrays
     (allocated by numpy, which asks for huge pages: faster to fill than the compiled code's
-    own allocation)."""
+    own allocation) when ``keep_curve``, and the curve's running statistics into ``acc`` and
+    ``iacc`` (``new_accumulators``; bar times ``ts`` in ns, the benchmark's bar returns
+    ``bench``)."""
     n, m = close.shape
     pos = np.zeros(m)
     mark = np.full(m, np.nan)
@@ -610,6 +843,12 @@ def simulate_into(
             work,
             equity,
             held,
+            keep_curve,
+            ts,
+            bench,
+            has_bench,
+            acc,
+            iacc,
             scal,
             nf,
             npend,
@@ -763,6 +1002,8 @@ class Simulation:
     trades: dict[str, np.ndarray]
     rejects: dict[str, int]
     final_position: np.ndarray
+    #: the curve's statistics (``compute_metrics``' ``stats``), benchmark included when given
+    stats: np.ndarray | None = None
 
 
 class Prepared:
@@ -796,8 +1037,23 @@ class Prepared:
                 self._ref = np.full((1, 1), np.nan)
         return self._ref
 
-    def run(self, decisions: Decisions, sizing: str = "weight") -> Simulation:
-        """Execute ``decisions`` over this data; return the raw simulation."""
+    def run(
+        self,
+        decisions: Decisions,
+        sizing: str = "weight",
+        *,
+        benchmark_returns: np.ndarray | None = None,
+        benchmark_stats: np.ndarray | None = None,
+        curve: bool = True,
+    ) -> Simulation:
+        """Execute ``decisions`` over this data; return the raw simulation.
+
+        Its ``stats`` include the benchmark's when its bar returns (``bar_returns`` of its
+        closes aligned to the data) are given (with their ``bench_stats``, computed here when
+        not given: once per data set in a sweep). Without
+        ``curve`` (a sweep keeps only the metrics) the equity curve and the held flags are not
+        kept: ``equity`` is then only the final equity and ``held`` is empty.
+        """
         d = self.data
         n, m = d.close.shape
         if decisions.target.shape != (n, m):
@@ -811,6 +1067,16 @@ class Prepared:
         ref = self.ref_close
         if ref.shape != (n, m):
             ref = np.broadcast_to(np.full((1, 1), np.nan), (n, m))
+        bench = np.zeros(1)
+        if benchmark_returns is not None:
+            bench = np.ascontiguousarray(benchmark_returns, dtype=np.float64)
+            if bench.shape != (n,):
+                raise ConfigError(f"benchmark: expected {n} values, got {bench.shape}")
+            if benchmark_stats is None:
+                benchmark_stats = bench_stats(bench)
+        else:
+            benchmark_stats = None
+        acc, iacc = new_accumulators(benchmark_stats)
         eq, held, min_cash, cash, fb, fs, fq, fp, ff, rej, pos, last_mark = simulate_into(
             d.open,
             d.high,
@@ -826,9 +1092,18 @@ class Prepared:
             float(self.config.cash),
             self.config.fill == "close",
             sizing == "shares",
-            np.empty(n),
-            np.empty(n, dtype=np.uint8),
+            np.empty(n if curve else 0),
+            np.empty(n if curve else 0, dtype=np.uint8),
+            curve,
+            self.data.index.asi8,
+            bench,
+            benchmark_returns is not None,
+            acc,
+            iacc,
         )
+        stats = finish_accumulators(acc, iacc, self.data.index.asi8, benchmark_stats)
+        if not curve:
+            eq = np.array([stats[11]])
         tr = round_trips(fb, fs, fq, fp, ff, m, last_mark)
         names = (
             "symbol",
@@ -851,6 +1126,7 @@ class Prepared:
             trades=dict(zip(names, tr, strict=True)),
             rejects={mk.REASONS[i]: int(rej[i]) for i in range(1, len(rej)) if rej[i]},
             final_position=pos,
+            stats=stats,
         )
 
 

@@ -133,6 +133,161 @@ def curve_stats(
     return out
 
 
+# The fill loop's running curve statistics (``acc``, float64; ``iacc``, int64), so that a run
+# needs no pass over its equity curve. Returns are summed in order (mean, downside: the same
+# sums as :func:`curve_stats`); their squared deviations are summed per block of ``BLOCK``
+# returns around the block's first return and merged between blocks (Chan, Golub and LeVeque),
+# as accurate as two passes. A zero return (the equity unchanged, e.g. while flat) is only
+# counted: its deviation enters at the merge. The benchmark's own statistics do not depend on
+# the run (:func:`bench_stats`, once per data set); the loop adds the co-moment
+# ``sum r * (rb - mean_b)`` over bars with a non-zero return (a zero return adds nothing) and
+# takes out the rare bars that follow a zero equity (no return there).
+BLOCK = 4096
+(
+    A_PREV,  # the previous bar's equity
+    A_SUM_R,
+    A_DOWN,
+    A_SUM_RJ,  # returns on bars where the benchmark has one
+    A_SRC,  # sum of r * (rb - A_BMEAN) over those bars
+    A_BMEAN,  # the benchmark's mean return (set before the run)
+    A_EX1,  # bars out of the joint set: sums of (rb - A_BMEAN) and its square
+    A_EX2,
+    A_MEAN,  # merged blocks: mean and squared deviations of the returns
+    A_M2,
+    A_PEAK,
+    A_MAX_DD,
+    A_SUM_EQ,
+    A_FIRST,
+    A_LAST,
+    N_ACC,
+) = range(16)
+I_CNT, I_NEX, I_MERGED, I_PEAK_T, I_MAX_DUR, I_EXPOSED, I_BARS, I_RUN, N_IACC = range(9)
+
+
+def new_accumulators(bench: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """Return fresh (``acc``, ``iacc``) for the fill loop's running statistics, given the
+    benchmark's :func:`bench_stats` when there is a benchmark."""
+    acc = np.zeros(N_ACC)
+    acc[A_PEAK] = -np.inf
+    if bench is not None:
+        acc[A_BMEAN] = bench[1]
+    return acc, np.zeros(N_IACC, dtype=np.int64)
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _valid(x: float) -> float:
+    return 1.0 if x == x else 0.0
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _or_zero(x: float) -> float:
+    return x if x == x else 0.0
+
+
+@njit(cache=True, nogil=True)
+def bench_stats(bench_ret: np.ndarray) -> np.ndarray:
+    """Return [count, mean, squared deviations] of the benchmark's returns from bar 1 (nan
+    skipped). Two passes, each summing in four interleaved lanes: no bar's addition waits on
+    the previous bar's."""
+    n = len(bench_ret)
+    c0 = c1 = c2 = c3 = 0.0
+    a0 = a1 = a2 = a3 = 0.0
+    t = 1
+    while t + 3 < n:
+        x0, x1, x2, x3 = bench_ret[t], bench_ret[t + 1], bench_ret[t + 2], bench_ret[t + 3]
+        c0 += _valid(x0)
+        c1 += _valid(x1)
+        c2 += _valid(x2)
+        c3 += _valid(x3)
+        a0 += _or_zero(x0)
+        a1 += _or_zero(x1)
+        a2 += _or_zero(x2)
+        a3 += _or_zero(x3)
+        t += 4
+    while t < n:
+        c0 += _valid(bench_ret[t])
+        a0 += _or_zero(bench_ret[t])
+        t += 1
+    cnt = (c0 + c1) + (c2 + c3)
+    mean = ((a0 + a1) + (a2 + a3)) / cnt if cnt > 0 else 0.0
+    a0 = a1 = a2 = a3 = 0.0
+    t = 1
+    while t + 3 < n:
+        d0 = _or_zero(bench_ret[t] - mean)
+        d1 = _or_zero(bench_ret[t + 1] - mean)
+        d2 = _or_zero(bench_ret[t + 2] - mean)
+        d3 = _or_zero(bench_ret[t + 3] - mean)
+        a0 += d0 * d0
+        a1 += d1 * d1
+        a2 += d2 * d2
+        a3 += d3 * d3
+        t += 4
+    while t < n:
+        d0 = _or_zero(bench_ret[t] - mean)
+        a0 += d0 * d0
+        t += 1
+    out = np.empty(3)
+    out[0] = cnt
+    out[1] = mean
+    out[2] = (a0 + a1) + (a2 + a3)
+    return out
+
+
+@njit(cache=True, nogil=True, inline="always", _nrt=False)  # type: ignore[call-overload]
+def merge_block(acc: np.ndarray, iacc: np.ndarray, bn: int, k: float, s1: float, s2: float) -> None:
+    """Merge one block of ``bn`` returns (sums of deviations from ``k``) into the running
+    mean and squared deviations."""
+    if bn > 0:
+        n0 = float(iacc[I_MERGED])
+        bmean = k + s1 / bn
+        bm2 = s2 - s1 * s1 / bn
+        tot = n0 + bn
+        d = bmean - acc[A_MEAN]
+        acc[A_M2] += bm2 + d * d * n0 * bn / tot
+        acc[A_MEAN] += d * bn / tot
+        iacc[I_MERGED] += bn
+
+
+def finish_accumulators(
+    acc: np.ndarray, iacc: np.ndarray, ts: np.ndarray, bench: np.ndarray | None = None
+) -> np.ndarray:
+    """Return the fill loop's statistics as :func:`curve_stats` does, followed by the first,
+    last and mean equity and the bar count (the ``stats`` of :func:`compute_metrics`);
+    ``bench`` is the benchmark's :func:`bench_stats`."""
+    n = int(iacc[I_BARS])
+    cnt = int(iacc[I_CNT])
+    max_dur = int(iacc[I_MAX_DUR])
+    if n > 0 and acc[A_LAST] < acc[A_PEAK]:
+        max_dur = max(max_dur, int(ts[n - 1] - ts[iacc[I_PEAK_T]]))
+    out = np.zeros(14)
+    out[0] = cnt
+    out[1] = acc[A_SUM_R] / cnt if cnt > 0 else 0.0
+    out[2] = acc[A_M2] / (cnt - 1) if cnt > 1 else np.nan
+    out[3] = acc[A_DOWN] / cnt if cnt > 0 else np.nan
+    out[4] = acc[A_MAX_DD]
+    out[5] = max_dur
+    out[6:9] = np.nan
+    if bench is not None:
+        # the joint bars: the benchmark's, less those after a zero equity
+        nex = int(iacc[I_NEX])
+        nj = int(bench[0]) - nex
+        if nj > 1:
+            shift = -acc[A_EX1] / nj  # the joint mean less the benchmark's
+            mb = bench[1] + shift
+            m2b = bench[2] - acc[A_EX2] - nj * shift * shift if nex else bench[2]
+            mr_j = acc[A_SUM_RJ] / nj
+            cov = acc[A_SRC] - shift * acc[A_SUM_RJ]
+            out[6] = cov / (nj - 1)
+            out[7] = m2b / (nj - 1)
+            out[8] = mr_j - (cov / m2b if m2b > 0 else 0.0) * mb
+    out[9] = iacc[I_EXPOSED]
+    out[10] = acc[A_FIRST]
+    out[11] = acc[A_LAST]
+    out[12] = (acc[A_SUM_EQ] + acc[A_LAST] * iacc[I_RUN]) / n if n > 0 else np.nan
+    out[13] = n
+    return out
+
+
 @njit(cache=True, nogil=True)
 def _days(ts_ns: np.ndarray) -> int:
     """Return how many distinct UTC days sorted timestamps fall on (one pass)."""
@@ -171,24 +326,40 @@ def compute_metrics(
     ppy: float,
     benchmark: np.ndarray | None = None,
     benchmark_returns: np.ndarray | None = None,
+    stats: np.ndarray | None = None,
 ) -> dict[str, float | int | None]:
     """Return every metric (see the module docstring) of one equity curve and its closed trades.
 
     ``benchmark`` is the benchmark's closes; ``benchmark_returns`` (:func:`bar_returns` of
     them, e.g. computed once for a sweep) may be given instead. Undefined values (e.g. Sharpe
-    of a flat curve) are None.
+    of a flat curve) are None. ``stats`` (:func:`finish_accumulators`: the fill loop's running
+    statistics, benchmark included) replaces the pass over ``equity``, ``held`` and the
+    benchmark.
     """
-    equity = np.ascontiguousarray(equity, dtype=np.float64)
-    n = len(equity)
-    if benchmark_returns is None and benchmark is not None:
-        benchmark_returns = bar_returns(benchmark)
-    has_bench = benchmark_returns is not None
-    bench = np.ascontiguousarray(benchmark_returns if has_bench else np.zeros(1), dtype=np.float64)
-    if has_bench and len(bench) != n:
-        raise ValueError(f"benchmark: expected {n} values, got {len(bench)}")
-    st = curve_stats(equity, ts_ns, bench, has_bench, np.ascontiguousarray(held, dtype=np.uint8))
+    if stats is None:
+        equity = np.ascontiguousarray(equity, dtype=np.float64)
+        n = len(equity)
+        if benchmark_returns is None and benchmark is not None:
+            benchmark_returns = bar_returns(benchmark)
+        has_bench = benchmark_returns is not None
+        bench = np.ascontiguousarray(
+            benchmark_returns if has_bench else np.zeros(1), dtype=np.float64
+        )
+        if has_bench and len(bench) != n:
+            raise ValueError(f"benchmark: expected {n} values, got {len(bench)}")
+        held = np.ascontiguousarray(held, dtype=np.uint8)
+        st = curve_stats(equity, ts_ns, bench, has_bench, held)
+        first, last = float(equity[0]), float(equity[-1])
+        mean_eq = float(np.mean(equity))
+    else:
+        st = stats[:10]
+        first, last, mean_eq, n = (
+            float(stats[10]),
+            float(stats[11]),
+            float(stats[12]),
+            int(stats[13]),
+        )
     _cnt, mean, var, down_sq, max_dd, max_dur_ns, cov, var_b, icpt, exposed = st
-    first, last = float(equity[0]), float(equity[-1])
     years = (ts_ns[-1] - ts_ns[0]) / DAY_NS / 365.25 if n > 1 else 0.0
     total = last / first - 1.0
     cagr = (last / first) ** (1.0 / years) - 1.0 if years > 0 and last > 0 else None
@@ -203,7 +374,6 @@ def compute_metrics(
     losses = pnl[pnl < 0]
     beta = cov / var_b if var_b == var_b and var_b > 0 else None
     alpha = icpt * ppy if beta is not None else None
-    mean_eq = float(np.mean(equity))
     out: dict[str, Any] = {
         "total_return": total,
         "cagr": cagr,

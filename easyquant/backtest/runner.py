@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 
 from easyquant.backtest.engine import BacktestConfig, Prepared, Simulation
-from easyquant.backtest.metrics import compute_metrics, periods_per_year
+from easyquant.backtest.metrics import bar_returns, compute_metrics, periods_per_year
 from easyquant.errors import ConfigError
 from easyquant.strategy.base import Bars, Decisions, Strategy
 from easyquant.strategy.registry import make_strategy
@@ -132,13 +132,27 @@ def evaluate(
     benchmark: np.ndarray | None,
     ppy: float,
     benchmark_returns: np.ndarray | None = None,
+    *,
+    benchmark_stats: np.ndarray | None = None,
+    curve: bool = True,
 ) -> tuple[Decisions, Simulation, dict[str, Any]]:
     """Run ``strategy`` on prepared data; return decisions, simulation and metrics.
 
-    ``benchmark_returns`` (``bar_returns`` of ``benchmark``) saves recomputing them per run.
+    ``benchmark_returns`` (``bar_returns`` of ``benchmark``) and ``benchmark_stats``
+    (``bench_stats`` of those) save recomputing them per run.
+    The metrics come from the fill loop's running statistics (no pass over the curve after
+    it); without ``curve`` the simulation keeps no equity curve (a sweep).
     """
+    if benchmark_returns is None and benchmark is not None:
+        benchmark_returns = bar_returns(benchmark)
     decisions = strategy.decisions(prep.data)
-    sim = prep.run(decisions, strategy.sizing)
+    sim = prep.run(
+        decisions,
+        strategy.sizing,
+        benchmark_returns=benchmark_returns,
+        benchmark_stats=benchmark_stats,
+        curve=curve,
+    )
     closed = sim.trades["exit_bar"] >= 0
     traded = float(np.abs(sim.fills["quantity"] * sim.fills["price"]).sum())
     metrics = compute_metrics(
@@ -148,8 +162,7 @@ def evaluate(
         traded_value=traded,
         held=sim.held,
         ppy=ppy,
-        benchmark=benchmark if benchmark_returns is None else None,
-        benchmark_returns=benchmark_returns,
+        stats=sim.stats,
     )
     return decisions, sim, metrics
 

@@ -20,6 +20,7 @@ from easyquant.backtest.metrics import (
     LOWER_IS_BETTER,
     METRIC_NAMES,
     bar_returns,
+    bench_stats,
     compute_metrics,
     periods_per_year,
 )
@@ -131,12 +132,15 @@ def run_sweep(
     _ = prep.day, prep.ref_close  # compute shared arrays once, before threads
     bench = benchmark_close(data, config)
     bench_ret = bar_returns(bench)
+    bench_st = bench_stats(bench_ret)
     ppy = periods_per_year(data.index.asi8, config.market.periods_per_year)
     workers = workers or min(2, os.cpu_count() or 1)
 
     def one(p: Mapping[str, Any]) -> PointResult:
         strat = cls(**p)
-        _, _, metrics = evaluate(strat, prep, bench, ppy, bench_ret)
+        _, _, metrics = evaluate(
+            strat, prep, bench, ppy, bench_ret, benchmark_stats=bench_st, curve=False
+        )
         return PointResult(strat.param_values, metrics)
 
     results: list[PointResult] = []
