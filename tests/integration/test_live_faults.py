@@ -17,7 +17,7 @@ import pytest
 from easyquant.config import Settings
 from easyquant.live.service import LiveService, SessionConfig
 from tests.conftest import REPO
-from tests.unit.live.support import check_ledger, one
+from tests.unit.live.support import check_ledger, one, synthetic_lake
 
 SYMBOLS = ["AAA", "BBB"]
 ARGS = [
@@ -58,18 +58,7 @@ FAST_HOOKS = ("before_flush", "after_flush")
 
 @pytest.fixture(scope="module")
 def lake(pg_settings: Settings) -> Settings:
-    from easyquant.data import make_source
-    from easyquant.data.ingest import ingest
-
-    ingest(
-        make_source("synthetic", calendar="XNYS", seed=3),
-        freq="1d",
-        symbols=SYMBOLS,
-        start="2020-01-01",
-        end="2022-12-31",
-        settings=pg_settings,
-        full=True,
-    )
+    synthetic_lake(pg_settings, SYMBOLS, end="2022-12-31")
     return pg_settings
 
 

@@ -10,7 +10,6 @@ import signal
 import subprocess
 import sys
 import threading
-import time
 
 import pytest
 
@@ -19,7 +18,18 @@ from easyquant.config import Settings
 from easyquant.live.ledger import halt_session
 from easyquant.live.service import LiveService, SessionConfig
 from tests.conftest import REPO
-from tests.unit.live.support import ListFeed, QueueFeed, bar, check_ledger, event, one, rows
+from tests.unit.live.support import (
+    ListFeed,
+    QueueFeed,
+    bar,
+    check_ledger,
+    event,
+    one,
+    processed_day,
+    rows,
+    synthetic_lake,
+    wait_until,
+)
 
 SYMBOLS = ["AAA", "BBB"]
 THRESHOLD = "tests.unit.live.support:Threshold"
@@ -27,33 +37,8 @@ THRESHOLD = "tests.unit.live.support:Threshold"
 
 @pytest.fixture(scope="module")
 def lake(pg_settings: Settings) -> Settings:
-    from easyquant.data import make_source
-    from easyquant.data.ingest import ingest
-
-    ingest(
-        make_source("synthetic", calendar="XNYS", seed=3),
-        freq="1d",
-        symbols=SYMBOLS,
-        start="2020-01-01",
-        end="2020-12-31",
-        settings=pg_settings,
-        full=True,
-    )
+    synthetic_lake(pg_settings, SYMBOLS, end="2020-12-31")
     return pg_settings
-
-
-def _wait(predicate, timeout: float = 20.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return
-        time.sleep(0.05)
-    raise AssertionError("condition not reached in time")
-
-
-def _processed(db, session: str, day: int) -> bool:
-    ts = one(db, "SELECT last_bar_ts FROM live_session WHERE id = %s", session)
-    return ts is not None and ts.day == 2 + day
 
 
 def test_a_halt_stops_the_orders_of_the_very_next_bar(pg_settings, db, capsys):
@@ -72,27 +57,27 @@ def test_a_halt_stops_the_orders_of_the_very_next_bar(pg_settings, db, capsys):
         feed.push(event(bar("AAA", 0, 90), bar("BBB", 0, 90)))  # below the level: nothing
         # above it: the strategy decides to buy both, at the next bar's open
         feed.push(event(bar("AAA", 1, 110), bar("BBB", 1, 120)))
-        _wait(lambda: _processed(db, "hn1", 1))
+        wait_until(lambda: processed_day(db, "hn1", 1))
         assert one(db, "SELECT count(*) FROM live_order WHERE session = 'hn1'") == 0
 
         assert main(["live", "halt", "--session", "hn1", "--reason", "desk"]) == 0
         capsys.readouterr()
         feed.push(event(bar("AAA", 2, 111), bar("BBB", 2, 121)))  # the buys would go here
-        _wait(lambda: _processed(db, "hn1", 2))
+        wait_until(lambda: processed_day(db, "hn1", 2))
         assert one(db, "SELECT count(*) FROM live_order WHERE session = 'hn1'") == 0
         assert one(db, "SELECT count(*) FROM paper_submission WHERE account = 'hn1'") == 0
         assert svc.om.halted and svc.halt_reason == "desk"
         feed.push(event(bar("AAA", 3, 112), bar("BBB", 3, 122)))
-        _wait(lambda: _processed(db, "hn1", 3))
+        wait_until(lambda: processed_day(db, "hn1", 3))
         assert one(db, "SELECT count(*) FROM live_order WHERE session = 'hn1'") == 0
 
         # resumed: the decision still stands and is carried out at the next open
         assert main(["live", "resume", "--session", "hn1"]) == 0
         capsys.readouterr()
         feed.push(event(bar("AAA", 4, 113), bar("BBB", 4, 123)))  # flags read: resumed
-        _wait(lambda: _processed(db, "hn1", 4))
+        wait_until(lambda: processed_day(db, "hn1", 4))
         feed.push(event(bar("AAA", 5, 114), bar("BBB", 5, 124)))
-        _wait(lambda: _processed(db, "hn1", 5))
+        wait_until(lambda: processed_day(db, "hn1", 5))
     finally:
         feed.close()
         thread.join(timeout=20)

@@ -18,7 +18,7 @@ from easyquant.db import connect, ensure_ready
 from easyquant.db.embedded import EmbeddedPostgres
 from easyquant.live.service import LiveService, SessionConfig
 from tests.conftest import REPO, free_port
-from tests.unit.live.support import check_ledger, one
+from tests.unit.live.support import check_ledger, one, synthetic_lake
 
 SYMBOLS = ["AAA", "BBB"]
 
@@ -31,18 +31,7 @@ def own_server(tmp_path: Path):
     )
     server = EmbeddedPostgres(settings)
     ensure_ready(settings)
-    from easyquant.data import make_source
-    from easyquant.data.ingest import ingest
-
-    ingest(
-        make_source("synthetic", calendar="XNYS", seed=3),
-        freq="1d",
-        symbols=SYMBOLS,
-        start="2020-01-01",
-        end="2021-06-30",
-        settings=settings,
-        full=True,
-    )
+    synthetic_lake(settings, SYMBOLS, end="2021-06-30")
     try:
         yield settings, server
     finally:

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import threading
-import time
 
 import numpy as np
 import pytest
@@ -25,7 +24,10 @@ from tests.unit.live.support import (
     check_ledger,
     event,
     one,
+    processed_day,
     rows,
+    synthetic_lake,
+    wait_until,
 )
 
 SYMBOLS = ["AAA", "BBB"]
@@ -34,18 +36,7 @@ THRESHOLD = "tests.unit.live.support:Threshold"
 
 @pytest.fixture(scope="module")
 def lake(pg_settings: Settings) -> Settings:
-    from easyquant.data import make_source
-    from easyquant.data.ingest import ingest
-
-    ingest(
-        make_source("synthetic", calendar="XNYS", seed=3),
-        freq="1d",
-        symbols=SYMBOLS,
-        start="2020-01-01",
-        end="2022-12-31",
-        settings=pg_settings,
-        full=True,
-    )
+    synthetic_lake(pg_settings, SYMBOLS, end="2022-12-31")
     return pg_settings
 
 
@@ -220,20 +211,6 @@ def _run_in_thread(svc: LiveService) -> threading.Thread:
     return t
 
 
-def _wait(db, predicate, timeout=20.0):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return
-        time.sleep(0.05)
-    raise AssertionError("condition not reached in time")
-
-
-def _processed(db, session: str, day: int) -> bool:
-    ts = one(db, "SELECT last_bar_ts FROM live_session WHERE id = %s", session)
-    return ts is not None and ts.day == 2 + day
-
-
 def test_halt_flatten_and_resume_through_the_cli(pg_settings, db, capsys):
     feed = QueueFeed()
     cfg = SessionConfig(
@@ -247,16 +224,16 @@ def test_halt_flatten_and_resume_through_the_cli(pg_settings, db, capsys):
     thread = _run_in_thread(svc)
     feed.push(event(bar("AAA", 0, 110), bar("BBB", 0, 120)))  # decide: hold both
     feed.push(event(bar("AAA", 1, 111), bar("BBB", 1, 121)))  # bought at this open
-    _wait(db, lambda: _processed(db, "hr1", 1))
+    wait_until(lambda: processed_day(db, "hr1", 1))
     held = dict(rows(db, "SELECT symbol, quantity FROM live_position WHERE session = 'hr1'"))
     assert held["AAA"] > 0 and held["BBB"] > 0
 
     assert main(["live", "halt", "--session", "hr1", "--flatten", "--reason", "test"]) == 0
     assert "halted" in capsys.readouterr().out
     feed.push(event(bar("AAA", 2, 112), bar("BBB", 2, 122)))  # flags read when stored
-    _wait(db, lambda: _processed(db, "hr1", 2))
+    wait_until(lambda: processed_day(db, "hr1", 2))
     feed.push(event(bar("AAA", 3, 113), bar("BBB", 3, 123)))  # flattened at this open
-    _wait(db, lambda: _processed(db, "hr1", 3))
+    wait_until(lambda: processed_day(db, "hr1", 3))
     flat = rows(
         db,
         "SELECT client_order_id, state FROM live_order WHERE session = 'hr1' AND "
@@ -270,7 +247,7 @@ def test_halt_flatten_and_resume_through_the_cli(pg_settings, db, capsys):
         if q
     ]
     feed.push(event(bar("AAA", 4, 114), bar("BBB", 4, 124)))  # halted: nothing bought
-    _wait(db, lambda: _processed(db, "hr1", 4))
+    wait_until(lambda: processed_day(db, "hr1", 4))
     assert (
         one(db, "SELECT count(*) FROM live_order WHERE session = 'hr1' AND bar_ts > '2024-01-05'")
         == 0
@@ -282,9 +259,9 @@ def test_halt_flatten_and_resume_through_the_cli(pg_settings, db, capsys):
     assert main(["live", "resume", "--session", "hr1"]) == 0
     capsys.readouterr()
     feed.push(event(bar("AAA", 5, 115), bar("BBB", 5, 125)))  # flags read: resumed
-    _wait(db, lambda: _processed(db, "hr1", 5))
+    wait_until(lambda: processed_day(db, "hr1", 5))
     feed.push(event(bar("AAA", 6, 116), bar("BBB", 6, 126)))  # the targets again
-    _wait(db, lambda: _processed(db, "hr1", 6))
+    wait_until(lambda: processed_day(db, "hr1", 6))
     held = dict(rows(db, "SELECT symbol, quantity FROM live_position WHERE session = 'hr1'"))
     assert held["AAA"] > 0 and held["BBB"] > 0
     feed.close()

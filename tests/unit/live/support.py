@@ -187,3 +187,38 @@ def check_ledger(db: Any, session: str) -> dict[str, Any]:
         "fills": fills,
         "orders": orders,
     }
+
+
+def synthetic_lake(
+    settings: Any, symbols: Sequence[str], end: str, start: str = "2020-01-01"
+) -> Any:
+    """Ingest seeded synthetic daily XNYS bars for ``symbols`` into ``settings``' lake."""
+    from easyquant.data import make_source
+    from easyquant.data.ingest import ingest
+
+    ingest(
+        make_source("synthetic", calendar="XNYS", seed=3),
+        freq="1d",
+        symbols=list(symbols),
+        start=start,
+        end=end,
+        settings=settings,
+        full=True,
+    )
+    return settings
+
+
+def wait_until(predicate: Any, timeout: float = 20.0) -> None:
+    """Poll ``predicate`` until it is true; fail the test after ``timeout`` seconds."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return
+        time.sleep(0.05)
+    raise AssertionError("condition not reached in time")
+
+
+def processed_day(db: Any, session: str, day: int) -> bool:
+    """Whether ``session`` has stored its bar of January ``2 + day``."""
+    ts = one(db, "SELECT last_bar_ts FROM live_session WHERE id = %s", session)
+    return ts is not None and ts.day == 2 + day
