@@ -16,6 +16,7 @@ import tempfile
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import psycopg2
 import pytest
@@ -200,3 +201,43 @@ class LiveServer:
     def __exit__(self, *exc: object) -> None:
         self.server.should_exit = True
         self.thread.join(timeout=15)
+
+
+def load_thin_dag(dag_file: Path, dag_id: str, heavy: tuple[str, ...]) -> Any:
+    """Parse ``dag_file`` the way Airflow does and return ``dag_id``, after checking in a fresh
+    interpreter that the file imports none of the ``heavy`` modules at its top level (tasks
+    import them when they run) and that it parses in under a second."""
+    import json
+    import subprocess
+    import sys
+
+    probe = (
+        "import importlib.util, json, sys, time\n"
+        "seen = set(sys.modules)\n"
+        "t = time.perf_counter()\n"
+        f"spec = importlib.util.spec_from_file_location('dag_probe', {str(dag_file)!r})\n"
+        "mod = importlib.util.module_from_spec(spec)\n"
+        "spec.loader.exec_module(mod)\n"
+        f"heavy = [m for m in {heavy!r} if m in set(sys.modules) - seen]\n"
+        "print(json.dumps({'seconds': time.perf_counter() - t, 'heavy': heavy}))\n"
+    )
+    # import airflow.sdk first so the timing and the new modules are the DAG file's own
+    proc = subprocess.run(
+        [sys.executable, "-c", "import airflow.sdk\n" + probe],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=REPO,
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    out = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert out["heavy"] == [], f"the DAG file imports {out['heavy']} at module level"
+    assert out["seconds"] < 1.0, out
+
+    from airflow.dag_processing.dagbag import DagBag
+
+    bag = DagBag(dag_folder=str(dag_file))
+    assert not bag.import_errors, bag.import_errors
+    dag = bag.get_dag(dag_id)
+    assert dag is not None, f"{dag_id} not found in {dag_file}"
+    return dag

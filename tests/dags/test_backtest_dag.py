@@ -4,16 +4,12 @@ stored, and a point that raises leaves the run stored as failed."""
 
 from __future__ import annotations
 
-import json
-import subprocess
-import sys
-
 import numpy as np
 import pytest
 
 from easyquant.config import Settings
 from easyquant.strategy import Param, Strategy, SymbolBars
-from tests.conftest import REPO, run_dag
+from tests.conftest import REPO, load_thin_dag, run_dag
 
 DAG_ID = "easyquant_backtest"
 DAG_FILE = REPO / "dags" / "easyquant_backtest.py"
@@ -79,35 +75,7 @@ def stored_counts(db) -> dict[str, int]:
 
 
 def test_dag_is_thin_scheduled_on_the_lake_and_maps_points(airflow_db):
-    probe = (
-        "import importlib.util, json, sys, time\n"
-        "seen = set(sys.modules)\n"
-        "t = time.perf_counter()\n"
-        f"spec = importlib.util.spec_from_file_location('bt_probe', {str(DAG_FILE)!r})\n"
-        "mod = importlib.util.module_from_spec(spec)\n"
-        "spec.loader.exec_module(mod)\n"
-        "heavy = [m for m in ('pandas', 'numpy', 'numba', 'easyquant', 'psycopg2')"
-        " if m in set(sys.modules) - seen]\n"
-        "print(json.dumps({'seconds': time.perf_counter() - t, 'heavy': heavy}))\n"
-    )
-    proc = subprocess.run(
-        [sys.executable, "-c", "import airflow.sdk\n" + probe],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        cwd=REPO,
-    )
-    assert proc.returncode == 0, proc.stderr[-3000:]
-    out = json.loads(proc.stdout.strip().splitlines()[-1])
-    assert out["heavy"] == [], f"the DAG file imports {out['heavy']} at module level"
-    assert out["seconds"] < 1.0, out
-
-    from airflow.dag_processing.dagbag import DagBag
-
-    bag = DagBag(dag_folder=str(DAG_FILE))
-    assert not bag.import_errors, bag.import_errors
-    dag = bag.get_dag(DAG_ID)
-    assert dag is not None
+    dag = load_thin_dag(DAG_FILE, DAG_ID, ("pandas", "numpy", "numba", "easyquant", "psycopg2"))
     tasks = dag.task_dict
     assert set(tasks) == {"validate", "plan", "run_points", "rank_and_store"}
     assert tasks["run_points"].retries == 2
@@ -115,6 +83,8 @@ def test_dag_is_thin_scheduled_on_the_lake_and_maps_points(airflow_db):
     assert tasks["plan"].is_setup and tasks["rank_and_store"].is_teardown
     assert tasks["rank_and_store"].upstream_task_ids >= {"run_points", "plan", "validate"}
     # nightly: scheduled on the asset the ETL DAG's last task updates
+    from airflow.dag_processing.dagbag import DagBag
+
     etl = DagBag(dag_folder=str(REPO / "dags" / "easyquant_etl.py")).get_dag("easyquant_etl")
     outlet = etl.task_dict["summarise"].outlets[0].uri
     assert [a.uri for a in dag.timetable.asset_condition.objects] == [outlet]

@@ -2,14 +2,11 @@
 
 from __future__ import annotations
 
-import json
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
-from tests.conftest import REPO, run_dag
+from tests.conftest import REPO, load_thin_dag, run_dag
 
 DAG_FILE = REPO / "dags" / "easyquant_etl.py"
 CONF = {
@@ -43,36 +40,11 @@ def count(db, table: str) -> int:
 
 
 def test_dag_file_is_thin_and_parses_fast(airflow_db):
-    probe = (
-        "import importlib.util, json, sys, time\n"
-        "seen = set(sys.modules)\n"
-        "t = time.perf_counter()\n"
-        f"spec = importlib.util.spec_from_file_location('etl_probe', {str(DAG_FILE)!r})\n"
-        "mod = importlib.util.module_from_spec(spec)\n"
-        "spec.loader.exec_module(mod)\n"
-        "heavy = [m for m in ('pandas', 'pyarrow', 'numpy', 'easyquant', 'psycopg2',"
-        " 'exchange_calendars') if m in set(sys.modules) - seen]\n"
-        "print(json.dumps({'seconds': time.perf_counter() - t, 'heavy': heavy}))\n"
+    dag = load_thin_dag(
+        DAG_FILE,
+        "easyquant_etl",
+        ("pandas", "pyarrow", "numpy", "easyquant", "psycopg2", "exchange_calendars"),
     )
-    # import airflow.sdk first so the timing and the new modules are the DAG file's own
-    proc = subprocess.run(
-        [sys.executable, "-c", "import airflow.sdk\n" + probe],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        cwd=REPO,
-    )
-    assert proc.returncode == 0, proc.stderr[-3000:]
-    out = json.loads(proc.stdout.strip().splitlines()[-1])
-    assert out["heavy"] == [], f"the DAG file imports {out['heavy']} at module level"
-    assert out["seconds"] < 1.0, out
-
-    from airflow.dag_processing.dagbag import DagBag
-
-    bag = DagBag(dag_folder=str(DAG_FILE))
-    assert not bag.import_errors, bag.import_errors
-    dag = bag.get_dag("easyquant_etl")
-    assert dag is not None
     assert {"validate", "plan", "ingest", "summarise"} <= set(dag.task_dict)
     assert dag.task_dict["ingest"].retries == 2
     assert [a.uri for a in dag.task_dict["summarise"].outlets] == ["easyquant://lake/bars"]

@@ -3,44 +3,17 @@ status, and refuses a bad date without touching anything."""
 
 from __future__ import annotations
 
-import json
-import subprocess
-import sys
-
 import pytest
 
 from easyquant.live.service import LiveService, SessionConfig
-from tests.conftest import REPO, run_dag
+from tests.conftest import REPO, load_thin_dag, run_dag
 from tests.unit.live.support import ListFeed, bar, event, one
 
 DAG_FILE = REPO / "dags" / "easyquant_parity.py"
 
 
 def test_parity_dag_is_thin_and_scheduled_nightly(airflow_db):
-    probe = (
-        "import importlib.util, json, sys\n"
-        "seen = set(sys.modules)\n"
-        f"spec = importlib.util.spec_from_file_location('parity_probe', {str(DAG_FILE)!r})\n"
-        "mod = importlib.util.module_from_spec(spec)\n"
-        "spec.loader.exec_module(mod)\n"
-        "heavy = [m for m in ('pandas', 'numpy', 'easyquant', 'psycopg2')"
-        " if m in set(sys.modules) - seen]\n"
-        "print(json.dumps({'heavy': heavy}))\n"
-    )
-    proc = subprocess.run(
-        [sys.executable, "-c", "import airflow.sdk\n" + probe],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        cwd=REPO,
-    )
-    assert proc.returncode == 0, proc.stderr[-3000:]
-    assert json.loads(proc.stdout.strip().splitlines()[-1])["heavy"] == []
-    from airflow.dag_processing.dagbag import DagBag
-
-    bag = DagBag(dag_folder=str(DAG_FILE))
-    assert not bag.import_errors, bag.import_errors
-    dag = bag.get_dag("easyquant_parity")
+    dag = load_thin_dag(DAG_FILE, "easyquant_parity", ("pandas", "numpy", "easyquant", "psycopg2"))
     assert {"find_sessions", "check", "summarise"} <= set(dag.task_dict)
     assert dag.timetable.expression == "30 1 * * *"
 
