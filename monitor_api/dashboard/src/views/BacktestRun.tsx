@@ -215,16 +215,7 @@ function SweepBody({ sweep, currentRun }: { sweep: Sweep; currentRun: string | n
     return (
       <>
         <div className="filters">
-          <label className="inline">
-            metric{' '}
-            <select value={metric} onChange={(e) => setMetric(e.target.value)}>
-              {metricNames.map((m) => (
-                <option key={m} value={m}>
-                  {metricLabel(m)}
-                </option>
-              ))}
-            </select>
-          </label>
+          <MetricSelect value={metric} names={metricNames} onChange={setMetric} />
           <span className="muted small">
             {(sweep.walkforward ?? []).length} windows · grid {paramText({ grid: sweep.grid ?? {} })}
           </span>
@@ -240,16 +231,7 @@ function SweepBody({ sweep, currentRun }: { sweep: Sweep; currentRun: string | n
   return (
     <>
       <div className="filters">
-        <label className="inline">
-          metric{' '}
-          <select value={metric} onChange={(e) => setMetric(e.target.value)}>
-            {metricNames.map((m) => (
-              <option key={m} value={m}>
-                {metricLabel(m)}
-              </option>
-            ))}
-          </select>
-        </label>
+        <MetricSelect value={metric} names={metricNames} onChange={setMetric} />
         {params.length > 2 && (
           <>
             <label className="inline">
@@ -352,5 +334,20 @@ function WalkForward({ windows, metric, currentRun }: { windows: NonNullable<Swe
         </table>
       </div>
     </div>
+  );
+}
+
+function MetricSelect({ value, names, onChange }: { value: string; names: string[]; onChange: (m: string) => void }) {
+  return (
+    <label className="inline">
+      metric{' '}
+      <select value={value} onChange={(e) => onChange(e.target.value)}>
+        {names.map((m) => (
+          <option key={m} value={m}>
+            {metricLabel(m)}
+          </option>
+        ))}
+      </select>
+    </label>
   );
 }
