@@ -510,28 +510,8 @@ class Store:
         if not unless_halted:
             self.run(parts, durable=self.durable_orders)
             return None
-        staged, through = self._take_staged()
         head = ["SET LOCAL synchronous_commit TO on"] if self.durable_orders else []
-        # no explicit BEGIN: the statements run as one implicit transaction and the last
-        # one's rows (the flags) come back
-        rows = self.exec(
-            ";".join(
-                [
-                    *head,
-                    *staged,
-                    *parts,
-                    self.q(
-                        "SELECT halted, flatten_requested, halt_reason FROM live_session "
-                        "WHERE id = %s",
-                        (self.session,),
-                    ),
-                ]
-            ),
-            fetch=True,
-        )
-        if through is not None:
-            self.flushed_ts = through
-        return bool(rows[0][0]), bool(rows[0][1]), rows[0][2]
+        return self._commit_staged(head, parts)
 
     def record(self, order: OrderRow, report: OrderReport) -> list[BrokerFill]:
         """Apply the venue's report: new fills (position and cash with them) and the order's
@@ -722,13 +702,19 @@ class Store:
     def flush(self) -> tuple[bool, bool, str | None]:
         """Store the staged bars; return the session's (halted, flatten_requested,
         halt_reason) flags, which operators may have changed."""
-        body, through = self._take_staged()
+        return self._commit_staged([], [])
+
+    def _commit_staged(self, head: list[str], parts: list[str]) -> tuple[bool, bool, str | None]:
+        """Run ``head``, the staged bars and ``parts`` as one transaction; return the flags."""
+        staged, through = self._take_staged()
         # no explicit BEGIN: several statements in one query run as one implicit transaction,
-        # and the last statement's rows come back
+        # and the last statement's rows (the flags) come back
         rows = self.exec(
             ";".join(
                 [
-                    *body,
+                    *head,
+                    *staged,
+                    *parts,
                     self.q(
                         "SELECT halted, flatten_requested, halt_reason FROM live_session "
                         "WHERE id = %s",
