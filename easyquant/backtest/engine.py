@@ -52,6 +52,7 @@ from easyquant.backtest.metrics import (
     I_RUN,
     N_ACC,
     N_IACC,
+    bar_return,
     bench_stats,
     finish_accumulators,
     merge_block,
@@ -94,6 +95,15 @@ def previous_day_close(close: np.ndarray, day: np.ndarray) -> np.ndarray:
 W_SIZE, W_SIDE, W_WAIT, W_THRESHOLD, W_NEXT_OPEN = range(5)
 # the fill loop's scalars: cash and the lowest cash
 S_CASH, S_MIN_CASH = range(2)
+
+
+@njit(cache=True, nogil=True)
+def longest_gap(ts: np.ndarray) -> int:
+    """Return the longest interval between consecutive sorted times (0 for one bar)."""
+    g = 0
+    for i in range(1, len(ts)):
+        g = max(g, ts[i] - ts[i - 1])
+    return g
 
 
 @njit(cache=True, nogil=True)
@@ -403,6 +413,7 @@ def _span(
     held: np.ndarray,
     keep_curve: bool,
     ts: np.ndarray,
+    max_gap: int,
     bench: np.ndarray,
     has_bench: bool,
     acc: np.ndarray,
@@ -508,11 +519,15 @@ def _span(
                 cnt += u - t
                 run_n += u - t
                 if cash >= peak:  # at the peak all along: the longest gap between bars
-                    for v in range(t, u):
-                        dur = ts[v] - ts[peak_t]
-                        if dur > max_dur:
-                            max_dur = dur
-                        peak_t = v
+                    dur = ts[t] - ts[peak_t]
+                    if dur > max_dur:
+                        max_dur = dur
+                    if max_gap < 0 or max_gap > max_dur:  # else no gap can be longer
+                        for v in range(t + 1, u):
+                            dur = ts[v] - ts[v - 1]
+                            if dur > max_dur:
+                                max_dur = dur
+                    peak_t = u - 1
                 left = u - t
                 while left > 0:
                     if bn == 0:
@@ -639,10 +654,10 @@ def _span(
             else:
                 r = eq / prev - 1.0
                 sum_r += r
-                if r < 0:
-                    down += r * r
+                rn = min(r, 0.0)  # no branch: the sign of a return is a coin toss
+                down += rn * rn
                 if has_bench:
-                    rb = bench[t]
+                    rb = bar_return(bench, t)
                     if rb == rb:
                         sum_rj += r
                         src += r * (rb - bmean)
@@ -661,7 +676,7 @@ def _span(
                 s1 = 0.0
                 s2 = 0.0
         elif t > 0 and has_bench:  # no return after a zero equity: out of the joint bars
-            rb = bench[t]
+            rb = bar_return(bench, t)
             if rb == rb:
                 acc[A_EX1] += rb - bmean
                 acc[A_EX2] += (rb - bmean) * (rb - bmean)
@@ -754,6 +769,7 @@ def simulate(
         np.empty(n, dtype=np.uint8),
         True,
         np.zeros(n, dtype=np.int64),
+        0,
         np.zeros(1),
         False,
         np.zeros(N_ACC),
@@ -781,6 +797,7 @@ def simulate_into(
     held: np.ndarray,
     keep_curve: bool,
     ts: np.ndarray,
+    max_gap: int,
     bench: np.ndarray,
     has_bench: bool,
     acc: np.ndarray,
@@ -789,7 +806,7 @@ def simulate_into(
     """:func:`simulate` writing the equity curve and the held flags into the given arrays
     (allocated by numpy, which asks for huge pages: faster to fill than the compiled code's
     own allocation) when ``keep_curve``, and the curve's running statistics into ``acc`` and
-    ``iacc`` (``new_accumulators``; bar times ``ts`` in ns, the benchmark's bar returns
+    ``iacc`` (``new_accumulators``; bar times ``ts`` in ns, the benchmark's closes
     ``bench``)."""
     n, m = close.shape
     pos = np.zeros(m)
@@ -845,6 +862,7 @@ def simulate_into(
             held,
             keep_curve,
             ts,
+            max_gap,
             bench,
             has_bench,
             acc,
@@ -988,22 +1006,127 @@ class BacktestConfig:
         }
 
 
-@dataclass
 class Simulation:
-    """The raw outcome of one run (arrays); :class:`BacktestResult` adds metrics and frames."""
+    """The raw outcome of one run (arrays); :class:`BacktestResult` adds metrics and frames.
 
-    index: pd.DatetimeIndex
-    symbols: list[str]
-    equity: np.ndarray
-    held: np.ndarray
-    min_cash: float
-    final_cash: float
-    fills: dict[str, np.ndarray]
-    trades: dict[str, np.ndarray]
-    rejects: dict[str, int]
-    final_position: np.ndarray
-    #: the curve's statistics (``compute_metrics``' ``stats``), benchmark included when given
-    stats: np.ndarray | None = None
+    The equity curve and the held flags are built on first use, by replaying the fills over
+    the closes (the fill loop keeps only their statistics): a run whose curve nobody reads
+    (a sweep point, ``--json``) never writes it. The replay performs the loop's own arithmetic
+    in the loop's order, so the curve is the one the loop would have written, bit for bit.
+    """
+
+    def __init__(
+        self,
+        *,
+        index: pd.DatetimeIndex,
+        symbols: list[str],
+        close: np.ndarray,
+        cash: float,
+        min_cash: float,
+        final_cash: float,
+        fills: dict[str, np.ndarray],
+        trades: dict[str, np.ndarray],
+        rejects: dict[str, int],
+        final_position: np.ndarray,
+        stats: np.ndarray,
+        equity: np.ndarray | None = None,
+        held: np.ndarray | None = None,
+    ) -> None:
+        self.index = index
+        self.symbols = symbols
+        self.min_cash = min_cash
+        self.final_cash = final_cash
+        self.fills = fills
+        self.trades = trades
+        self.rejects = rejects
+        self.final_position = final_position
+        #: the curve's statistics (``compute_metrics``' ``stats``), benchmark included if given
+        self.stats = stats
+        self._close = close
+        self._cash = cash
+        self._equity = equity
+        self._held = held
+
+    @property
+    def final_equity(self) -> float:
+        """The equity at the last bar's close."""
+        return float(self.stats[11])
+
+    @property
+    def equity(self) -> np.ndarray:
+        """The equity at every bar's close."""
+        if self._equity is None:
+            self._replay()
+        assert self._equity is not None
+        return self._equity
+
+    @property
+    def held(self) -> np.ndarray:
+        """1 where a position is held at the bar's close, else 0 (uint8)."""
+        if self._held is None:
+            self._replay()
+        assert self._held is not None
+        return self._held
+
+    def _replay(self) -> None:
+        n = self._close.shape[0]
+        f = self.fills
+        self._equity, self._held = replay_curve(
+            self._close,
+            f["bar"],
+            f["symbol"],
+            f["quantity"],
+            f["price"],
+            f["fees"],
+            self._cash,
+            np.empty(n),
+            np.empty(n, dtype=np.uint8),
+        )
+
+
+@njit(cache=True, nogil=True)
+def replay_curve(
+    close: np.ndarray,
+    f_bar: np.ndarray,
+    f_sym: np.ndarray,
+    f_qty: np.ndarray,
+    f_price: np.ndarray,
+    f_fee: np.ndarray,
+    cash0: float,
+    equity: np.ndarray,
+    held: np.ndarray,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Fill ``equity`` and ``held`` from the fills, as the fill loop computes them: each
+    bar's fills in order, then the cash plus the positions at their last known closes."""
+    n, m = close.shape
+    pos = np.zeros(m)
+    mark = np.full(m, np.nan)
+    cash = cash0
+    k = 0
+    nf = len(f_bar)
+    n_held = 0
+    for t in range(n):
+        while k < nf and f_bar[k] == t:
+            s = f_sym[k]
+            pos[s] += f_qty[k]
+            if abs(pos[s]) < 1e-12:
+                pos[s] = 0.0
+            cash -= f_qty[k] * f_price[k] + f_fee[k]
+            k += 1
+            n_held = 0
+            for j in range(m):
+                if pos[j] != 0:
+                    n_held += 1
+        eq = cash
+        for s in range(m):
+            c = close[t, s]
+            if c == c:
+                mark[s] = c
+            if pos[s] != 0 and mark[s] == mark[s]:
+                eq += pos[s] * mark[s]
+        equity[t] = eq
+        held[t] = 1 if n_held > 0 else 0
+    return equity, held
 
 
 class Prepared:
@@ -1016,6 +1139,7 @@ class Prepared:
         self.cfg = prof.vector()
         self._day: np.ndarray | None = None
         self._ref: np.ndarray | None = None
+        self._max_gap: int | None = None
         self.needs_days = prof.t_plus_one or prof.price_limit > 0
 
     @property
@@ -1027,6 +1151,13 @@ class Prepared:
             else:
                 self._day = np.zeros(len(self.data), dtype=np.int64)
         return self._day
+
+    @property
+    def max_gap(self) -> int:
+        """The longest interval between consecutive bars (ns)."""
+        if self._max_gap is None:
+            self._max_gap = int(longest_gap(self.data.index.asi8))
+        return self._max_gap
 
     @property
     def ref_close(self) -> np.ndarray:
@@ -1042,17 +1173,17 @@ class Prepared:
         decisions: Decisions,
         sizing: str = "weight",
         *,
-        benchmark_returns: np.ndarray | None = None,
+        benchmark_close: np.ndarray | None = None,
         benchmark_stats: np.ndarray | None = None,
-        curve: bool = True,
+        curve: bool = False,
     ) -> Simulation:
         """Execute ``decisions`` over this data; return the raw simulation.
 
-        Its ``stats`` include the benchmark's when its bar returns (``bar_returns`` of its
-        closes aligned to the data) are given (with their ``bench_stats``, computed here when
-        not given: once per data set in a sweep). Without
-        ``curve`` (a sweep keeps only the metrics) the equity curve and the held flags are not
-        kept: ``equity`` is then only the final equity and ``held`` is empty.
+        Its ``stats`` include the benchmark's when its closes (aligned to the data) are given
+        (with their ``bench_stats``, computed here when
+        not given: once per data set in a sweep). The loop writes the equity curve and the
+        held flags only with ``curve``; otherwise the simulation replays them from the fills
+        when first read (see :class:`Simulation`).
         """
         d = self.data
         n, m = d.close.shape
@@ -1068,8 +1199,8 @@ class Prepared:
         if ref.shape != (n, m):
             ref = np.broadcast_to(np.full((1, 1), np.nan), (n, m))
         bench = np.zeros(1)
-        if benchmark_returns is not None:
-            bench = np.ascontiguousarray(benchmark_returns, dtype=np.float64)
+        if benchmark_close is not None:
+            bench = np.ascontiguousarray(benchmark_close, dtype=np.float64)
             if bench.shape != (n,):
                 raise ConfigError(f"benchmark: expected {n} values, got {bench.shape}")
             if benchmark_stats is None:
@@ -1096,14 +1227,13 @@ class Prepared:
             np.empty(n if curve else 0, dtype=np.uint8),
             curve,
             self.data.index.asi8,
+            self.max_gap,
             bench,
-            benchmark_returns is not None,
+            benchmark_close is not None,
             acc,
             iacc,
         )
         stats = finish_accumulators(acc, iacc, self.data.index.asi8, benchmark_stats)
-        if not curve:
-            eq = np.array([stats[11]])
         tr = round_trips(fb, fs, fq, fp, ff, m, last_mark)
         names = (
             "symbol",
@@ -1118,8 +1248,10 @@ class Prepared:
         return Simulation(
             index=d.index,
             symbols=d.symbols,
-            equity=eq,
-            held=held,
+            close=d.close,
+            cash=float(self.config.cash),
+            equity=eq if curve else None,
+            held=held if curve else None,
             min_cash=min_cash,
             final_cash=cash,
             fills={"bar": fb, "symbol": fs, "quantity": fq, "price": fp, "fees": ff},

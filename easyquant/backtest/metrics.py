@@ -139,7 +139,7 @@ def curve_stats(
 # returns around the block's first return and merged between blocks (Chan, Golub and LeVeque),
 # as accurate as two passes. A zero return (the equity unchanged, e.g. while flat) is only
 # counted: its deviation enters at the merge. The benchmark's own statistics do not depend on
-# the run (:func:`bench_stats`, once per data set); the loop adds the co-moment
+# the run (:func:`bench_stats`, once per data set, from its closes); the loop adds the co-moment
 # ``sum r * (rb - mean_b)`` over bars with a non-zero return (a zero return adds nothing) and
 # takes out the rare bars that follow a zero equity (no return there).
 BLOCK = 4096
@@ -184,53 +184,78 @@ def _or_zero(x: float) -> float:
     return x if x == x else 0.0
 
 
+@njit(cache=True, nogil=True, inline="always")
+def bar_return(close: np.ndarray, t: int) -> float:
+    """``close[t] / close[t-1] - 1`` (nan where undefined), as :func:`bar_returns` gives:
+    a missing close makes the quotient nan already, only a zero one needs the select."""
+    b0 = close[t - 1]
+    r = close[t] / b0 - 1.0
+    return r if b0 != 0 else np.nan
+
+
 @njit(cache=True, nogil=True)
-def bench_stats(bench_ret: np.ndarray) -> np.ndarray:
-    """Return [count, mean, squared deviations] of the benchmark's returns from bar 1 (nan
-    skipped). Two passes, each summing in four interleaved lanes: no bar's addition waits on
-    the previous bar's."""
-    n = len(bench_ret)
+def bench_stats(close: np.ndarray) -> np.ndarray:
+    """Return [count, mean, squared deviations] of the benchmark's bar returns from bar 1 (nan
+    skipped), from its closes, in one pass: chunks of returns in a small buffer (a ufunc on
+    slices, so the division vectorises), summed in four interleaved lanes (no bar's addition
+    waits on the previous bar's) as deviations from the first return (as accurate as two
+    passes for returns: the shift is within a few standard deviations of the mean)."""
+    n = len(close)
+    buf = np.empty(4096)
     c0 = c1 = c2 = c3 = 0.0
     a0 = a1 = a2 = a3 = 0.0
+    q0 = q1 = q2 = q3 = 0.0
+    shift = np.nan
     t = 1
-    while t + 3 < n:
-        x0, x1, x2, x3 = bench_ret[t], bench_ret[t + 1], bench_ret[t + 2], bench_ret[t + 3]
-        c0 += _valid(x0)
-        c1 += _valid(x1)
-        c2 += _valid(x2)
-        c3 += _valid(x3)
-        a0 += _or_zero(x0)
-        a1 += _or_zero(x1)
-        a2 += _or_zero(x2)
-        a3 += _or_zero(x3)
-        t += 4
     while t < n:
-        c0 += _valid(bench_ret[t])
-        a0 += _or_zero(bench_ret[t])
-        t += 1
+        k = min(len(buf), n - t)
+        prev = close[t - 1 : t - 1 + k]
+        out = buf[:k]
+        np.divide(close[t : t + k], prev, out)
+        if shift != shift:
+            for i in range(k):
+                if prev[i] != 0 and out[i] == out[i]:
+                    shift = out[i] - 1.0
+                    break
+        sh = (shift if shift == shift else 0.0) + 1.0
+        np.subtract(out, sh, out)  # the return less the shift
+        i = 0
+        while i + 3 < k:
+            x0 = out[i] if prev[i] != 0 else np.nan
+            x1 = out[i + 1] if prev[i + 1] != 0 else np.nan
+            x2 = out[i + 2] if prev[i + 2] != 0 else np.nan
+            x3 = out[i + 3] if prev[i + 3] != 0 else np.nan
+            c0 += _valid(x0)
+            c1 += _valid(x1)
+            c2 += _valid(x2)
+            c3 += _valid(x3)
+            x0 = _or_zero(x0)
+            x1 = _or_zero(x1)
+            x2 = _or_zero(x2)
+            x3 = _or_zero(x3)
+            a0 += x0
+            a1 += x1
+            a2 += x2
+            a3 += x3
+            q0 += x0 * x0
+            q1 += x1 * x1
+            q2 += x2 * x2
+            q3 += x3 * x3
+            i += 4
+        while i < k:
+            x0 = _or_zero(out[i] if prev[i] != 0 else np.nan)
+            c0 += _valid(out[i] if prev[i] != 0 else np.nan)
+            a0 += x0
+            q0 += x0 * x0
+            i += 1
+        t += k
     cnt = (c0 + c1) + (c2 + c3)
-    mean = ((a0 + a1) + (a2 + a3)) / cnt if cnt > 0 else 0.0
-    a0 = a1 = a2 = a3 = 0.0
-    t = 1
-    while t + 3 < n:
-        d0 = _or_zero(bench_ret[t] - mean)
-        d1 = _or_zero(bench_ret[t + 1] - mean)
-        d2 = _or_zero(bench_ret[t + 2] - mean)
-        d3 = _or_zero(bench_ret[t + 3] - mean)
-        a0 += d0 * d0
-        a1 += d1 * d1
-        a2 += d2 * d2
-        a3 += d3 * d3
-        t += 4
-    while t < n:
-        d0 = _or_zero(bench_ret[t] - mean)
-        a0 += d0 * d0
-        t += 1
-    out = np.empty(3)
-    out[0] = cnt
-    out[1] = mean
-    out[2] = (a0 + a1) + (a2 + a3)
-    return out
+    d = ((a0 + a1) + (a2 + a3)) / cnt if cnt > 0 else 0.0  # the mean less the shift
+    out3 = np.empty(3)
+    out3[0] = cnt
+    out3[1] = (shift if shift == shift else 0.0) + d
+    out3[2] = max(((q0 + q1) + (q2 + q3)) - cnt * d * d, 0.0) if cnt > 0 else 0.0
+    return out3
 
 
 @njit(cache=True, nogil=True, inline="always", _nrt=False)  # type: ignore[call-overload]
@@ -317,12 +342,12 @@ def periods_per_year(ts_ns: np.ndarray, days_per_year: int) -> float:
 
 
 def compute_metrics(
-    equity: np.ndarray,
+    equity: np.ndarray | None,
     ts_ns: np.ndarray,
     *,
     trade_pnl: np.ndarray,
     traded_value: float,
-    held: np.ndarray,
+    held: np.ndarray | None,
     ppy: float,
     benchmark: np.ndarray | None = None,
     benchmark_returns: np.ndarray | None = None,
@@ -334,9 +359,11 @@ def compute_metrics(
     them, e.g. computed once for a sweep) may be given instead. Undefined values (e.g. Sharpe
     of a flat curve) are None. ``stats`` (:func:`finish_accumulators`: the fill loop's running
     statistics, benchmark included) replaces the pass over ``equity``, ``held`` and the
-    benchmark.
+    benchmark (``equity`` and ``held`` may then be None).
     """
     if stats is None:
+        if equity is None or held is None:
+            raise ValueError("compute_metrics: the equity curve and held flags, or stats")
         equity = np.ascontiguousarray(equity, dtype=np.float64)
         n = len(equity)
         if benchmark_returns is None and benchmark is not None:

@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 
 from easyquant.backtest.engine import BacktestConfig, Prepared, Simulation
-from easyquant.backtest.metrics import bar_returns, compute_metrics, periods_per_year
+from easyquant.backtest.metrics import compute_metrics, periods_per_year
 from easyquant.errors import ConfigError
 from easyquant.strategy.base import Bars, Decisions, Strategy
 from easyquant.strategy.registry import make_strategy
@@ -46,7 +46,7 @@ class BacktestResult:
 
     @property
     def final_equity(self) -> float:
-        return float(self.sim.equity[-1])
+        return self.sim.final_equity
 
     @cached_property
     def equity(self) -> pd.Series:
@@ -131,36 +131,31 @@ def evaluate(
     prep: Prepared,
     benchmark: np.ndarray | None,
     ppy: float,
-    benchmark_returns: np.ndarray | None = None,
     *,
     benchmark_stats: np.ndarray | None = None,
-    curve: bool = True,
 ) -> tuple[Decisions, Simulation, dict[str, Any]]:
     """Run ``strategy`` on prepared data; return decisions, simulation and metrics.
 
-    ``benchmark_returns`` (``bar_returns`` of ``benchmark``) and ``benchmark_stats``
-    (``bench_stats`` of those) save recomputing them per run.
-    The metrics come from the fill loop's running statistics (no pass over the curve after
-    it); without ``curve`` the simulation keeps no equity curve (a sweep).
+    ``benchmark`` is the benchmark's closes; ``benchmark_stats`` (their ``bench_stats``) saves
+    recomputing them per run.
+    The metrics come from the fill loop's running statistics: no equity curve is built unless
+    the simulation's ``equity`` is read.
     """
-    if benchmark_returns is None and benchmark is not None:
-        benchmark_returns = bar_returns(benchmark)
     decisions = strategy.decisions(prep.data)
     sim = prep.run(
         decisions,
         strategy.sizing,
-        benchmark_returns=benchmark_returns,
+        benchmark_close=benchmark,
         benchmark_stats=benchmark_stats,
-        curve=curve,
     )
     closed = sim.trades["exit_bar"] >= 0
     traded = float(np.abs(sim.fills["quantity"] * sim.fills["price"]).sum())
     metrics = compute_metrics(
-        sim.equity,
+        None,
         prep.data.index.asi8,
         trade_pnl=sim.trades["pnl"][closed],
         traded_value=traded,
-        held=sim.held,
+        held=None,
         ppy=ppy,
         stats=sim.stats,
     )

@@ -19,7 +19,6 @@ from easyquant.backtest.engine import BacktestConfig, Prepared
 from easyquant.backtest.metrics import (
     LOWER_IS_BETTER,
     METRIC_NAMES,
-    bar_returns,
     bench_stats,
     compute_metrics,
     periods_per_year,
@@ -131,16 +130,13 @@ def run_sweep(
     prep = Prepared(data, config)
     _ = prep.day, prep.ref_close  # compute shared arrays once, before threads
     bench = benchmark_close(data, config)
-    bench_ret = bar_returns(bench)
-    bench_st = bench_stats(bench_ret)
+    bench_st = bench_stats(bench)
     ppy = periods_per_year(data.index.asi8, config.market.periods_per_year)
     workers = workers or min(2, os.cpu_count() or 1)
 
     def one(p: Mapping[str, Any]) -> PointResult:
         strat = cls(**p)
-        _, _, metrics = evaluate(
-            strat, prep, bench, ppy, bench_ret, benchmark_stats=bench_st, curve=False
-        )
+        _, _, metrics = evaluate(strat, prep, bench, ppy, benchmark_stats=bench_st)
         return PointResult(strat.param_values, metrics)
 
     results: list[PointResult] = []
