@@ -127,6 +127,7 @@ def run_sweep(
     """Backtest every point on ``data`` (threads: the compiled loop releases the GIL); return
     results ranked best first. Indicators are computed once per window across points."""
     check_rank_by(rank_by)
+    data.shared = True  # every point runs on it: strategies may memoise indicators
     prep = Prepared(data, config)
     _ = prep.day, prep.ref_close  # compute shared arrays once, before threads
     bench = benchmark_close(data, config)

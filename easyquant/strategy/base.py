@@ -141,7 +141,8 @@ class SymbolBars:
     """One symbol's bars as 1-d arrays (``open``, ``high``, ``low``, ``close``, ``volume``).
 
     ``cached(key, fn)`` memoises an indicator for this data, so a parameter sweep computes
-    each indicator window once.
+    each indicator window once. ``shared`` is True while the data serves many runs (a sweep):
+    memoising pays then; a single run may rather fuse its passes.
     """
 
     def __init__(
@@ -150,8 +151,10 @@ class SymbolBars:
         index: pd.DatetimeIndex,
         cols: Mapping[str, np.ndarray],
         cache: dict[Any, Any],
+        shared: bool = False,
     ) -> None:
         self.symbol = symbol
+        self.shared = shared
         self.index = index
         self.open = cols["open"]
         self.high = cols["high"]
@@ -189,6 +192,8 @@ class Bars:
         self.close = arrays["close"]
         self.volume = arrays["volume"]
         self._cache: dict[Any, Any] = {}
+        #: True while this data serves many runs (a sweep sets it): see ``SymbolBars.shared``
+        self.shared = False
 
     def __len__(self) -> int:
         return len(self.index)
@@ -206,7 +211,11 @@ class Bars:
         """Return one symbol's bars."""
         j = self.symbols.index(symbol)
         return SymbolBars(
-            symbol, self.index, {c: a[:, j] for c, a in self.arrays.items()}, self._cache
+            symbol,
+            self.index,
+            {c: a[:, j] for c, a in self.arrays.items()},
+            self._cache,
+            self.shared,
         )
 
     def frame(self, symbol: str) -> pd.DataFrame:
@@ -226,7 +235,7 @@ class Bars:
             frames = {symbol: frames}
         if not frames:
             raise DataError("no symbols given")
-        checked: dict[str, pd.DataFrame] = {}
+        checked: dict[str, tuple[pd.DatetimeIndex, dict[str, pd.Series]]] = {}
         for sym, df in frames.items():
             if df is None or len(df) == 0:
                 raise DataError(f"symbol {sym}: no bars")
@@ -236,35 +245,44 @@ class Bars:
                 raise DataError(f"symbol {sym}: missing column(s) {', '.join(missing)}")
             if not isinstance(df.index, pd.DatetimeIndex):
                 raise DataError(f"symbol {sym}: index must be a DatetimeIndex of bar times")
-            if not df.index.is_monotonic_increasing or df.index.has_duplicates:
-                raise DataError(f"symbol {sym}: timestamps must be sorted and unique")
+            k = _first_unordered(df.index.asi8)
+            if k == 0:
+                raise DataError(f"symbol {sym}, row 0: missing timestamp (NaT)")
+            if k > 0:
+                raise DataError(
+                    f"symbol {sym}, row {k} ({df.index[k]}): timestamps must be sorted and "
+                    f"unique (the row before is {df.index[k - 1]})"
+                )
             idx = df.index if df.index.tz is not None else df.index.tz_localize("UTC")
-            renamed = df.rename(columns={v: k for k, v in cols.items()})
-            if "volume" not in renamed:
-                renamed = renamed.assign(volume=0.0)
-            renamed.index = idx
-            checked[sym] = renamed
+            series = {c: df[cols[c]] for c in _COLUMNS if c in cols}
+            checked[sym] = (idx, series)
         symbols = list(checked)
-        first = checked[symbols[0]].index
-        same = all(f.index.equals(first) for f in checked.values())
+        first = checked[symbols[0]][0]
+        same = all(i.equals(first) for i, _ in checked.values())
         index = first
         if not same:
-            for f in checked.values():
-                index = index.union(f.index)
+            for i, _ in checked.values():
+                index = index.union(i)
             index = pd.DatetimeIndex(index).sort_values()
         index = pd.DatetimeIndex(index)
         if index.unit != "ns":
             index = index.as_unit("ns")
+        n = len(index)
         arrays: dict[str, np.ndarray] = {}
         for c in _COLUMNS:
-            if len(symbols) == 1 and same:
-                col = np.ascontiguousarray(checked[symbols[0]][c].to_numpy(np.float64))
-                arrays[c] = col.reshape(-1, 1)
+            parts = []
+            for i, cs in checked.values():
+                if c not in cs:  # no volume: zero
+                    parts.append(np.zeros(n))
+                elif same:
+                    parts.append(cs[c].to_numpy(np.float64))
+                else:
+                    parts.append(
+                        pd.Series(cs[c].to_numpy(np.float64), index=i).reindex(index).to_numpy()
+                    )
+            if len(parts) == 1:
+                arrays[c] = np.ascontiguousarray(parts[0]).reshape(-1, 1)
             else:
-                parts = [
-                    (f[c] if same else f[c].reindex(index)).to_numpy(np.float64)
-                    for f in checked.values()
-                ]
                 arrays[c] = np.ascontiguousarray(np.column_stack(parts))
         close = arrays["close"]
         for j, sym in enumerate(symbols):
@@ -278,15 +296,45 @@ class Bars:
 
 @njit(cache=True, nogil=True)
 def _first_bad_close(col: np.ndarray) -> int:
-    """Return the first bar whose close is <= 0, -2 when no close is finite, else -1."""
-    finite = False
-    for i in range(len(col)):
-        v = col[i]
-        if v <= 0:
-            return i
-        if not finite and np.isfinite(v):
-            finite = True
+    """Return the first bar whose close is <= 0, -2 when no close is finite, else -1.
+
+    Counted per chunk without an early exit (the counting vectorises), searched only in a
+    chunk that holds a bad close."""
+    n = len(col)
+    finite = 0
+    for a in range(0, n, 4096):
+        chunk = col[a : min(n, a + 4096)]
+        bad = 0
+        for i in range(len(chunk)):
+            v = chunk[i]
+            bad += v <= 0
+            finite += abs(v) < np.inf
+        if bad:
+            for i in range(len(chunk)):
+                if chunk[i] <= 0:
+                    return a + i
     return -1 if finite else -2
+
+
+@njit(cache=True, nogil=True)
+def _first_unordered(ts: np.ndarray) -> int:
+    """Return the first row whose time is not after the row before's (0 for a missing first
+    time, which sorts first), else -1 (a count per chunk, as in ``_first_bad_close``)."""
+    n = len(ts)
+    if n and ts[0] == np.iinfo(np.int64).min:
+        return 0
+    for a in range(1, n, 4096):
+        b = min(n, a + 4096)
+        later = ts[a:b]
+        before = ts[a - 1 : b - 1]
+        bad = 0
+        for i in range(len(later)):
+            bad += later[i] <= before[i]
+        if bad:
+            for i in range(len(later)):
+                if later[i] <= before[i]:
+                    return a + i
+    return -1
 
 
 # ----- decisions ----------------------------------------------------------------------------

@@ -8,7 +8,7 @@ from collections.abc import Mapping
 import numpy as np
 
 from easyquant.strategy.base import Bars, Param, Strategy, SymbolBars, Target
-from easyquant.strategy.indicators import above_below, momentum, rolling_std, sma
+from easyquant.strategy.indicators import above_below, momentum, rolling_std, sma, sma_above_below
 
 
 class SmaCross(Strategy):
@@ -24,6 +24,8 @@ class SmaCross(Strategy):
 
     def signal(self, bars: SymbolBars) -> np.ndarray:
         close = bars.close
+        if not bars.shared:  # one run: both averages and the comparison in one pass
+            return sma_above_below(close, self.fast, self.slow)
         f = bars.cached(("sma", self.fast), lambda: sma(close, self.fast))
         s = bars.cached(("sma", self.slow), lambda: sma(close, self.slow))
         return above_below(f, s)

@@ -49,6 +49,55 @@ def _sma1(x: np.ndarray, n: int, out: np.ndarray) -> np.ndarray:
     return out
 
 
+def sma_above_below(x: np.ndarray, fast: int, slow: int) -> np.ndarray:
+    """Return ``above_below(sma(x, fast), sma(x, slow))`` for a 1-d ``x`` in one pass, with
+    neither average stored: the two running sums advance side by side (the same sums, so the
+    same values, bit for bit)."""
+    x = np.ascontiguousarray(x, dtype=np.float64)
+    if fast < 1 or slow < 1:
+        return np.full(len(x), np.nan)
+    return _sma_above_below(x, fast, slow, np.empty(len(x)))
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _neumaier(total: float, comp: float, v: float) -> tuple[float, float]:
+    t = total + v
+    if abs(total) >= abs(v):
+        comp += (total - t) + v
+    else:
+        comp += (v - t) + total
+    return t, comp
+
+
+CHUNK = 1024
+
+
+@njit(cache=True, nogil=True)
+def _sma_above_below(x: np.ndarray, fast: int, slow: int, out: np.ndarray) -> np.ndarray:
+    # per chunk: the two running sums (a dependent chain each, side by side) into small
+    # buffers, then the averages and their comparison over the chunk (no chain: it vectorises)
+    n = len(x)
+    bf = np.empty(CHUNK)
+    bs = np.empty(CHUNK)
+    tf = cf = ts = cs = 0.0
+    for a in range(0, n, CHUNK):
+        k = min(CHUNK, n - a)
+        for j in range(k):
+            i = a + j
+            xi = x[i]
+            tf, cf = _neumaier(tf, cf, xi - x[i - fast] if i >= fast else xi)
+            ts, cs = _neumaier(ts, cs, xi - x[i - slow] if i >= slow else xi)
+            bf[j] = tf + cf
+            bs[j] = ts + cs
+        o = out[a : a + k]
+        for j in range(k):
+            f = bf[j] / fast
+            s = bs[j] / slow
+            o[j] = 1.0 if f > s else (0.0 if f < s else np.nan)
+    out[: min(n, max(fast, slow) - 1)] = np.nan  # an average is undefined before its window
+    return out
+
+
 def rolling_std(x: np.ndarray, n: int) -> np.ndarray:
     """Return the population standard deviation over ``n`` bars along axis 0."""
     x = np.asarray(x, dtype=np.float64)
