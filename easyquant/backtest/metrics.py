@@ -193,18 +193,18 @@ def bar_return(close: np.ndarray, t: int) -> float:
     return r if b0 != 0 else np.nan
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, fastmath={"reassoc"})
 def bench_stats(close: np.ndarray) -> np.ndarray:
     """Return [count, mean, squared deviations] of the benchmark's bar returns from bar 1 (nan
-    skipped), from its closes, in one pass: chunks of returns in a small buffer (a ufunc on
-    slices, so the division vectorises), summed in four interleaved lanes (no bar's addition
-    waits on the previous bar's) as deviations from the first return (as accurate as two
-    passes for returns: the shift is within a few standard deviations of the mean)."""
+    skipped), from its closes, in one pass over chunks of returns in a small buffer (a ufunc
+    on slices, so the division vectorises). The sums are of deviations from the first return
+    (as accurate as two passes for returns: the shift is within a few standard deviations of
+    the mean), and may be reassociated (``fastmath``: they vectorise); nan checks stay."""
     n = len(close)
     buf = np.empty(4096)
-    c0 = c1 = c2 = c3 = 0.0
-    a0 = a1 = a2 = a3 = 0.0
-    q0 = q1 = q2 = q3 = 0.0
+    cnt = 0.0
+    s1 = 0.0
+    s2 = 0.0
     shift = np.nan
     t = 1
     while t < n:
@@ -214,48 +214,24 @@ def bench_stats(close: np.ndarray) -> np.ndarray:
         np.divide(close[t : t + k], prev, out)
         if shift != shift:
             for i in range(k):
-                if prev[i] != 0 and out[i] == out[i]:
+                if out[i] == out[i] and prev[i] != 0:
                     shift = out[i] - 1.0
                     break
         sh = (shift if shift == shift else 0.0) + 1.0
-        np.subtract(out, sh, out)  # the return less the shift
-        i = 0
-        while i + 3 < k:
-            x0 = out[i] if prev[i] != 0 else np.nan
-            x1 = out[i + 1] if prev[i + 1] != 0 else np.nan
-            x2 = out[i + 2] if prev[i + 2] != 0 else np.nan
-            x3 = out[i + 3] if prev[i + 3] != 0 else np.nan
-            c0 += _valid(x0)
-            c1 += _valid(x1)
-            c2 += _valid(x2)
-            c3 += _valid(x3)
-            x0 = _or_zero(x0)
-            x1 = _or_zero(x1)
-            x2 = _or_zero(x2)
-            x3 = _or_zero(x3)
-            a0 += x0
-            a1 += x1
-            a2 += x2
-            a3 += x3
-            q0 += x0 * x0
-            q1 += x1 * x1
-            q2 += x2 * x2
-            q3 += x3 * x3
-            i += 4
-        while i < k:
-            x0 = _or_zero(out[i] if prev[i] != 0 else np.nan)
-            c0 += _valid(out[i] if prev[i] != 0 else np.nan)
-            a0 += x0
-            q0 += x0 * x0
-            i += 1
+        for i in range(k):
+            x = out[i] - sh  # the return less the shift
+            ok = x == x and prev[i] != 0  # none after a zero close
+            x = x if ok else 0.0
+            cnt += 1.0 if ok else 0.0
+            s1 += x
+            s2 += x * x
         t += k
-    cnt = (c0 + c1) + (c2 + c3)
-    d = ((a0 + a1) + (a2 + a3)) / cnt if cnt > 0 else 0.0  # the mean less the shift
-    out3 = np.empty(3)
-    out3[0] = cnt
-    out3[1] = (shift if shift == shift else 0.0) + d
-    out3[2] = max(((q0 + q1) + (q2 + q3)) - cnt * d * d, 0.0) if cnt > 0 else 0.0
-    return out3
+    d = s1 / cnt if cnt > 0 else 0.0  # the mean less the shift
+    res = np.empty(3)
+    res[0] = cnt
+    res[1] = (shift if shift == shift else 0.0) + d
+    res[2] = max(s2 - cnt * d * d, 0.0) if cnt > 0 else 0.0
+    return res
 
 
 @njit(cache=True, nogil=True, inline="always", _nrt=False)  # type: ignore[call-overload]
