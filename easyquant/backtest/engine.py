@@ -477,18 +477,43 @@ def _span(
                         break
             u = t
             scanned = False
+            refused = 0
             if m == 1 and waiting >= 0:  # one symbol: the same scan, on scalars
                 lt = last_t[0] if last_k[0] == 0 else np.nan
                 lk_ok = last_k[0] == 0
                 threshold = work[W_THRESHOLD, 0] if waiting > 0 else -np.inf
                 prices = close if at_close else open_
+                seg = t  # the first bar at which the waiting order is refused
                 while u < n:
                     tj = target[u, 0]
                     if tj == tj and (tj != lt or not lk_ok):
-                        break
+                        # a decision to stay flat only drops the pending order (the full
+                        # path's "flat, and to stay flat"): record it and scan on. At the
+                        # next open the waiting order is refused first, at the close the
+                        # decision comes first
+                        if not (
+                            tj == 0.0
+                            and lk_ok
+                            and (waiting == 0 or at_close or prices[u, 0] > threshold)
+                        ):
+                            break
+                        if waiting > 0:
+                            refused += waiting * (u - seg + (0 if at_close else 1))
+                            waiting = 0
+                            threshold = -np.inf
+                            pend[0] = False
+                            npend -= 1
+                        last_t[0] = 0.0
+                        last_k[0] = 0
+                        last_p[0] = np.nan
+                        work[W_WAIT, 0] = 0.0
+                        lt = 0.0
+                        u += 1
+                        continue
                     if waiting > 0 and not prices[u, 0] > threshold:
                         break
                     u += 1
+                refused += waiting * (u - seg)
                 scanned = True
             while not scanned and waiting >= 0 and u < n:
                 stop = False
@@ -505,8 +530,10 @@ def _span(
                 if stop:
                     break
                 u += 1
+            if not scanned and waiting > 0:
+                refused = waiting * (u - t)
             if u > t:
-                rejects[mk.NO_CASH] += waiting * (u - t)
+                rejects[mk.NO_CASH] += refused
                 for j in range(m):  # the last price seen of each symbol
                     for v in range(u - 1, t - 1, -1):
                         cv = close[v, j]

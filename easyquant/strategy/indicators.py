@@ -80,15 +80,27 @@ def _sma_above_below(x: np.ndarray, fast: int, slow: int, out: np.ndarray) -> np
     bf = np.empty(CHUNK)
     bs = np.empty(CHUNK)
     tf = cf = ts = cs = 0.0
+    big = max(fast, slow)
     for a in range(0, n, CHUNK):
         k = min(CHUNK, n - a)
-        for j in range(k):
-            i = a + j
-            xi = x[i]
-            tf, cf = _neumaier(tf, cf, xi - x[i - fast] if i >= fast else xi)
-            ts, cs = _neumaier(ts, cs, xi - x[i - slow] if i >= slow else xi)
-            bf[j] = tf + cf
-            bs[j] = ts + cs
+        if a >= big:  # every bar leaves both windows: slices, no index to test or wrap
+            xa = x[a : a + k]
+            xf = x[a - fast : a - fast + k]
+            xs = x[a - slow : a - slow + k]
+            for j in range(k):
+                xi = xa[j]
+                tf, cf = _neumaier(tf, cf, xi - xf[j])
+                ts, cs = _neumaier(ts, cs, xi - xs[j])
+                bf[j] = tf + cf
+                bs[j] = ts + cs
+        else:
+            for j in range(k):
+                i = a + j
+                xi = x[i]
+                tf, cf = _neumaier(tf, cf, xi - x[i - fast] if i >= fast else xi)
+                ts, cs = _neumaier(ts, cs, xi - x[i - slow] if i >= slow else xi)
+                bf[j] = tf + cf
+                bs[j] = ts + cs
         o = out[a : a + k]
         for j in range(k):
             f = bf[j] / fast
