@@ -487,6 +487,23 @@ def _span(
                 while u < n:
                     tj = target[u, 0]
                     if tj == tj and (tj != lt or not lk_ok):
+                        if tj != 0.0 and lk_ok and waiting == 0 and not at_close:
+                            # a new order, first tried at the next open: record it here,
+                            # as the full path does, and stop at that bar
+                            last_t[0] = tj
+                            last_k[0] = 0
+                            last_p[0] = np.nan
+                            work[W_WAIT, 0] = 0.0
+                            if not pend[0]:
+                                npend += 1
+                            pend[0] = True
+                            pend_t[0] = tj
+                            pend_k[0] = 0
+                            pend_p[0] = np.nan
+                            if u + 1 < n:
+                                work[W_NEXT_OPEN, 0] = open_[u + 1, 0]
+                            u += 1
+                            break
                         # a decision to stay flat only drops the pending order (the full
                         # path's "flat, and to stay flat"): record it and scan on. At the
                         # next open the waiting order is refused first, at the close the
@@ -503,11 +520,11 @@ def _span(
                             threshold = -np.inf
                             pend[0] = False
                             npend -= 1
-                        last_t[0] = 0.0
+                        last_t[0] = tj
                         last_k[0] = 0
                         last_p[0] = np.nan
                         work[W_WAIT, 0] = 0.0
-                        lt = 0.0
+                        lt = tj
                         u += 1
                         continue
                     if waiting > 0 and not prices[u, 0] > threshold:
@@ -1203,8 +1220,12 @@ class Prepared:
         benchmark_close: np.ndarray | None = None,
         benchmark_stats: np.ndarray | None = None,
         curve: bool = False,
+        skip_flat: bool = True,
     ) -> Simulation:
         """Execute ``decisions`` over this data; return the raw simulation.
+
+        ``skip_flat=False`` makes the loop visit every bar (as it does with limit or stop
+        orders): the reference the skipping of flat stretches is tested against.
 
         Its ``stats`` include the benchmark's when its closes (aligned to the data) are given
         (with their ``bench_stats``, computed here when
@@ -1222,6 +1243,10 @@ class Prepared:
         if has_orders and decisions.kind is not None:
             kind = decisions.kind
             price = decisions.price if decisions.price is not None else np.full((n, m), np.nan)
+        elif not skip_flat:  # market orders, as decisions without kinds are
+            has_orders = True
+            kind = np.zeros((n, m), dtype=np.int8)
+            price = np.full((n, m), np.nan)
         ref = self.ref_close
         if ref.shape != (n, m):
             ref = np.broadcast_to(np.full((1, 1), np.nan), (n, m))

@@ -50,3 +50,31 @@ def test_replayed_curve_is_the_loops(market, fill, cash, name, params, nsym) -> 
     assert np.array_equal(replayed.held, looped.held)
     assert replayed.equity.dtype == np.float64 and replayed.held.dtype == np.uint8
     assert replayed.final_equity == looped.equity[-1]
+
+
+@pytest.mark.parametrize("market", ["us", "cn", "crypto"])
+@pytest.mark.parametrize("fill", ["next_open", "close"])
+@pytest.mark.parametrize("cash", [100_000.0, 3_000.0, 120.0])
+@pytest.mark.parametrize(
+    ("name", "params", "nsym"), [*CASES, ("sma_cross", {"fast": 2, "slow": 5}, 2)]
+)
+def test_skipping_flat_stretches_changes_nothing(market, fill, cash, name, params, nsym) -> None:
+    """While flat the loop jumps to the next changed decision (applying decisions to stay
+    flat, and recording a new order, inside the scan; refusing a waiting order each bar):
+    the outcome is the one of visiting every bar. Small cash makes buys wait for one lot."""
+    data = universe(nsym)
+    cfg = BacktestConfig(cash=cash, market=get_profile(market, commission=0.001), fill=fill)
+    strat = make_strategy(name, params)
+    decisions = strat.decisions(data)
+    prep = Prepared(data, cfg)
+    fast = prep.run(decisions, strat.sizing, curve=True, benchmark_close=data.close[:, 0])
+    every = prep.run(
+        decisions, strat.sizing, curve=True, skip_flat=False, benchmark_close=data.close[:, 0]
+    )
+    assert np.array_equal(fast.equity, every.equity)
+    assert np.array_equal(fast.held, every.held)
+    for key in every.fills:
+        assert np.array_equal(fast.fills[key], every.fills[key]), key
+    assert fast.rejects == every.rejects
+    assert (fast.final_cash, fast.min_cash) == (every.final_cash, every.min_cash)
+    np.testing.assert_allclose(fast.stats, every.stats, rtol=1e-12, atol=1e-15)
