@@ -263,22 +263,44 @@ def _execute(
     # the price above which a waiting order still cannot pay for one lot, with the cash as it
     # is now (the equity while nothing is held); with a margin: a price near it takes the
     # full path
-    lot = cfg[mk.C_LOT]
-    slip = cfg[mk.C_SLIP] * 1e-4
     for s in range(m):
         if pend[s] and work[W_WAIT, s] > 0:
-            w = pend_t[s]
-            side_sign = 1.0 if w > 0 else -1.0
-            if cash > 0 and lot > 0:
-                work[W_THRESHOLD, s] = (
-                    abs(w)
-                    * cash
-                    / ((1.0 + side_sign * slip) * (1.0 + cfg[mk.C_RATE]) * lot * (1.0 - 1e-9))
-                    * (1.0 + 1e-7)
-                )
-            else:
-                work[W_THRESHOLD, s] = np.inf
+            work[W_THRESHOLD, s] = _wait_threshold(pend_t[s], cash, cfg)
     return cash, npend, nf
+
+
+@njit(cache=True, nogil=True, inline="always", _nrt=False)  # type: ignore[call-overload]
+def _wait_threshold(w: float, cash: float, cfg: np.ndarray) -> float:
+    """The price above which an order for weight ``w`` of the equity (the cash: nothing is
+    held) still cannot pay for one lot; with a margin: a price near it takes the full path."""
+    lot = cfg[mk.C_LOT]
+    if not (cash > 0 and lot > 0):
+        return np.inf
+    side_sign = 1.0 if w > 0 else -1.0
+    slip = cfg[mk.C_SLIP] * 1e-4
+    return (
+        abs(w)
+        * cash
+        / ((1.0 + side_sign * slip) * (1.0 + cfg[mk.C_RATE]) * lot * (1.0 - 1e-9))
+        * (1.0 + 1e-7)
+    )
+
+
+@njit(cache=True, nogil=True, inline="always", _nrt=False)  # type: ignore[call-overload]
+def _flat_buy_waits(w: float, o: float, c: float, cash: float, cfg: np.ndarray) -> bool:
+    """True when a market buy for weight ``w`` > 0 made while flat, tried at the open ``o``
+    (a price), cannot pay for one lot: ``_execute``'s sizing (the equity is the cash), which
+    then leaves the order waiting for cash."""
+    raw = mk.trigger_price(mk.BUY, mk.MARKET, np.nan, o, o, o, c, False)
+    if raw != raw:
+        raw = o
+    est = mk.slipped(mk.BUY, raw, cfg)
+    desired = mk.target_quantity(w, cash, est, cfg)
+    if desired > 0:
+        desired = mk.round_lot(desired, cfg[mk.C_LOT])
+    elif desired < 0:
+        desired = -mk.round_lot(-desired, cfg[mk.C_LOT])
+    return desired == 0 and mk.awaits_one_lot(w, desired, 0.0)
 
 
 @njit(cache=True, nogil=True, inline="always", _nrt=False)  # type: ignore[call-overload]
@@ -503,6 +525,27 @@ def _span(
                             if u + 1 < n:
                                 work[W_NEXT_OPEN, 0] = open_[u + 1, 0]
                             u += 1
+                            if u < n and tj > 0 and cash > 0 and not shares_mode:
+                                # its first try, if it cannot pay for one lot (and this bar
+                                # makes no other decision): refused, it waits, scan on
+                                o = open_[u, 0]
+                                tu = target[u, 0]
+                                if (
+                                    o == o
+                                    and (tu != tu or tu == tj)
+                                    and _flat_buy_waits(tj, o, close[u, 0], cash, cfg)
+                                ):
+                                    refused += 1
+                                    work[W_SIZE, 0] = 0.0
+                                    work[W_SIDE, 0] = 0.0
+                                    work[W_WAIT, 0] = 1.0
+                                    threshold = _wait_threshold(tj, cash, cfg)
+                                    work[W_THRESHOLD, 0] = threshold
+                                    waiting = 1
+                                    lt = tj
+                                    u += 1
+                                    seg = u
+                                    continue
                             break
                         # a decision to stay flat only drops the pending order (the full
                         # path's "flat, and to stay flat"): record it and scan on. At the
