@@ -2,13 +2,17 @@
 
 Each returns ``nan`` until enough bars exist. Rolling sums are compensated running sums: the
 value at ``t`` is computed from bars ``0..t`` in the same order whether or not later bars
-exist, so it is bit-for-bit the same (what the look-ahead check needs).
+exist, so it is bit-for-bit the same (what the look-ahead check needs). A missing value
+(``nan``: a bar the symbol does not have, in data aligned across symbols) is skipped: the
+moving averages run over the last ``n`` values present, and are ``nan`` at the missing bar.
 
 Outputs are allocated by numpy and filled by compiled loops: numpy asks the kernel for huge
 pages on large arrays, which makes a fresh million-bar output about twice as fast to fill.
 """
 
 from __future__ import annotations
+
+from collections.abc import Callable
 
 import numpy as np
 from numba import njit
@@ -21,11 +25,34 @@ def sma(x: np.ndarray, n: int) -> np.ndarray:
     """
     x = np.asarray(x, dtype=np.float64)
     if x.ndim == 1:
-        return _sma1(np.ascontiguousarray(x), n, np.empty(len(x)))
+        return _over_present(lambda v: _sma1(v, n, np.empty(len(v))), np.ascontiguousarray(x))
     out = np.empty(x.shape)
     for j in range(x.shape[1]):
-        out[:, j] = _sma1(np.ascontiguousarray(x[:, j]), n, np.empty(len(x)))
+        out[:, j] = sma(x[:, j], n)
     return out
+
+
+def _over_present(fn: Callable[[np.ndarray], np.ndarray], x: np.ndarray) -> np.ndarray:
+    """Return ``fn`` of the values of 1-d ``x`` present, placed back at their bars (``nan``
+    at the missing ones); ``fn(x)`` itself when none is missing."""
+    if not _any_nan(x):
+        return fn(x)
+    present = ~np.isnan(x)
+    out = np.full(len(x), np.nan)
+    out[present] = fn(np.ascontiguousarray(x[present]))
+    return out
+
+
+@njit(cache=True, nogil=True)
+def _any_nan(x: np.ndarray) -> bool:
+    found = 0
+    for a in range(0, len(x), 4096):  # a count per chunk (it vectorises), then an exit
+        chunk = x[a : a + 4096]
+        for i in range(len(chunk)):
+            found += chunk[i] != chunk[i]
+        if found:
+            return True
+    return False
 
 
 @njit(cache=True, nogil=True)
@@ -56,7 +83,7 @@ def sma_above_below(x: np.ndarray, fast: int, slow: int) -> np.ndarray:
     x = np.ascontiguousarray(x, dtype=np.float64)
     if fast < 1 or slow < 1:
         return np.full(len(x), np.nan)
-    return _sma_above_below(x, fast, slow, np.empty(len(x)))
+    return _over_present(lambda v: _sma_above_below(v, fast, slow, np.empty(len(v))), x)
 
 
 @njit(cache=True, nogil=True, inline="always")
