@@ -275,6 +275,19 @@ def main() -> None:
         + _same(res.final_equity, n_trades, beq, bn),
     )
 
+    def with_curve() -> Any:
+        r = run_backtest("sma_cross", df, cfg, params={"fast": FAST, "slow": SLOW})
+        return r, r.sim.equity  # the curve is built when first read (replayed from the fills)
+
+    t, (res, curve) = timed(with_curve, repeat=5)
+    add(
+        "single",
+        "easyquant, equity curve read",
+        t,
+        f"equity {curve[-1]:,.2f}, curve of {len(curve):,} bars"
+        + _same(float(curve[-1]), len(res.trades), beq, bn),
+    )
+
     vbt_ok = True
     try:
         run_vectorbt(small, FAST, SLOW)

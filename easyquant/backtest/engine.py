@@ -1184,7 +1184,9 @@ def replay_curve(
     held: np.ndarray,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Fill ``equity`` and ``held`` from the fills, as the fill loop computes them: each
-    bar's fills in order, then the cash plus the positions at their last known closes."""
+    bar's fills in order, then the cash plus the positions at their last known closes.
+    Positions only change at fill bars: a stretch without a position is the cash throughout
+    (a fill of the arrays), one with a position is marked bar by bar."""
     n, m = close.shape
     pos = np.zeros(m)
     mark = np.full(m, np.nan)
@@ -1192,7 +1194,8 @@ def replay_curve(
     k = 0
     nf = len(f_bar)
     n_held = 0
-    for t in range(n):
+    t = 0
+    while t < n:
         while k < nf and f_bar[k] == t:
             s = f_sym[k]
             pos[s] += f_qty[k]
@@ -1204,15 +1207,30 @@ def replay_curve(
             for j in range(m):
                 if pos[j] != 0:
                     n_held += 1
-        eq = cash
-        for s in range(m):
-            c = close[t, s]
-            if c == c:
-                mark[s] = c
-            if pos[s] != 0 and mark[s] == mark[s]:
-                eq += pos[s] * mark[s]
-        equity[t] = eq
-        held[t] = 1 if n_held > 0 else 0
+        end = f_bar[k] if k < nf else n  # the next bar with a fill
+        if t < end and n_held == 0:  # flat until then
+            equity[t:end] = cash
+            held[t:end] = 0
+            for j in range(m):  # the last close seen of each symbol
+                for v in range(end - 1, t - 1, -1):
+                    c = close[v, j]
+                    if c == c:
+                        mark[j] = c
+                        break
+            t = end
+            continue
+        stop = max(end, t + 1)
+        while t < stop:
+            eq = cash
+            for s in range(m):
+                c = close[t, s]
+                if c == c:
+                    mark[s] = c
+                if pos[s] != 0 and mark[s] == mark[s]:
+                    eq += pos[s] * mark[s]
+            equity[t] = eq
+            held[t] = 1 if n_held > 0 else 0
+            t += 1
     return equity, held
 
 
