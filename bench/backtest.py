@@ -394,7 +394,8 @@ def render(rows: list[Row], n: int, loads: list[str]) -> str:
         ours = eq.get(test)
         peer = not engine.startswith("easyquant") and engine != "bare loop"
         faster = f"{sec / ours:,.1f}x" if peer and ours else ""
-        lines.append(f"| {test} | {engine} | {sec:.3f} | {ratio:,.1f} | {faster} | {note} |")
+        secs = f"{sec:.4f}" if sec < 0.1 else f"{sec:.3f}"
+        lines.append(f"| {test} | {engine} | {secs} | {ratio:,.1f} | {faster} | {note} |")
     lines.append("")
     return "\n".join(lines)
 
