@@ -11,10 +11,12 @@ new decision replaces it.
 
 The bar loop only marks to market and records changed decisions; the rules run on the bars
 with pending orders. While flat (nothing held, no order that could fill) it skips to the next
-changed decision. It also keeps the equity curve's running statistics, so the metrics need no
-pass over the curve (``easyquant.backtest.metrics``). It allocates nothing and runs without
-reference counting: numba reference-counts arrays that are re-allocated or passed to calls
-inside a loop, on every bar.
+changed decision; with one symbol the scan itself applies a decision to stay flat, records a
+new order, and, when that order cannot pay for one lot at its first try, leaves it waiting.
+It also keeps the equity curve's running statistics, so the metrics need no pass over the
+curve (``easyquant.backtest.metrics``); the curve itself is replayed from the fills when first
+read (:class:`Simulation`). It allocates nothing and runs without reference counting: numba
+reference-counts arrays that are re-allocated or passed to calls inside a loop, on every bar.
 """
 
 from __future__ import annotations
