@@ -336,6 +336,52 @@ def _still_waiting(
 
 
 @njit(cache=True, nogil=True, inline="always", _nrt=False)  # type: ignore[call-overload]
+def _decide(
+    s: int,
+    t: int,
+    tg: float,
+    k: int,
+    p: float,
+    at_close: bool,
+    open_: np.ndarray,
+    pos: np.ndarray,
+    last_t: np.ndarray,
+    last_k: np.ndarray,
+    last_p: np.ndarray,
+    pend: np.ndarray,
+    pend_t: np.ndarray,
+    pend_k: np.ndarray,
+    pend_p: np.ndarray,
+    work: np.ndarray,
+    npend: int,
+) -> int:
+    """Apply symbol ``s``'s changed decision made at bar ``t`` (target ``tg``, order kind
+    ``k``, price ``p``): it becomes the pending order; return the pending count."""
+    last_t[s] = tg
+    last_k[s] = k
+    last_p[s] = p
+    work[W_WAIT, s] = 0.0
+    if tg == 0 and pos[s] == 0:
+        # flat, and to stay flat: nothing to execute (it would be done at once); it
+        # replaces any pending order
+        if pend[s]:
+            pend[s] = False
+            npend -= 1
+        return npend
+    if not pend[s]:
+        npend += 1
+    pend[s] = True
+    pend_t[s] = tg
+    pend_k[s] = k
+    pend_p[s] = p
+    if not at_close and t + 1 < len(open_):
+        # it executes at the next open: load that price now (the bar loop reads no opens),
+        # so the fill does not wait on memory
+        work[W_NEXT_OPEN, s] = open_[t + 1, s]
+    return npend
+
+
+@njit(cache=True, nogil=True, inline="always", _nrt=False)  # type: ignore[call-overload]
 def _phase(
     t: int,
     at_close: bool,
@@ -514,18 +560,10 @@ def _span(
                         if tj != 0.0 and lk_ok and waiting == 0 and not at_close:
                             # a new order, first tried at the next open: record it here,
                             # as the full path does, and stop at that bar
-                            last_t[0] = tj
-                            last_k[0] = 0
-                            last_p[0] = np.nan
-                            work[W_WAIT, 0] = 0.0
-                            if not pend[0]:
-                                npend += 1
-                            pend[0] = True
-                            pend_t[0] = tj
-                            pend_k[0] = 0
-                            pend_p[0] = np.nan
-                            if u + 1 < n:
-                                work[W_NEXT_OPEN, 0] = open_[u + 1, 0]
+                            npend = _decide(
+                                0, u, tj, 0, np.nan, False, open_, pos, last_t, last_k,
+                                last_p, pend, pend_t, pend_k, pend_p, work, npend,
+                            )  # fmt: skip
                             u += 1
                             if u < n and tj > 0 and cash > 0 and not shares_mode:
                                 # its first try, if it cannot pay for one lot (and this bar
@@ -563,12 +601,10 @@ def _span(
                             refused += waiting * (u - seg + (0 if at_close else 1))
                             waiting = 0
                             threshold = -np.inf
-                            pend[0] = False
-                            npend -= 1
-                        last_t[0] = tj
-                        last_k[0] = 0
-                        last_p[0] = np.nan
-                        work[W_WAIT, 0] = 0.0
+                        npend = _decide(
+                            0, u, tj, 0, np.nan, at_close, open_, pos, last_t, last_k, last_p,
+                            pend, pend_t, pend_k, pend_p, work, npend,
+                        )  # fmt: skip
                         lt = tj
                         u += 1
                         continue
@@ -672,27 +708,10 @@ def _span(
                 p = oprice[t, s] if has_orders and k != 0 else np.nan
                 same_p = (p == last_p[s]) or (p != p and last_p[s] != last_p[s])
                 if tg != last_t[s] or k != last_k[s] or not same_p:
-                    last_t[s] = tg
-                    last_k[s] = k
-                    last_p[s] = p
-                    work[W_WAIT, s] = 0.0
-                    if tg == 0 and pos[s] == 0:
-                        # flat, and to stay flat: nothing to execute (it would be done at
-                        # once); it replaces any pending order
-                        if pend[s]:
-                            pend[s] = False
-                            npend -= 1
-                        continue
-                    if not pend[s]:
-                        npend += 1
-                    pend[s] = True
-                    pend_t[s] = tg
-                    pend_k[s] = k
-                    pend_p[s] = p
-                    if not at_close and t + 1 < n:
-                        # it executes at the next open: load that price now (the bar loop
-                        # reads no opens), so the fill does not wait on memory
-                        work[W_NEXT_OPEN, s] = open_[t + 1, s]
+                    npend = _decide(
+                        s, t, tg, k, p, at_close, open_, pos, last_t, last_k, last_p, pend,
+                        pend_t, pend_k, pend_p, work, npend,
+                    )  # fmt: skip
         if npend > 0 and at_close:  # close: fill at this bar's close
             cash, npend, nf, n_held = _phase(
                 t,
