@@ -5,7 +5,7 @@ from __future__ import annotations
 import httpx
 import pytest
 
-from tests.e2e.browser.conftest import PHONE, TOKEN, doc_shot
+from tests.e2e.browser.conftest import DESKTOP, PHONE, TOKEN, doc_shot
 
 pytestmark = pytest.mark.e2e
 
@@ -145,6 +145,13 @@ def test_backtests_table_lists_runs_and_sorts_by_a_metric(stack, open_page) -> N
     assert "row-failed" in page.locator(f"tr[data-id='{stack.seeded.failed}']").get_attribute(
         "class"
     )
+    # the default columns fit a desktop window: no sideways scrolling of the table
+    wrap = page.locator(".table-wrap").first
+    assert wrap.evaluate("e => e.scrollWidth <= e.clientWidth"), wrap.evaluate(
+        "e => [e.scrollWidth, e.clientWidth]"
+    )
+    box = page.locator("th button", has_text="Created").first.bounding_box()
+    assert box is not None and box["x"] + box["width"] <= DESKTOP["width"]
     page.locator("th button", has_text="Sharpe").click()  # descending first
     page.wait_for_selector("th[aria-sort='descending'] >> text=Sharpe")
     shown = [number(t) for t in column(page, "Sharpe")]

@@ -74,6 +74,8 @@ function RunsTable({ runs }: { runs: BacktestRun[] }) {
       },
       { key: 'period', label: 'Period', value: (r) => r.start, render: (r) => `${shortDate(r.start)}\u2009→\u2009${shortDate(r.end)}` },
       { key: 'state', label: 'State', value: (r) => r.state, render: (r) => <StateBadge state={r.state} /> },
+      // before the metrics: their count varies ("all metrics"), the time of a run does not
+      { key: 'created_at', label: 'Created', value: (r) => r.created_at, render: (r) => shortTime(r.created_at), className: 'num' },
       ...metricNames.map<Column<BacktestRun>>((m) => ({
         key: `m:${m}`,
         label: metricLabel(m),
@@ -86,7 +88,6 @@ function RunsTable({ runs }: { runs: BacktestRun[] }) {
           return isSignedMetric(m) ? <Signed value={typeof v === 'number' ? v : null} text={text} /> : text;
         },
       })),
-      { key: 'created_at', label: 'Created', value: (r) => r.created_at, render: (r) => shortTime(r.created_at), className: 'num' },
     ],
     [metricNames, onlySweep],
   );
