@@ -52,8 +52,6 @@ from easyquant.backtest.metrics import (
     I_NEX,
     I_PEAK_T,
     I_RUN,
-    N_ACC,
-    N_IACC,
     bar_return,
     bench_stats,
     finish_accumulators,
@@ -835,57 +833,6 @@ def _span(
 
 
 @njit(cache=True, nogil=True)
-def simulate(
-    open_: np.ndarray,
-    high: np.ndarray,
-    low: np.ndarray,
-    close: np.ndarray,
-    ref_close: np.ndarray,
-    day: np.ndarray,
-    target: np.ndarray,
-    kind: np.ndarray,
-    oprice: np.ndarray,
-    has_orders: bool,
-    cfg: np.ndarray,
-    cash0: float,
-    at_close: bool,
-    shares_mode: bool,
-):
-    """Run the fill loop; return the equity curve, whether a position is held at each bar's
-    close, the lowest and final cash, fills, rejection counts, final positions and last marks.
-
-    The bar loop marks to market and turns changed decisions into pending orders; the market
-    rules run in :func:`_execute`, only on bars with pending orders.
-    """
-    n = close.shape[0]
-    return simulate_into(
-        open_,
-        high,
-        low,
-        close,
-        ref_close,
-        day,
-        target,
-        kind,
-        oprice,
-        has_orders,
-        cfg,
-        cash0,
-        at_close,
-        shares_mode,
-        np.empty(n),
-        np.empty(n, dtype=np.uint8),
-        True,
-        np.zeros(n, dtype=np.int64),
-        0,
-        np.zeros(1),
-        False,
-        np.zeros(N_ACC),
-        np.zeros(N_IACC, dtype=np.int64),
-    )
-
-
-@njit(cache=True, nogil=True)
 def simulate_into(
     open_: np.ndarray,
     high: np.ndarray,
@@ -911,11 +858,14 @@ def simulate_into(
     acc: np.ndarray,
     iacc: np.ndarray,
 ):
-    """:func:`simulate` writing the equity curve and the held flags into the given arrays
-    (allocated by numpy, which asks for huge pages: faster to fill than the compiled code's
-    own allocation) when ``keep_curve``, and the curve's running statistics into ``acc`` and
-    ``iacc`` (``new_accumulators``; bar times ``ts`` in ns, the benchmark's closes
-    ``bench``)."""
+    """Run the fill loop; return the equity curve and held flags (written into the given
+    arrays only when ``keep_curve``), the lowest and final cash, the fills, rejection counts,
+    final positions and last marks. The curve's running statistics go into ``acc`` and
+    ``iacc`` (``new_accumulators``; bar times ``ts`` in ns, the benchmark's closes ``bench``).
+
+    The bar loop marks to market and turns changed decisions into pending orders; the market
+    rules run in :func:`_execute`, only on bars with pending orders.
+    """
     n, m = close.shape
     pos = np.zeros(m)
     mark = np.full(m, np.nan)

@@ -29,6 +29,15 @@ from numba import njit
 DAY_NS = 86_400_000_000_000
 
 
+@njit(cache=True, nogil=True, inline="always")
+def bar_return(close: np.ndarray, t: int) -> float:
+    """``close[t] / close[t-1] - 1`` (nan where undefined), at bar ``t`` >= 1:
+    a missing close makes the quotient nan already, only a zero one needs the select."""
+    b0 = close[t - 1]
+    r = close[t] / b0 - 1.0
+    return r if b0 != 0 else np.nan
+
+
 def bar_returns(close: np.ndarray) -> np.ndarray:
     """Return ``close[t] / close[t-1] - 1`` at ``t`` (nan at 0 and where undefined)."""
     close = np.ascontiguousarray(close, dtype=np.float64)
@@ -40,9 +49,7 @@ def _bar_returns(close: np.ndarray, out: np.ndarray) -> np.ndarray:
     if len(close):
         out[0] = np.nan
     for t in range(1, len(close)):
-        b0 = close[t - 1]
-        b1 = close[t]
-        out[t] = b1 / b0 - 1.0 if (b0 == b0 and b1 == b1 and b0 != 0) else np.nan
+        out[t] = bar_return(close, t)
     return out
 
 
@@ -184,15 +191,6 @@ def _or_zero(x: float) -> float:
     return x if x == x else 0.0
 
 
-@njit(cache=True, nogil=True, inline="always")
-def bar_return(close: np.ndarray, t: int) -> float:
-    """``close[t] / close[t-1] - 1`` (nan where undefined), as :func:`bar_returns` gives:
-    a missing close makes the quotient nan already, only a zero one needs the select."""
-    b0 = close[t - 1]
-    r = close[t] / b0 - 1.0
-    return r if b0 != 0 else np.nan
-
-
 @njit(cache=True, nogil=True, fastmath={"reassoc"})
 def bench_stats(close: np.ndarray) -> np.ndarray:
     """Return [count, mean, squared deviations] of the benchmark's bar returns from bar 1 (nan
@@ -326,14 +324,12 @@ def compute_metrics(
     held: np.ndarray | None,
     ppy: float,
     benchmark: np.ndarray | None = None,
-    benchmark_returns: np.ndarray | None = None,
     stats: np.ndarray | None = None,
 ) -> dict[str, float | int | None]:
     """Return every metric (see the module docstring) of one equity curve and its closed trades.
 
-    ``benchmark`` is the benchmark's closes; ``benchmark_returns`` (:func:`bar_returns` of
-    them, e.g. computed once for a sweep) may be given instead. Undefined values (e.g. Sharpe
-    of a flat curve) are None. ``stats`` (:func:`finish_accumulators`: the fill loop's running
+    ``benchmark`` is the benchmark's closes. Undefined values (e.g. Sharpe of a flat curve)
+    are None. ``stats`` (:func:`finish_accumulators`: the fill loop's running
     statistics, benchmark included) replaces the pass over ``equity``, ``held`` and the
     benchmark (``equity`` and ``held`` may then be None).
     """
@@ -342,12 +338,8 @@ def compute_metrics(
             raise ValueError("compute_metrics: the equity curve and held flags, or stats")
         equity = np.ascontiguousarray(equity, dtype=np.float64)
         n = len(equity)
-        if benchmark_returns is None and benchmark is not None:
-            benchmark_returns = bar_returns(benchmark)
-        has_bench = benchmark_returns is not None
-        bench = np.ascontiguousarray(
-            benchmark_returns if has_bench else np.zeros(1), dtype=np.float64
-        )
+        has_bench = benchmark is not None
+        bench = bar_returns(benchmark) if benchmark is not None else np.zeros(1)
         if has_bench and len(bench) != n:
             raise ValueError(f"benchmark: expected {n} values, got {len(bench)}")
         held = np.ascontiguousarray(held, dtype=np.uint8)

@@ -6,7 +6,7 @@ close for ``close``): equity is taken at that moment, each target becomes a quan
 shared market model's rules (``trigger_price``, ``slipped``, ``target_quantity``,
 ``round_lot``), sells go before buys, and what the venue does not fill stays pending under the
 same rules (a T+1 partial stays, a short that is not allowed is dropped, a filled order is
-done). ``easyquant.backtest.engine.simulate`` is the reference; the parity test holds the two
+done). ``easyquant.backtest.engine.simulate_into`` is the reference; the parity test holds the two
 together.
 
 Orders get deterministic client order ids ``{session}-{bar time}-{phase}{pass}-{symbol}``; each
