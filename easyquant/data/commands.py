@@ -53,6 +53,16 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     act.add_argument("path")
     act.add_argument("--json", action="store_true")
     act.set_defaults(func=_actions)
+    inst = dsub.add_parser("instruments", help="the instrument master: load a CSV, list it")
+    isub = inst.add_subparsers(dest="instruments_command", required=True)
+    iload = isub.add_parser("load", help="load an instrument CSV (all rows or none)")
+    iload.add_argument("path")
+    iload.add_argument("--json", action="store_true")
+    iload.set_defaults(func=_instruments_load)
+    ils = isub.add_parser("ls", help="list the instrument master")
+    ils.add_argument("--exchange", help="only this exchange (XSHG, XSHE, BJSE, ...)")
+    ils.add_argument("--json", action="store_true")
+    ils.set_defaults(func=_instruments_ls)
 
 
 def _columns(text: str | None) -> dict[str, str]:
@@ -201,4 +211,39 @@ def _actions(args: argparse.Namespace) -> int:
     settings = ensure_ready(get_settings())
     n = catalog.store_actions(settings, read_actions(args.path))
     print(json.dumps({"stored": n}) if args.json else f"stored {n} corporate actions")
+    return 0
+
+
+def _instruments_load(args: argparse.Namespace) -> int:
+    from easyquant.data import instruments
+    from easyquant.db import ensure_ready
+
+    rows = instruments.read_csv(args.path)
+    settings = ensure_ready(get_settings())
+    n = instruments.store(settings, rows, source="csv", origin=str(args.path))
+    print(json.dumps({"stored": n}) if args.json else f"stored {n} instruments")
+    return 0
+
+
+def _instruments_ls(args: argparse.Namespace) -> int:
+    from easyquant.data import instruments
+    from easyquant.db import ensure_ready
+
+    settings = ensure_ready(get_settings())
+    rows = instruments.list_instruments(settings, args.exchange)
+    if args.json:
+        print(json.dumps({"instruments": rows}))
+        return 0
+    print(
+        f"{'symbol':<12} {'exchange':<8} {'board':<8} {'cur':<4} {'lot':>6} {'min':>6} "
+        f"{'tick':>6}  {'listed':<10}  {'ST':<3} name"
+    )
+    for r in rows:
+        st = "yes" if any(p["end"] is None for p in r["st"]) else ""
+        print(
+            f"{r['symbol']:<12} {r['exchange']:<8} {r['board']:<8} {r['currency']:<4} "
+            f"{r['lot']:>6g} {r['min_order']:>6g} {r['tick']:>6g}  {r['listed'] or '':<10}  "
+            f"{st:<3} {r['name']}"
+        )
+    print(f"{len(rows)} instruments")
     return 0
