@@ -68,7 +68,7 @@ def main() -> None:
     from easyquant.data import make_source
     from easyquant.data.ingest import ingest
     from easyquant.live.bars import History
-    from easyquant.live.ledger import Store
+    from easyquant.live.journal import Store
     from easyquant.live.service import LiveService, SessionConfig
 
     home = Path(tempfile.mkdtemp(prefix="eqbench-live-"))

@@ -150,7 +150,7 @@ def config_from_args(args: argparse.Namespace) -> Any:
     """Build the SessionConfig ``easyquant live`` describes for a new session (ConfigError
     naming the option); None without --strategy and --symbols (a stored session started
     again: see :func:`merge_options`)."""
-    from easyquant.live.service import SessionConfig
+    from easyquant.live.config import SessionConfig
 
     if not args.session:
         raise ConfigError("--session: required (a name for the session)")
@@ -182,8 +182,9 @@ def _ready() -> Any:
 
 
 def _run(args: argparse.Namespace) -> int:
-    from easyquant.live.ledger import Store
-    from easyquant.live.service import LiveService, SessionConfig
+    from easyquant.live.config import SessionConfig
+    from easyquant.live.journal import Store
+    from easyquant.live.service import LiveService
 
     config = config_from_args(args)
     if config is not None:
@@ -218,7 +219,7 @@ def _conn() -> Any:
 
 
 def _halt(args: argparse.Namespace) -> int:
-    from easyquant.live.ledger import halt_session
+    from easyquant.live.sessions import halt_session
 
     conn = _conn()
     try:
@@ -234,7 +235,7 @@ def _halt(args: argparse.Namespace) -> int:
 
 
 def _resume(args: argparse.Namespace) -> int:
-    from easyquant.live.ledger import resume_session
+    from easyquant.live.sessions import resume_session
 
     conn = _conn()
     try:
@@ -246,7 +247,7 @@ def _resume(args: argparse.Namespace) -> int:
 
 
 def _status(args: argparse.Namespace) -> int:
-    from easyquant.live.ledger import get_session, list_sessions
+    from easyquant.live.queries import get_session, list_sessions
 
     conn = _conn()
     try:

@@ -31,7 +31,8 @@ from easyquant.backtest import market as mk
 from easyquant.backtest.market import MarketProfile
 from easyquant.live.bars import BarEvent
 from easyquant.live.broker import Broker, OrderRequest
-from easyquant.live.ledger import OrderRow, Store
+from easyquant.live.journal import Store
+from easyquant.live.records import OrderRow
 from easyquant.live.risk import RiskLimits, check_order
 from easyquant.strategy.base import ORDER_KINDS, Target
 

@@ -20,7 +20,9 @@ from easyquant.config import Settings
 from easyquant.data._freq import parse_freq
 from easyquant.db import connect
 from easyquant.errors import ConfigError, DataError, NotFoundError
-from easyquant.live.ledger import SessionRow, Store, ns_of, session_rows, ts_of
+from easyquant.live.journal import Store
+from easyquant.live.queries import session_rows
+from easyquant.live.records import SessionRow, ns_of, ts_of
 
 DAY_NS = 86_400_000_000_000
 REL = 1e-9
@@ -46,7 +48,7 @@ class NoBars(DataError):
 def session_bounds(row: SessionRow, date: str) -> tuple[int, int]:
     """The date's bounds (ns, UTC, half-open) for a session: the UTC day for daily bars, the
     exchange's trading date for intraday bars."""
-    from easyquant.live.service import SessionConfig
+    from easyquant.live.config import SessionConfig
 
     profile = SessionConfig.from_row(row).profile()
     return _day_bounds(date, row.freq, int(profile.utc_offset_hours * 3600e9))
@@ -64,7 +66,7 @@ def check_parity(settings: Settings, session: str, date: str) -> dict[str, Any]:
     """
     from easyquant.backtest.engine import BacktestConfig
     from easyquant.backtest.runner import run_backtest
-    from easyquant.live.service import SessionConfig
+    from easyquant.live.config import SessionConfig
     from easyquant.strategy.base import Bars
 
     store = Store(settings, session)

@@ -20,163 +20,30 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
-import re
 import signal
 import threading
 import time
-from collections.abc import Sequence
-from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from easyquant import status
-from easyquant.backtest.engine import FILLS
-from easyquant.backtest.market import MarketProfile, get_profile
 from easyquant.config import Settings, get_settings
 from easyquant.errors import ConfigError, DatabaseError, StrategyError
 from easyquant.live.bars import BarEvent, BarGuard, History, Refusal
-from easyquant.live.broker import BROKERS, Broker, BrokerUnavailable, make_broker
-from easyquant.live.feeds import FEEDS, Feed, make_feed, parse_speed
-from easyquant.live.ledger import DatabaseUnavailable, SessionRow, Store, ts_of
+from easyquant.live.broker import Broker, BrokerUnavailable, make_broker
+from easyquant.live.config import IDENTITY, SessionConfig
+from easyquant.live.crash import crash_hook
+from easyquant.live.feeds import Feed, make_feed
+from easyquant.live.journal import Store
 from easyquant.live.orders import Halt, OrderManager
-from easyquant.live.risk import RiskLimits, check_loss
-from easyquant.strategy.base import Strategy
+from easyquant.live.reconcile import reconcile
+from easyquant.live.records import DatabaseUnavailable, ts_of
+from easyquant.live.risk import check_loss
+
+__all__ = ["LiveService", "SessionConfig", "run_session"]
 
 log = logging.getLogger(__name__)
 
-SESSION_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._\-]{0,63}$")
 DAY_NS = 86_400_000_000_000
-CRASH_ENV = "EASYQUANT_LIVE_CRASH"
-CRASH_POINTS = (
-    "after_write_ahead",
-    "after_submit",
-    "after_record",
-    "before_flush",
-    "after_flush",
-    "after_halt",
-    "after_flatten",
-)
-# What must match when a stored session is started again.
-IDENTITY = (
-    "strategy",
-    "params",
-    "symbols",
-    "market",
-    "freq",
-    "feed",
-    "broker",
-    "fill",
-    "cash",
-    "commission",
-    "min_commission",
-    "stamp_duty",
-    "slippage_bps",
-    "seed",
-)
-
-
-@dataclass
-class SessionConfig:
-    """Everything a session is started with (what ``easyquant live`` takes)."""
-
-    session: str
-    strategy: str
-    symbols: list[str]
-    params: dict[str, Any] = field(default_factory=dict)
-    market: str = "us"
-    broker: str = "paper"
-    feed: str = "replay"
-    freq: str = "1d"
-    speed: str | float | None = None
-    start: str | None = None
-    end: str | None = None
-    seed: int = 42
-    cash: float = 100_000.0
-    fill: str = "next_open"
-    commission: float | None = None
-    min_commission: float | None = None
-    stamp_duty: float | None = None
-    slippage_bps: float | None = None
-    risk: dict[str, Any] = field(default_factory=dict)
-    heartbeat: float = 5.0
-
-    def validate(self) -> Strategy:
-        """Check every field; return the strategy instance. ConfigError names the field."""
-        from easyquant.data._freq import parse_freq
-        from easyquant.data.sources import check_symbol
-        from easyquant.strategy.registry import make_strategy
-
-        if not isinstance(self.session, str) or not SESSION_RE.match(self.session):
-            raise ConfigError(
-                f"session: expected 1-64 letters, digits, '.', '_' or '-', got {self.session!r}"
-            )
-        if not self.symbols:
-            raise ConfigError("symbols: expected at least one symbol")
-        for s in self.symbols:
-            check_symbol(s)
-        if len(set(self.symbols)) != len(self.symbols):
-            raise ConfigError(f"symbols: duplicated symbol in {','.join(self.symbols)}")
-        if self.feed not in FEEDS:
-            raise ConfigError(f"feed: expected one of {', '.join(FEEDS)}, got {self.feed!r}")
-        if self.broker not in BROKERS:
-            raise ConfigError(f"broker: expected one of {', '.join(BROKERS)}, got {self.broker!r}")
-        if self.fill not in FILLS:
-            raise ConfigError(f"fill: expected one of {', '.join(FILLS)}, got {self.fill!r}")
-        if not (isinstance(self.cash, int | float) and 0 < self.cash < float("inf")):
-            raise ConfigError(f"cash: must be > 0, got {self.cash!r}")
-        if not (isinstance(self.heartbeat, int | float) and 0.1 <= self.heartbeat <= 300):
-            raise ConfigError(f"heartbeat: must be 0.1 to 300 seconds, got {self.heartbeat!r}")
-        self.freq = parse_freq(self.freq).name  # "1D" and "1d" are one frequency
-        parse_speed(self.speed)
-        self.profile()
-        RiskLimits.from_dict(self.risk)
-        strategy = make_strategy(self.strategy, dict(self.params))
-        self.params = strategy.param_values
-        return strategy
-
-    def profile(self) -> MarketProfile:
-        return get_profile(
-            self.market,
-            commission=self.commission,
-            min_commission=self.min_commission,
-            stamp_duty=self.stamp_duty,
-            slippage_bps=self.slippage_bps,
-        )
-
-    def limits(self) -> RiskLimits:
-        return RiskLimits.from_dict(self.risk)
-
-    def stored(self) -> dict[str, Any]:
-        out = asdict(self)
-        out["risk"] = self.limits().as_dict()
-        return out
-
-    @classmethod
-    def from_row(cls, row: SessionRow) -> SessionConfig:
-        cfg = dict(row.config)
-        known = {f for f in cls.__dataclass_fields__}
-        return cls(**{k: v for k, v in cfg.items() if k in known})
-
-
-def _crash_hook() -> Any:
-    """``EASYQUANT_LIVE_CRASH=point:n`` kills the process (SIGKILL) the n-th time it reaches
-    ``point`` (one of CRASH_POINTS): fault-injection tests use it to crash exactly between
-    writing an order and recording the venue's answer."""
-    spec = os.environ.get(CRASH_ENV, "")
-    if not spec:
-        return lambda point: None
-    point, _, n = spec.partition(":")
-    if point not in CRASH_POINTS:
-        raise ConfigError(f"{CRASH_ENV}: expected one of {', '.join(CRASH_POINTS)}, got {point!r}")
-    target = int(n or 1)
-    seen = {"n": 0}
-
-    def hit(where: str) -> None:
-        if where == point:
-            seen["n"] += 1
-            if seen["n"] >= target:
-                os.kill(os.getpid(), signal.SIGKILL)
-
-    return hit
 
 
 class LiveService:
@@ -215,7 +82,7 @@ class LiveService:
         self._flush_now = False
         self._last_flush = time.monotonic()
         self.at_close = config.fill == "close"
-        self.crash = _crash_hook()
+        self.crash = crash_hook()
         self.om = OrderManager(
             config.session,
             config.symbols,
@@ -248,8 +115,7 @@ class LiveService:
         self.paused = False
         self.last_outage_s: float | None = None
         self._pending_message: str | None = None
-        self._beat_stop = threading.Event()
-        self._beat: threading.Thread | None = None
+        self._last_report = time.monotonic()
         self.state = "running"
 
     # ----- start-up -------------------------------------------------------------------------
@@ -290,40 +156,7 @@ class LiveService:
         row = self.store.load_session()
         assert row is not None
         self.store.load_ledger()
-        for o in self.store.load_orders(active=True):
-            rep = self.broker.order(o.client_order_id)
-            if rep is None:
-                if row.last_bar_ts is not None and o.bar_ts <= row.last_bar_ts:
-                    self.store.cancel(o, "never reached the venue; its bar has passed")
-                continue  # never reached the venue: sent when its bar is processed again
-            new = self.store.record(o, rep)
-            self.store.event(
-                "reconcile",
-                f"order {o.client_order_id}: the venue had it "
-                f"({rep.status}, {len(new)} fill(s)) but the ledger had not "
-                "recorded its acknowledgement",
-                {"order": o.client_order_id},
-            )
-        known = {o.client_order_id: o for o in self.store.load_orders()}
-        for _, f in self.broker.fills():
-            if f.fill_id in self.store.fill_ids:
-                continue
-            order = known.get(f.client_order_id)
-            rep = self.broker.order(f.client_order_id)
-            if order is None or rep is None:
-                self.store.event(
-                    "reconcile_mismatch",
-                    f"venue fill {f.fill_id} belongs to an order the ledger does not know",
-                    {"fill": f.fill_id},
-                )
-                continue
-            self.store.record(order, rep)
-            self.store.event(
-                "reconcile",
-                f"fill {f.fill_id} made while the service was down recorded",
-                {"fill": f.fill_id},
-            )
-        self._compare_with_venue()
+        reconcile(self.store, self.broker, row.last_bar_ts)
         row = self.store.load_session()
         assert row is not None
         events = self.store.load_events()
@@ -361,23 +194,6 @@ class LiveService:
         mk.slipped(mk.BUY, mk.trigger_price(mk.BUY, 0, 0.0, 1.0, 1.0, 1.0, 1.0, False), cfg)
         mk.round_lot(mk.target_quantity(0.5, 100.0, 1.0, cfg), 1.0)
         mk.awaits_one_lot(0.5, 0.0, 0.0)
-
-    def _compare_with_venue(self) -> None:
-        venue_pos = self.broker.positions()
-        mine = {s: p.quantity for s, p in self.store.positions.items() if p.quantity != 0}
-        diffs = []
-        for sym in sorted(set(venue_pos) | set(mine)):
-            a, b = mine.get(sym, 0.0), venue_pos.get(sym, 0.0)
-            if abs(a - b) > 1e-9 * max(1.0, abs(b)):
-                diffs.append(f"{sym}: ledger {a:g}, venue {b:g}")
-        cash, vcash = self.store.cash, self.broker.cash()
-        if abs(cash - vcash) > 1e-6 * max(1.0, abs(vcash)):
-            diffs.append(f"cash: ledger {cash:.2f}, venue {vcash:.2f}")
-        if diffs:
-            reason = "reconciliation found differences: " + "; ".join(diffs)
-            self.store.event("reconcile_mismatch", reason, {"differences": diffs})
-            self.store.set_halt(reason, flatten=False)
-            log.error("session %s: %s", self.config.session, reason)
 
     # ----- the loop -------------------------------------------------------------------------
     def run(self) -> str:
@@ -424,7 +240,7 @@ class LiveService:
             heartbeat_interval=float(cfg.heartbeat),
         )
         self._install_signals()
-        self._start_heartbeat()
+        self.tracker.start_heartbeats()  # "alive" while the feed waits for its next bar
         try:
             again = True
             while again and not self.stop.is_set():
@@ -433,6 +249,7 @@ class LiveService:
                     if not self.handle(ev):
                         again = True  # after an outage: from the last stored bar
                         break
+                    self._report()
                     if self.stop.is_set():
                         break
             self.state = "stopped" if self.stop.is_set() else "finished"
@@ -444,9 +261,7 @@ class LiveService:
         return self.state
 
     def _finish(self, message: str) -> None:
-        self._beat_stop.set()
-        if self._beat is not None:
-            self._beat.join(timeout=5)
+        self.tracker.stop_heartbeats()
         try:
             self.store.set_state(self.state, message)  # stores the staged bars with it
         except DatabaseError as exc:
@@ -665,25 +480,18 @@ class LiveService:
             **om.latency_ms(),
         }
 
-    def _start_heartbeat(self) -> None:
-        def beat() -> None:
-            while not self._beat_stop.wait(float(self.config.heartbeat)):
-                msg = self._pending_message
-                try:
-                    metrics = self.metrics()
-                except Exception:  # a snapshot taken mid-update; try again next beat
-                    continue
-                if msg is not None:
-                    stored = self.tracker.update(message=msg, metrics=metrics)
-                    if stored and self._pending_message == msg:
-                        self._pending_message = None
-                else:
-                    self.tracker.heartbeat(**metrics)
-
-        self._beat = threading.Thread(
-            target=beat, name=f"live-heartbeat-{self.config.session}", daemon=True
-        )
-        self._beat.start()
+    def _report(self) -> None:
+        """Once per heartbeat interval, after a bar: the session's metrics, with the message
+        that is waiting to be shown (if any) until it is stored."""
+        now = time.monotonic()
+        if now - self._last_report < float(self.config.heartbeat):
+            return
+        self._last_report = now
+        msg = self._pending_message
+        if msg is None:
+            self.tracker.heartbeat(**self.metrics())
+        elif self.tracker.update(message=msg, metrics=self.metrics()):
+            self._pending_message = None
 
     def _install_signals(self) -> None:
         if threading.current_thread() is not threading.main_thread():
@@ -704,23 +512,3 @@ class LiveService:
 def run_session(config: SessionConfig, settings: Settings | None = None, **kw: Any) -> str:
     """Run one session to its end (or a stop); return its final state."""
     return LiveService(config, settings, **kw).run()
-
-
-def demo_config(
-    session: str = "demo", symbols: Sequence[str] = ("AAA", "BBB"), **overrides: Any
-) -> SessionConfig:
-    """The demo session ``make up`` starts: SMA crossover on a synthetic 24/7 feed, one bar a
-    second (1-minute bars at 60x), paper broker."""
-    base: dict[str, Any] = {
-        "session": session,
-        "strategy": "sma_cross",
-        "symbols": list(symbols),
-        "params": {"fast": 5, "slow": 20},
-        "market": "crypto",
-        "feed": "synthetic",
-        "freq": "1m",
-        "speed": 60.0,
-        "broker": "paper",
-    }
-    base.update(overrides)
-    return SessionConfig(**base)

@@ -1,7 +1,8 @@
 """REST routes for live trading: sessions (positions, orders, fills, risk), equity curves, and
 halt / resume (the service acts on its next bar).
 
-Reads the tables ``easyquant.live.ledger`` writes; halt and resume only set the session's flags.
+Reads through ``easyquant.live.queries``; halt and resume (``easyquant.live.sessions``) only set
+the session's flags.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from fastapi import APIRouter, Body, HTTPException, Path
 from pydantic import BaseModel, ConfigDict, Field
 
 from easyquant.errors import NotFoundError
-from easyquant.live import ledger
+from easyquant.live import queries, sessions
 from monitor_api.deps import DbDep
 
 router = APIRouter(prefix="/api/live", tags=["live"])
@@ -96,14 +97,14 @@ class HaltRequest(BaseModel):
 @router.get("/sessions", response_model=SessionList)
 def list_sessions(db: DbDep) -> dict[str, Any]:
     """Every live session with its positions, open orders, recent fills and risk state."""
-    return {"sessions": ledger.list_sessions(db)}
+    return {"sessions": queries.list_sessions(db)}
 
 
 @router.get("/sessions/{session}", response_model=LiveSession)
 def get_session(session: SessionName, db: DbDep) -> dict[str, Any]:
     """One live session; 404 when unknown."""
     try:
-        return ledger.get_session(db, session)
+        return queries.get_session(db, session)
     except NotFoundError as exc:
         raise HTTPException(404, str(exc)) from exc
 
@@ -112,7 +113,7 @@ def get_session(session: SessionName, db: DbDep) -> dict[str, Any]:
 def session_equity(session: SessionName, db: DbDep) -> dict[str, Any]:
     """The session's equity after every bar (thinned to about 5,000 points)."""
     try:
-        return {"points": ledger.equity_points(db, session)}
+        return {"points": queries.equity_points(db, session)}
     except NotFoundError as exc:
         raise HTTPException(404, str(exc)) from exc
 
@@ -124,7 +125,7 @@ def halt(
     """Halt a session (optionally flattening); it stops sending orders from its next bar."""
     req = body or HaltRequest()
     try:
-        return ledger.halt_session(db, session, reason=req.reason, flatten=req.flatten)
+        return sessions.halt_session(db, session, reason=req.reason, flatten=req.flatten)
     except NotFoundError as exc:
         raise HTTPException(404, str(exc)) from exc
 
@@ -133,6 +134,6 @@ def halt(
 def resume(session: SessionName, db: DbDep) -> dict[str, Any]:
     """Resume a halted session; it trades again from its next bar."""
     try:
-        return ledger.resume_session(db, session)
+        return sessions.resume_session(db, session)
     except NotFoundError as exc:
         raise HTTPException(404, str(exc)) from exc

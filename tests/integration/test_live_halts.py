@@ -15,8 +15,8 @@ import pytest
 
 from easyquant.cli import main
 from easyquant.config import Settings
-from easyquant.live.ledger import halt_session
 from easyquant.live.service import LiveService, SessionConfig
+from easyquant.live.sessions import halt_session
 from tests.conftest import REPO
 from tests.unit.live.support import (
     ListFeed,

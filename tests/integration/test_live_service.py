@@ -15,7 +15,7 @@ from easyquant.backtest.runner import run_backtest
 from easyquant.cli import main
 from easyquant.config import Settings
 from easyquant.live.bars import History
-from easyquant.live.ledger import Store
+from easyquant.live.journal import Store
 from easyquant.live.service import LiveService, SessionConfig
 from tests.unit.live.support import (
     ListFeed,

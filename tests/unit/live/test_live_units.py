@@ -12,11 +12,12 @@ import pytest
 
 from easyquant.errors import ConfigError
 from easyquant.live.bars import BarGuard, History, LiveBar, events_from_frames
+from easyquant.live.config import SessionConfig
+from easyquant.live.crash import crash_hook
 from easyquant.live.feeds import SyntheticFeed, make_feed, parse_speed
-from easyquant.live.ledger import Position
 from easyquant.live.orders import EngineState
+from easyquant.live.records import Position
 from easyquant.live.risk import RiskLimits, check_loss, check_order
-from easyquant.live.service import SessionConfig, _crash_hook
 from easyquant.strategy.base import Bars
 from tests.unit.live.support import bar, event
 
@@ -228,7 +229,7 @@ def test_session_config_names_the_bad_field(change, needle):
 def test_crash_hook_refuses_an_unknown_point(monkeypatch):
     monkeypatch.setenv("EASYQUANT_LIVE_CRASH", "somewhere:1")
     with pytest.raises(ConfigError, match="EASYQUANT_LIVE_CRASH"):
-        _crash_hook()
+        crash_hook()
 
 
 def test_synthetic_feed_follows_the_calendar_and_is_reproducible():
