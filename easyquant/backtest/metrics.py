@@ -181,16 +181,6 @@ def new_accumulators(bench: np.ndarray | None = None) -> tuple[np.ndarray, np.nd
     return acc, np.zeros(N_IACC, dtype=np.int64)
 
 
-@njit(cache=True, nogil=True, inline="always")
-def _valid(x: float) -> float:
-    return 1.0 if x == x else 0.0
-
-
-@njit(cache=True, nogil=True, inline="always")
-def _or_zero(x: float) -> float:
-    return x if x == x else 0.0
-
-
 @njit(cache=True, nogil=True, fastmath={"reassoc"})
 def bench_stats(close: np.ndarray) -> np.ndarray:
     """Return [count, mean, squared deviations] of the benchmark's bar returns from bar 1 (nan

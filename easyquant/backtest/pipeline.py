@@ -337,18 +337,6 @@ def run_batch(
     return out
 
 
-def progress_of(parent_id: str, settings: Settings | None = None) -> tuple[int, int]:
-    """Return (finished points, all points) of ``parent_id``."""
-    from easyquant.db import connect
-
-    conn = connect(settings or get_settings())
-    try:
-        kids = child_runs(conn, parent_id)
-    finally:
-        conn.close()
-    return sum(k["state"] != "running" for k in kids), len(kids)
-
-
 def finalize(
     req: Mapping[str, Any], parent_id: str, settings: Settings | None = None
 ) -> dict[str, Any]:

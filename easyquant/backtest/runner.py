@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping
 from functools import cached_property
 from typing import Any
@@ -202,10 +201,3 @@ def run_backtest(
     ppy = periods_per_year(bars.index.asi8, config.market.periods_per_year)
     decisions, sim, metrics = evaluate(strategy, prep, bench, ppy)
     return BacktestResult(strategy, bars, config, decisions, sim, metrics)
-
-
-def finite_or_none(value: Any) -> Any:
-    """Return ``value`` with non-finite floats replaced by None (JSON and SQL friendly)."""
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    return value

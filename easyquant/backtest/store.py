@@ -55,14 +55,8 @@ class RunSpec:
 
 def start_run(conn: psycopg2.extensions.connection, run_id: str, spec: RunSpec) -> None:
     """Create (or reset) run ``run_id`` as running, with its parameters."""
-    start_runs(conn, [(run_id, spec)])
-
-
-def start_runs(conn: psycopg2.extensions.connection, runs: Sequence[tuple[str, RunSpec]]) -> None:
-    """Create (or reset) several runs as running, in one transaction (parents first)."""
     with transaction(conn) as cur:
-        for run_id, spec in runs:
-            _start(cur, run_id, spec)
+        _start(cur, run_id, spec)
 
 
 def start_sweep(
@@ -272,17 +266,6 @@ def finish_parent(
         )
         if cur.rowcount != 1:
             raise NotFoundError(f"backtest run {parent_id}: not found (start_run first)")
-
-
-def set_ranks(conn: psycopg2.extensions.connection, ranked_ids: Iterable[str]) -> None:
-    """Store the 1-based rank of each run id, in order."""
-    with transaction(conn) as cur:
-        psycopg2.extras.execute_values(
-            cur,
-            "UPDATE backtest_run AS r SET rank = v.rank FROM (VALUES %s) AS v(id, rank) "
-            "WHERE r.id = v.id",
-            [(rid, i + 1) for i, rid in enumerate(ranked_ids)],
-        )
 
 
 def thin(equity: pd.Series, limit: int = MAX_EQUITY_POINTS) -> pd.Series:

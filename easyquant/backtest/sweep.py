@@ -26,7 +26,6 @@ from easyquant.backtest.metrics import (
 from easyquant.backtest.runner import benchmark_close, evaluate
 from easyquant.errors import ConfigError
 from easyquant.strategy.base import Bars, Strategy
-from easyquant.strategy.registry import load_strategy
 
 Grid = Mapping[str, Sequence[Any]]
 
@@ -273,7 +272,3 @@ def stitch(windows: Sequence[Window], cash: float) -> np.ndarray:
         parts.append(e[1:] if parts else e)
         level = e[-1]
     return np.concatenate(parts) if parts else np.array([cash])
-
-
-def load_class(spec: str) -> type[Strategy]:
-    return load_strategy(spec)

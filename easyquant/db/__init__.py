@@ -1,6 +1,7 @@
 """Database access: connections, the embedded default server and versioned SQL migrations."""
 
-from easyquant.db.connection import connect, ensure_database, ensure_ready, transaction
+from easyquant.db.connection import connect, ensure_database, transaction
 from easyquant.db.migrate import migrate
+from easyquant.db.ready import ensure_ready
 
 __all__ = ["connect", "ensure_database", "ensure_ready", "migrate", "transaction"]

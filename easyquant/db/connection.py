@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from contextlib import contextmanager
 from urllib.parse import urlsplit
@@ -73,17 +74,4 @@ def database_name(settings: Settings) -> str:
     return urlsplit(settings.dsn()).path.lstrip("/")
 
 
-def ensure_ready(settings: Settings | None = None, *, start_embedded: bool = True) -> Settings:
-    """Make the database usable: start the embedded server if it is the default, create, migrate."""
-    from easyquant.db.embedded import EmbeddedPostgres
-    from easyquant.db.migrate import migrate
-
-    settings = settings or get_settings()
-    if settings.embedded and start_embedded:
-        EmbeddedPostgres(settings).start()
-    ensure_database(settings, database_name(settings))
-    migrate(settings)
-    return settings
-
-
-psycopg2.extras.register_default_jsonb(loads=__import__("json").loads, globally=True)
+psycopg2.extras.register_default_jsonb(loads=json.loads, globally=True)
