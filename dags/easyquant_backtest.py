@@ -1,7 +1,8 @@
 """EasyQuant backtest: one strategy, or a parameter grid spread over workers, on the lake.
 
-``validate`` checks the Params (strategy, parameters, grid, market, costs) and that the lake
-holds bars for every symbol in the period; it stores nothing. ``plan`` (a setup task) creates
+``validate`` parses the Params into a ``BacktestRequest`` (strategy, parameters, grid, market,
+costs, period: ``easyquant.backtest.request``) and checks that the lake holds bars for every
+symbol in the period; it stores nothing. ``plan`` (a setup task) creates
 the run and one child run per grid point, and splits the points into batches; ``run_points``
 is mapped over the batches (dynamic task mapping), so a sweep spreads over the workers;
 ``rank_and_store`` (its teardown: it runs even when a point failed) ranks the points and gives
@@ -11,8 +12,9 @@ error. Nothing is left half-stored.
 Scheduled on the ETL DAG's asset ``easyquant://lake/bars``: after each nightly ingest it
 backtests the Params' defaults on the symbols and frequency the ingest just stored.
 
-This file stays thin so it parses in milliseconds: only ``airflow.sdk``, ``pendulum`` and the
-standard library at the top; EasyQuant (pandas, numba) is imported inside the tasks.
+This file holds only the Params and the wiring, so it parses in milliseconds: ``airflow.sdk``,
+``pendulum`` and the standard library at the top; EasyQuant (pydantic, pandas, numba) is
+imported inside the tasks, in ``easyquant.backtest.pipeline`` where it is unit-tested.
 """
 
 from __future__ import annotations
@@ -187,20 +189,17 @@ def _parent_id() -> str:
 
 def _request(ctx: Any) -> dict[str, Any]:
     """The run's Params; an asset-triggered run takes symbols and frequency from the event."""
+    from easyquant.backtest.request import lake_event_fields
+
     params = dict(ctx["params"])
     run_type = ctx["dag_run"].run_type
-    if str(getattr(run_type, "value", run_type)) == "asset_triggered":
-        try:
-            events = ctx["triggering_asset_events"][LAKE_BARS]
-        except (KeyError, TypeError):
-            events = []
-        for event in events:
-            extra = event.extra or {}
-            if extra.get("symbols"):
-                params["symbols"] = list(extra["symbols"])
-            if extra.get("freq"):
-                params["freq"] = extra["freq"]
-    return params
+    if str(getattr(run_type, "value", run_type)) != "asset_triggered":
+        return params
+    try:
+        events = ctx["triggering_asset_events"][LAKE_BARS]
+    except (KeyError, TypeError):
+        events = []
+    return params | lake_event_fields([event.extra or {} for event in events])
 
 
 @dag(
@@ -226,18 +225,19 @@ def easyquant_backtest() -> None:
 
         with _progress("validate") as job:
             try:
-                req = check(_request(get_current_context()))
+                checked = check(_request(get_current_context()))
             except Exception as exc:
                 _fail_on_bad_input(exc)
                 raise
+            req = checked["request"]
             job.finish(
                 "success",
                 f"{req['strategy']} on {', '.join(req['symbols'])}: "
-                f"{req['points']} point(s), {sum(req['bars'].values())} bars",
-                points=req["points"],
-                bars=req["bars"],
+                f"{checked['points']} point(s), {sum(checked['bars'].values())} bars",
+                points=checked["points"],
+                bars=checked["bars"],
             )
-            return req
+            return checked
 
     @task
     def plan(req: dict[str, Any]) -> list[dict[str, Any]]:
@@ -249,9 +249,10 @@ def easyquant_backtest() -> None:
             batches = make_plan(req, parent)
             job.finish(
                 "success",
-                f"run {parent}: {req['points']} point(s) in {len(batches)} task(s)",
+                f"run {parent}: {sum(len(b['points']) for b in batches)} point(s) in "
+                f"{len(batches)} task(s)",
                 run_id=parent,
-                points=req["points"],
+                points=sum(len(b["points"]) for b in batches),
                 tasks=len(batches),
             )
             return batches

@@ -22,7 +22,6 @@ import select
 import threading
 import time
 from collections import deque
-from collections.abc import Iterable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -31,15 +30,10 @@ import psycopg2.extensions
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from easyquant.config import Settings
-from easyquant.status import CHANNEL
+from easyquant.status_queries import fetch_components, is_stale, listen, public
 
 log = logging.getLogger(__name__)
 
-COLUMNS = (
-    "id, kind, name, state, progress, message, metrics, attrs, url, parent_id, "
-    "heartbeat_interval, started_at, heartbeat_at, updated_at, finished_at, seq"
-)
-_LIVE_STATES = ("queued", "running")
 BATCH_WINDOW = 0.005  # seconds: the shortest wait that gathers a burst of notifications
 MAX_BATCH_WINDOW = 0.025  # the longest, reached with many clients
 
@@ -52,104 +46,6 @@ def batch_window(clients: int) -> float:
     budget while the per-client wake-ups drop from hundreds to tens per second.
     """
     return min(MAX_BATCH_WINDOW, BATCH_WINDOW + 0.00015 * clients)
-
-
-def _iso(value: datetime | None) -> str | None:
-    return value.isoformat() if value is not None else None
-
-
-def is_stale(row: dict[str, Any], now: float) -> bool:
-    """Return True when a queued or running component missed 3 heartbeats."""
-    if row["state"] not in _LIVE_STATES:
-        return False
-    beat = row["_heartbeat_ts"]
-    return bool(now - beat > 3 * float(row["heartbeat_interval"]))
-
-
-def row_to_component(rec: tuple[Any, ...], now: float | None = None) -> dict[str, Any]:
-    """Turn a database row (COLUMNS order) into the component JSON of docs/contracts.md."""
-    (
-        cid,
-        kind,
-        name,
-        state,
-        progress,
-        message,
-        metrics,
-        attrs,
-        url,
-        parent_id,
-        interval,
-        started,
-        beat,
-        updated,
-        finished,
-        seq,
-    ) = rec
-    comp: dict[str, Any] = {
-        "id": cid,
-        "kind": kind,
-        "name": name,
-        "state": state,
-        "stale": False,
-        "progress": progress,
-        "message": message,
-        "metrics": metrics,
-        "attrs": attrs,
-        "url": url,
-        "parent_id": parent_id,
-        "heartbeat_interval": interval,
-        "started_at": _iso(started),
-        "heartbeat_at": _iso(beat),
-        "updated_at": _iso(updated),
-        "finished_at": _iso(finished),
-        "seq": seq,
-        "_heartbeat_ts": beat.timestamp(),
-    }
-    comp["stale"] = is_stale(comp, time.time() if now is None else now)
-    return comp
-
-
-def public(comp: dict[str, Any]) -> dict[str, Any]:
-    return {k: v for k, v in comp.items() if not k.startswith("_")}
-
-
-def fetch_components(
-    conn: psycopg2.extensions.connection,
-    *,
-    ids: Iterable[str] | None = None,
-    after_seq: int | None = None,
-    kind: str | None = None,
-    state: str | None = None,
-) -> list[dict[str, Any]]:
-    """Read components: all, or those with the given ids or a seq above ``after_seq``."""
-    where: list[str] = []
-    args: list[Any] = []
-    if ids is not None or after_seq is not None:
-        parts = []
-        if ids is not None:
-            parts.append("id = ANY(%s)")
-            args.append(list(ids))
-        if after_seq is not None:
-            parts.append("seq > %s")
-            args.append(after_seq)
-        where.append("(" + " OR ".join(parts) + ")")
-    if kind:
-        where.append("kind = %s")
-        args.append(kind)
-    if state:
-        where.append("state = %s")
-        args.append(state)
-    sql = f"SELECT {COLUMNS} FROM component"
-    if where:
-        sql += " WHERE " + " AND ".join(where)
-    sql += " ORDER BY seq"
-    with conn.cursor() as cur:
-        cur.execute(sql, args)
-        rows = cur.fetchall()
-    conn.commit()
-    now = time.time()
-    return [row_to_component(r, now) for r in rows]
 
 
 class Client:
@@ -311,12 +207,7 @@ class StatusBridge:
         while not self._stop.is_set():
             conn = None
             try:
-                conn = psycopg2.connect(
-                    self.settings.dsn(), connect_timeout=3, application_name="easyquant-listen"
-                )
-                conn.autocommit = True
-                with conn.cursor() as cur:
-                    cur.execute(f"LISTEN {CHANNEL}")
+                conn = listen(self.settings)
                 was_down = self.listener_state != "listening"
                 self.listener_state = "listening"
                 delay = 0.2

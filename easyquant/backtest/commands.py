@@ -101,26 +101,43 @@ def _pairs(items: list[str], option: str) -> dict[str, str]:
     return out
 
 
-def _job(args: argparse.Namespace) -> Any:
-    from easyquant.backtest.service import Job
+def _request(args: argparse.Namespace, *, search: bool = False) -> Any:
+    """Return the command line's :class:`BacktestRequest` (ConfigError naming the field)."""
+    from easyquant.backtest.request import BacktestRequest
 
-    symbols = [s.strip() for s in args.symbols.split(",") if s.strip()]
-    return Job(
-        strategy=args.strategy,
-        symbols=symbols,
-        start=args.start,
-        end=args.end,
-        params=_pairs(args.param, "--param"),
-        market=args.market,
-        cash=args.cash,
-        commission=args.commission,
-        min_commission=args.min_commission,
-        stamp_duty=args.stamp_duty,
-        slippage_bps=args.slippage_bps,
-        fill=args.fill,
-        freq=args.freq,
-        benchmark=args.benchmark,
-    )
+    raw: dict[str, Any] = {
+        name: getattr(args, name)
+        for name in (
+            "strategy",
+            "symbols",
+            "start",
+            "end",
+            "freq",
+            "market",
+            "cash",
+            "commission",
+            "min_commission",
+            "stamp_duty",
+            "slippage_bps",
+            "fill",
+            "benchmark",
+            "rank_by",
+        )
+    }
+    raw["params"] = _pairs(args.param, "--param")
+    if search:
+        raw["grid"] = _pairs(args.grid, "--grid")
+        if not raw["grid"]:
+            raise ConfigError("--grid: give at least one NAME=VALUES")
+        raw["random"] = getattr(args, "random", None)
+        raw["seed"] = getattr(args, "seed", None)
+    if getattr(args, "in_sample", None) is not None:
+        raw["walkforward"] = {
+            "in_sample": args.in_sample,
+            "out_of_sample": args.out_of_sample,
+            "step": args.step,
+        }
+    return BacktestRequest.parse(raw)
 
 
 def _settings(args: argparse.Namespace) -> Any:
@@ -132,15 +149,6 @@ def _settings(args: argparse.Namespace) -> Any:
     return ensure_ready(get_settings())
 
 
-def _parse_grid(args: argparse.Namespace) -> dict[str, list[str]]:
-    from easyquant.backtest.sweep import parse_values
-
-    grid = {k: parse_values(v) for k, v in _pairs(args.grid, "--grid").items()}
-    if not grid:
-        raise ConfigError("--grid: give at least one NAME=VALUES")
-    return grid
-
-
 def _dump(obj: Any) -> None:
     print(json.dumps(obj, default=str, allow_nan=False, indent=None))
 
@@ -148,11 +156,10 @@ def _dump(obj: Any) -> None:
 def _backtest(args: argparse.Namespace) -> int:
     from easyquant.backtest.service import execute
 
-    job = _job(args)
-    job.validate()
+    req = _request(args)
     settings = _settings(args)
     res = execute(
-        job,
+        req,
         settings=settings,
         store=not args.no_store,
         lookahead=args.check_lookahead,
@@ -163,7 +170,7 @@ def _backtest(args: argparse.Namespace) -> int:
     else:
         m = res.metrics
         print(
-            f"run {res.run_id}: {job.strategy} {','.join(job.symbols)} final equity "
+            f"run {res.run_id}: {req.label} final equity "
             f"{res.final_equity:,.2f}, return {m['total_return']:.2%}, sharpe "
             f"{_f(m['sharpe'])}, max drawdown {m['max_drawdown']:.2%}, trades {m['trades']}"
         )
@@ -179,16 +186,10 @@ def _f(v: Any) -> str:
 def _sweep(args: argparse.Namespace) -> int:
     from easyquant.backtest.service import execute_sweep
 
-    job = _job(args)
-    job.validate()
-    grid = _parse_grid(args)
+    req = _request(args, search=True)
     settings = _settings(args)
     run_id, ranked = execute_sweep(
-        job,
-        grid,
-        random=args.random,
-        seed=args.seed,
-        rank_by=args.rank_by,
+        req,
         settings=settings,
         store=not args.no_store,
         show_progress=not args.json,
@@ -219,17 +220,10 @@ def _sweep(args: argparse.Namespace) -> int:
 def _walkforward(args: argparse.Namespace) -> int:
     from easyquant.backtest.service import execute_walkforward
 
-    job = _job(args)
-    job.validate()
-    grid = _parse_grid(args)
+    req = _request(args, search=True)
     settings = _settings(args)
     run_id, windows, summary = execute_walkforward(
-        job,
-        grid,
-        in_sample=args.in_sample,
-        out_of_sample=args.out_of_sample,
-        step=args.step,
-        rank_by=args.rank_by,
+        req,
         settings=settings,
         store=not args.no_store,
         show_progress=not args.json,
@@ -269,8 +263,8 @@ def _walkforward(args: argparse.Namespace) -> int:
 
 
 def _report(args: argparse.Namespace) -> int:
+    from easyquant.backtest.queries import load_run
     from easyquant.backtest.report import write_report
-    from easyquant.backtest.store import load_run
     from easyquant.config import get_settings
     from easyquant.db import connect, ensure_ready
 

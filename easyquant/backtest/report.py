@@ -95,7 +95,7 @@ def _fmt(v: Any) -> str:
 
 
 def render(stored: dict[str, Any]) -> str:
-    """Return the HTML report of a run loaded with ``store.load_run``."""
+    """Return the HTML report of a run loaded with ``queries.load_run``."""
     run = stored["run"]
     equity: pd.Series = stored["equity"]
     trades: pd.DataFrame = stored["trades"]

@@ -1,28 +1,33 @@
-"""Load, run, check, store and report status: what the CLI and the DAG's tasks share."""
+"""Run a :class:`~easyquant.backtest.request.BacktestRequest` in-process: load, run, check,
+store and report status. The command line and the demo seed call these; the DAG's tasks share
+the loading (:func:`load_data`) and the stored form (``BacktestRequest.spec``)."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
 from easyquant import status
-from easyquant.backtest.engine import BacktestConfig
 from easyquant.backtest.lookahead import check_lookahead
-from easyquant.backtest.market import get_profile
 from easyquant.backtest.metrics import compute_metrics, periods_per_year
+from easyquant.backtest.request import BacktestRequest
 from easyquant.backtest.runner import BacktestResult, as_bars, run_backtest
-from easyquant.backtest.store import RunSpec, fail_run, finish_run, new_run_id, start_run
+from easyquant.backtest.store import (
+    RunSpec,
+    fail_run,
+    finish_run,
+    new_run_id,
+    point_id,
+    start_run,
+)
 from easyquant.backtest.sweep import (
     PointResult,
     Window,
-    check_rank_by,
-    grid_points,
-    random_points,
     run_sweep,
     stitch,
     walk_forward,
@@ -30,71 +35,7 @@ from easyquant.backtest.sweep import (
 )
 from easyquant.config import Settings, get_settings
 from easyquant.errors import ConfigError
-from easyquant.strategy.base import Bars, Strategy
-from easyquant.strategy.registry import load_strategy
-
-
-@dataclass
-class Job:
-    """One backtest request, as the CLI and DAG params give it."""
-
-    strategy: str
-    symbols: Sequence[str]
-    start: str | None = None
-    end: str | None = None
-    params: Mapping[str, Any] = field(default_factory=dict)
-    market: str = "us"
-    cash: float = 100_000.0
-    commission: float | None = None
-    min_commission: float | None = None
-    stamp_duty: float | None = None
-    slippage_bps: float | None = None
-    fill: str = "next_open"
-    freq: str = "1d"
-    benchmark: str | None = None
-
-    def strategy_class(self) -> type[Strategy]:
-        return load_strategy(self.strategy)
-
-    def make_strategy(self, params: Mapping[str, Any] | None = None) -> Strategy:
-        return self.strategy_class()(**dict(params if params is not None else self.params))
-
-    def config(self) -> BacktestConfig:
-        profile = get_profile(
-            self.market,
-            commission=self.commission,
-            min_commission=self.min_commission,
-            stamp_duty=self.stamp_duty,
-            slippage_bps=self.slippage_bps,
-        )
-        return BacktestConfig(
-            cash=self.cash, market=profile, fill=self.fill, benchmark=self.benchmark
-        )
-
-    def validate(self) -> None:
-        """Raise ConfigError for anything wrong before any data is read or run stored."""
-        if not self.symbols:
-            raise ConfigError("symbols: expected at least one symbol")
-        self.make_strategy()
-        self.config()
-        if self.start and self.end and pd.Timestamp(self.start) > pd.Timestamp(self.end):
-            raise ConfigError(f"period: start {self.start} is after end {self.end}")
-
-    def spec(
-        self, params: Mapping[str, Any], kind: str = "backtest", parent_id: str | None = None
-    ) -> RunSpec:
-        return RunSpec(
-            strategy=self.strategy,
-            symbols=list(self.symbols),
-            market=self.market,
-            params=dict(params),
-            config=self.config().as_dict(),
-            freq=self.freq,
-            start=self.start,
-            end=self.end,
-            kind=kind,
-            parent_id=parent_id,
-        )
+from easyquant.strategy.base import Bars
 
 
 @contextmanager
@@ -121,29 +62,55 @@ def stored_run(
         conn.close()
 
 
-def load_data(job: Job, settings: Settings | None = None) -> Bars:
-    """Read the job's bars from the lake (plus the benchmark when it is another symbol)."""
+@contextmanager
+def tracked_run(
+    req: BacktestRequest,
+    run_id: str,
+    spec: RunSpec,
+    *,
+    store: bool,
+    settings: Settings | None,
+    **attrs: Any,
+) -> Iterator[tuple[Any, status.Tracker]]:
+    """:func:`stored_run` reported as the ``backtest:<run id>`` status component; yield the
+    connection (None when not storing) and the tracker."""
+    with (
+        stored_run(run_id, spec, store=store, settings=settings) as conn,
+        status.track(
+            "backtest",
+            req.label,
+            component_id=f"backtest:{run_id}",
+            heartbeat_interval=30,
+            attrs={"run_id": run_id, **attrs},
+        ) as tracker,
+    ):
+        yield conn, tracker
+
+
+def load_data(req: BacktestRequest, settings: Settings | None = None) -> Bars:
+    """Read the request's bars from the lake."""
     from easyquant.data import load_bars
 
     frames = load_bars(
-        list(job.symbols), freq=job.freq, start=job.start, end=job.end, settings=settings
+        list(req.symbols), freq=req.freq, start=req.start, end=req.end, settings=settings
     )
     return as_bars(frames)
 
 
-def load_benchmark(job: Job, settings: Settings | None = None) -> pd.Series | None:
-    if not job.benchmark or job.benchmark in job.symbols:
+def load_benchmark(req: BacktestRequest, settings: Settings | None = None) -> pd.Series | None:
+    """Read the benchmark's closes when it is not one of the request's symbols."""
+    if not req.benchmark or req.benchmark in req.symbols:
         return None
     from easyquant.data import load_bars
 
     frames = load_bars(
-        [job.benchmark], freq=job.freq, start=job.start, end=job.end, settings=settings
+        [req.benchmark], freq=req.freq, start=req.start, end=req.end, settings=settings
     )
-    return frames[job.benchmark]["close"]
+    return frames[req.benchmark]["close"]
 
 
 def execute(
-    job: Job,
+    req: BacktestRequest,
     *,
     data: Bars | None = None,
     settings: Settings | None = None,
@@ -153,30 +120,20 @@ def execute(
     lookahead_cuts: int = 20,
     progress: Callable[[int, int], None] | None = None,
 ) -> BacktestResult:
-    """Run one backtest end to end: validate, load, (check look-ahead), run, store, report.
+    """Run one backtest end to end: load, (check look-ahead), run, store, report.
 
-    Bad input raises before anything is stored; a failure after the run started is stored as
-    a failed run with its error, and re-raised.
+    The request was checked when parsed; a failure after the run started is stored as a
+    failed run with its error, and re-raised.
     """
-    job.validate()
-    strategy = job.make_strategy()
+    strategy = req.make_strategy()
     run_id = run_id or new_run_id()
-    name = f"{job.strategy} {','.join(job.symbols)}"
-    with (
-        stored_run(run_id, job.spec(strategy.param_values), store=store, settings=settings) as conn,
-        status.track(
-            "backtest",
-            name,
-            component_id=f"backtest:{run_id}",
-            heartbeat_interval=30,
-            attrs={"run_id": run_id},
-        ) as tracker,
-    ):
+    spec = req.spec(strategy.param_values)
+    with tracked_run(req, run_id, spec, store=store, settings=settings) as (conn, tracker):
         tracker.progress(0.05, "loading data")
-        bars = data if data is not None else load_data(job, settings)
-        bench = load_benchmark(job, settings) if data is None else None
+        bars = data if data is not None else load_data(req, settings)
+        bench = load_benchmark(req, settings) if data is None else None
         tracker.progress(0.2, f"running on {len(bars)} bars")
-        result = run_backtest(strategy, bars, job.config(), benchmark=bench)
+        result = run_backtest(strategy, bars, req.config(), benchmark=bench)
         if lookahead:
             tracker.progress(0.5, "checking look-ahead")
             check_lookahead(
@@ -208,44 +165,27 @@ def _bar(desc: str, total: int, enabled: bool) -> Any:
 
 
 def execute_sweep(
-    job: Job,
-    grid: Mapping[str, Sequence[Any]],
+    req: BacktestRequest,
     *,
-    random: int | None = None,
-    seed: int = 0,
-    rank_by: str = "sharpe",
     data: Bars | None = None,
     settings: Settings | None = None,
     store: bool = True,
     run_id: str | None = None,
     show_progress: bool = True,
 ) -> tuple[str, list[PointResult]]:
-    """Run a grid (or ``random`` points of it) in-process; store the sweep and its ranked
-    points; return (run id, ranked results)."""
-    job.validate()
-    check_rank_by(rank_by)
-    cls = job.strategy_class()
-    points = (
-        random_points(cls, grid, random, seed, job.params)
-        if random
-        else grid_points(cls, grid, job.params)
-    )
+    """Run the request's grid (or ``random`` points of it) in-process; store the sweep and its
+    ranked points; return (run id, ranked results)."""
+    if not req.grid:
+        raise ConfigError("grid: give at least one parameter to search")
+    cls = req.strategy_class()
+    points = req.points()
     run_id = run_id or new_run_id()
-    spec = job.spec(
-        {"grid": {k: list(v) for k, v in grid.items()}, "random": random, "rank_by": rank_by},
-        kind="sweep",
-    )
-    with (
-        stored_run(run_id, spec, store=store, settings=settings) as conn,
-        status.track(
-            "backtest",
-            f"sweep {job.strategy} {','.join(job.symbols)}",
-            component_id=f"backtest:{run_id}",
-            heartbeat_interval=30,
-            attrs={"run_id": run_id, "points": len(points)},
-        ) as tracker,
+    spec = req.spec(req.search(), kind="sweep")
+    with tracked_run(req, run_id, spec, store=store, settings=settings, points=len(points)) as (
+        conn,
+        tracker,
     ):
-        bars = data if data is not None else load_data(job, settings)
+        bars = data if data is not None else load_data(req, settings)
         bar = _bar("sweep", len(points), show_progress)
 
         def on_progress(done: int, total: int) -> None:
@@ -255,50 +195,51 @@ def execute_sweep(
 
         try:
             ranked = run_sweep(
-                cls, points, bars, job.config(), rank_by=rank_by, progress=on_progress
+                cls, points, bars, req.config(), rank_by=req.rank_by, progress=on_progress
             )
         finally:
             bar.close()
         if conn is not None:
-            store_points(conn, run_id, job, ranked)
+            store_points(conn, run_id, req, ranked)
             finish_run(conn, run_id, metrics=ranked[0].metrics, rank=None)
         tracker.finish(
             "success",
             f"best {ranked[0].params}",
             points=len(ranked),
-            best=ranked[0].metrics.get(rank_by),
+            best=ranked[0].metrics.get(req.rank_by),
         )
     return run_id, ranked
 
 
-def point_id(parent_id: str, params: Mapping[str, Any]) -> str:
-    """Return the deterministic run id of a sweep point (idempotent re-runs)."""
-    import hashlib
-    import json
-
-    key = json.dumps(dict(sorted(params.items())), default=str)
-    return f"{parent_id}-{hashlib.sha1(key.encode()).hexdigest()[:10]}"
-
-
-def store_points(conn: Any, parent_id: str, job: Job, ranked: Sequence[PointResult]) -> None:
+def store_points(
+    conn: Any, parent_id: str, req: BacktestRequest, ranked: Sequence[PointResult]
+) -> None:
     """Store each point as a child run with its metrics and rank."""
     for i, r in enumerate(ranked):
         pid = point_id(parent_id, r.params)
-        start_run(conn, pid, job.spec(r.params, kind="point", parent_id=parent_id))
+        start_run(conn, pid, req.spec(r.params, kind="point", parent_id=parent_id))
         if r.error:
             fail_run(conn, pid, r.error)
         else:
             finish_run(conn, pid, metrics=r.metrics, rank=i + 1)
 
 
+#: Trade statistics that mean nothing for a stitched out-of-sample curve.
+_NOT_STITCHED = (
+    "trades",
+    "win_rate",
+    "profit_factor",
+    "expectancy",
+    "turnover",
+    "exposure",
+    "alpha",
+    "beta",
+)
+
+
 def execute_walkforward(
-    job: Job,
-    grid: Mapping[str, Sequence[Any]],
+    req: BacktestRequest,
     *,
-    in_sample: int,
-    out_of_sample: int,
-    step: int | None = None,
-    rank_by: str = "sharpe",
     data: Bars | None = None,
     settings: Settings | None = None,
     store: bool = True,
@@ -307,33 +248,16 @@ def execute_walkforward(
 ) -> tuple[str, list[Window], dict[str, Any]]:
     """Walk forward: optimise on each in-sample window, trade the winner out of sample; store
     each window (best params, out-of-sample metrics) and the stitched out-of-sample metrics."""
-    job.validate()
-    check_rank_by(rank_by)
-    cls = job.strategy_class()
-    points = grid_points(cls, grid, job.params)
+    wf = req.walkforward
+    if wf is None or not req.grid:
+        raise ConfigError("walkforward: give the windows (in_sample, out_of_sample) and a grid")
+    cls = req.strategy_class()
+    points = req.points()
     run_id = run_id or new_run_id()
-    spec = job.spec(
-        {
-            "grid": {k: list(v) for k, v in grid.items()},
-            "in_sample": in_sample,
-            "out_of_sample": out_of_sample,
-            "step": step,
-            "rank_by": rank_by,
-        },
-        kind="walkforward",
-    )
-    with (
-        stored_run(run_id, spec, store=store, settings=settings) as conn,
-        status.track(
-            "backtest",
-            f"walkforward {job.strategy} {','.join(job.symbols)}",
-            component_id=f"backtest:{run_id}",
-            heartbeat_interval=30,
-            attrs={"run_id": run_id},
-        ) as tracker,
-    ):
-        bars = data if data is not None else load_data(job, settings)
-        n_windows = len(walk_windows(len(bars), in_sample, out_of_sample, step))
+    spec = req.spec(req.search(), kind="walkforward")
+    with tracked_run(req, run_id, spec, store=store, settings=settings) as (conn, tracker):
+        bars = data if data is not None else load_data(req, settings)
+        n_windows = len(walk_windows(len(bars), wf.in_sample, wf.out_of_sample, wf.step))
         bar = _bar("walk-forward", n_windows, show_progress)
 
         def on_progress(done: int, total: int) -> None:
@@ -345,16 +269,16 @@ def execute_walkforward(
                 cls,
                 points,
                 bars,
-                job.config(),
-                in_sample=in_sample,
-                out_of_sample=out_of_sample,
-                step=step,
-                rank_by=rank_by,
+                req.config(),
+                in_sample=wf.in_sample,
+                out_of_sample=wf.out_of_sample,
+                step=wf.step,
+                rank_by=req.rank_by,
                 progress=on_progress,
             )
         finally:
             bar.close()
-        curve = stitch(windows, job.cash)
+        curve = stitch(windows, req.cash)
         idx = _stitched_index(windows, bars)
         summary = compute_metrics(
             curve,
@@ -362,37 +286,22 @@ def execute_walkforward(
             trade_pnl=np.array([]),
             traded_value=0.0,
             held=np.ones(len(curve), dtype=np.uint8),
-            ppy=periods_per_year(idx.asi8, job.config().market.periods_per_year),
+            ppy=periods_per_year(idx.asi8, req.config().market.periods_per_year),
         )
-        for key in (
-            "trades",
-            "win_rate",
-            "profit_factor",
-            "expectancy",
-            "turnover",
-            "exposure",
-            "alpha",
-            "beta",
-        ):
+        for key in _NOT_STITCHED:
             summary.pop(key, None)
         if conn is not None:
             for w in windows:
                 wid = f"{run_id}-w{w.index:03d}"
-                start_run(conn, wid, window_spec(job, w, run_id))
+                start_run(conn, wid, window_spec(req, w, run_id))
+                a = _position(bars, w.out_of_sample[0]) - 1
+                b = _position(bars, w.out_of_sample[1]) + 1
                 finish_run(
                     conn,
                     wid,
                     metrics=w.out_of_sample_metrics,
                     rank=w.index + 1,
-                    equity=pd.Series(
-                        w.equity,
-                        index=bars.index[
-                            _position(bars, w.out_of_sample[0]) - 1 : _position(
-                                bars, w.out_of_sample[1]
-                            )
-                            + 1
-                        ],
-                    ),
+                    equity=pd.Series(w.equity, index=bars.index[a:b]),
                     final_equity=float(w.equity[-1]),
                 )
             finish_run(
@@ -410,11 +319,11 @@ def execute_walkforward(
     return run_id, windows, summary
 
 
-def window_spec(job: Job, w: Window, parent_id: str) -> RunSpec:
+def window_spec(req: BacktestRequest, w: Window, parent_id: str) -> RunSpec:
     """The stored form of a walk-forward window: a point run over its out-of-sample period,
     its configuration carrying the window (index, in- and out-of-sample periods, in-sample
     metrics)."""
-    spec = job.spec(w.params, kind="point", parent_id=parent_id)
+    spec = req.spec(w.params, kind="point", parent_id=parent_id)
     config = {
         **spec.config,
         "walkforward_window": {

@@ -7,6 +7,7 @@ replaces its results (idempotent tasks).
 
 from __future__ import annotations
 
+import hashlib
 import json
 import math
 import uuid
@@ -28,6 +29,12 @@ MAX_EQUITY_POINTS = 5000
 def new_run_id() -> str:
     """Return a fresh run id."""
     return uuid.uuid4().hex[:16]
+
+
+def point_id(parent_id: str, params: Mapping[str, Any]) -> str:
+    """Return the deterministic run id of a point of ``parent_id`` (idempotent re-runs)."""
+    key = json.dumps(dict(sorted(params.items())), default=str)
+    return f"{parent_id}-{hashlib.sha1(key.encode()).hexdigest()[:10]}"
 
 
 def _num(v: Any) -> float | None:
@@ -197,33 +204,6 @@ def fail_run(conn: psycopg2.extensions.connection, run_id: str, error: str) -> N
         )
 
 
-def run_state(conn: psycopg2.extensions.connection, run_id: str) -> str | None:
-    """Return the state of run ``run_id``, or None when there is no such run."""
-    with conn.cursor() as cur:
-        cur.execute("SELECT state FROM backtest_run WHERE id = %s", (run_id,))
-        row = cur.fetchone()
-    conn.rollback()
-    return None if row is None else str(row[0])
-
-
-def child_runs(conn: psycopg2.extensions.connection, parent_id: str) -> list[dict[str, Any]]:
-    """Return the child runs of ``parent_id`` (id, state, error, final equity, params, metrics),
-    in id order."""
-    with conn.cursor(cursor_factory=psycopg2.extras.RealDictCursor) as cur:
-        cur.execute(
-            "SELECT r.id, r.state, r.error, r.final_equity, "
-            "COALESCE((SELECT jsonb_object_agg(name, value) FROM backtest_param p "
-            "WHERE p.run_id = r.id), '{}'::jsonb) AS params, "
-            "COALESCE((SELECT jsonb_object_agg(name, value) FROM backtest_metric m "
-            "WHERE m.run_id = r.id), '{}'::jsonb) AS metrics "
-            "FROM backtest_run r WHERE parent_id = %s ORDER BY r.id",
-            (parent_id,),
-        )
-        rows = [dict(r) for r in cur.fetchall()]
-    conn.rollback()
-    return rows
-
-
 def finish_parent(
     conn: psycopg2.extensions.connection, parent_id: str, ranked_ids: Sequence[str]
 ) -> None:
@@ -274,45 +254,3 @@ def thin(equity: pd.Series, limit: int = MAX_EQUITY_POINTS) -> pd.Series:
         return equity
     pos = np.unique(np.r_[np.linspace(0, len(equity) - 1, limit - 1).astype(int), len(equity) - 1])
     return equity.iloc[pos]
-
-
-def load_run(conn: psycopg2.extensions.connection, run_id: str) -> dict[str, Any]:
-    """Return a stored run: its row, params, metrics, trades (DataFrame), equity (Series) and
-    its child runs (sweep points, walk-forward windows)."""
-    with conn.cursor(cursor_factory=psycopg2.extras.RealDictCursor) as cur:
-        cur.execute("SELECT * FROM backtest_run WHERE id = %s", (run_id,))
-        run = cur.fetchone()
-        if run is None:
-            conn.rollback()
-            raise NotFoundError(f"backtest run {run_id!r}: not found")
-        cur.execute("SELECT name, value FROM backtest_param WHERE run_id = %s", (run_id,))
-        params = {r["name"]: r["value"] for r in cur.fetchall()}
-        cur.execute("SELECT name, value FROM backtest_metric WHERE run_id = %s", (run_id,))
-        metrics = {r["name"]: r["value"] for r in cur.fetchall()}
-        cur.execute("SELECT * FROM backtest_trade WHERE run_id = %s ORDER BY seq", (run_id,))
-        trades = pd.DataFrame(cur.fetchall())
-        cur.execute(
-            "SELECT ts, equity FROM backtest_equity WHERE run_id = %s ORDER BY ts", (run_id,)
-        )
-        rows = cur.fetchall()
-        cur.execute(
-            "SELECT r.id, r.rank, r.state, r.error, r.final_equity, "
-            "(SELECT jsonb_object_agg(name, value) FROM backtest_param p WHERE p.run_id = r.id)"
-            " AS params, (SELECT jsonb_object_agg(name, value) FROM backtest_metric m "
-            "WHERE m.run_id = r.id) AS metrics FROM backtest_run r WHERE parent_id = %s "
-            "ORDER BY r.rank NULLS LAST, r.id",
-            (run_id,),
-        )
-        children = [dict(r) for r in cur.fetchall()]
-    conn.rollback()
-    equity = pd.Series(
-        [r["equity"] for r in rows], index=pd.DatetimeIndex([r["ts"] for r in rows]), name="equity"
-    )
-    return {
-        "run": dict(run),
-        "params": params,
-        "metrics": metrics,
-        "trades": trades,
-        "equity": equity,
-        "children": children,
-    }

@@ -30,32 +30,6 @@ from easyquant.strategy.base import Bars, Strategy
 Grid = Mapping[str, Sequence[Any]]
 
 
-def parse_values(text: str) -> list[str]:
-    """Parse ``a,b,c`` or a range ``start:stop:step`` (stop inclusive) into value strings."""
-    text = text.strip()
-    if ":" in text and "," not in text:
-        parts = text.split(":")
-        if len(parts) not in (2, 3):
-            raise ConfigError(f"grid range {text!r}: expected start:stop[:step]")
-        try:
-            nums = [float(p) for p in parts]
-        except ValueError:
-            raise ConfigError(
-                f"grid range {text!r}: start, stop and step must be numbers"
-            ) from None
-        start, stop = nums[0], nums[1]
-        step = nums[2] if len(nums) == 3 else 1.0
-        if step <= 0 or stop < start:
-            raise ConfigError(f"grid range {text!r}: need stop >= start and step > 0")
-        count = math.floor((stop - start) / step + 1e-9) + 1
-        steps = [start + i * step for i in range(count)]
-        return [str(int(v)) if float(v).is_integer() else repr(v) for v in steps]
-    vals = [v.strip() for v in text.split(",") if v.strip()]
-    if not vals:
-        raise ConfigError(f"grid values {text!r}: empty")
-    return vals
-
-
 def grid_points(
     cls: type[Strategy], grid: Grid, fixed: Mapping[str, Any] | None = None
 ) -> list[dict[str, Any]]:

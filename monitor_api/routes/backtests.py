@@ -1,7 +1,7 @@
 """REST routes for stored backtests: the runs table, one run in full, and sweeps.
 
-Everything here reads the tables that ``easyquant.backtest.store`` writes (and the Parquet lake
-for prices); nothing writes.
+Everything here reads through ``easyquant.backtest.queries`` (and the Parquet lake for prices);
+nothing writes, and there is no SQL here.
 """
 
 from __future__ import annotations
@@ -14,13 +14,13 @@ from typing import Annotated, Any, Literal
 import numpy as np
 import pandas as pd
 import psycopg2.extensions
-import psycopg2.extras
 from fastapi import APIRouter, HTTPException, Path, Query
 from fastapi.exceptions import RequestValidationError
 from pydantic import BaseModel, Field
 
-from easyquant.backtest.metrics import METRIC_NAMES
-from easyquant.errors import EasyQuantError
+from easyquant.backtest import queries
+from easyquant.backtest.queries import SORT_FIELDS
+from easyquant.errors import ConfigError, EasyQuantError, NotFoundError
 from monitor_api.deps import DbDep, SettingsDep
 
 router = APIRouter(prefix="/api", tags=["backtests"])
@@ -28,22 +28,6 @@ router = APIRouter(prefix="/api", tags=["backtests"])
 RunKind = Literal["backtest", "sweep", "walkforward", "point"]
 RunId = Annotated[str, Path(min_length=1, max_length=200, description="A backtest run id")]
 
-# Columns of backtest_run a client may sort by, under their public names.
-SORT_FIELDS: dict[str, str] = {
-    "run_id": "r.id",
-    "kind": "r.kind",
-    "strategy": "r.strategy",
-    "market": "r.market",
-    "freq": "r.freq",
-    "start": "r.period_start",
-    "end": "r.period_end",
-    "state": "r.state",
-    "rank": "r.rank",
-    "final_equity": "r.final_equity",
-    "created_at": "r.created_at",
-    "finished_at": "r.finished_at",
-    "sweep_id": "sweep_id",
-}
 SORT_PATTERN = re.compile(r"^-?[a-z][a-z0-9_]{0,62}$")
 # Price bars sent for one symbol at most; longer series are merged into coarser OHLC bars.
 MAX_PRICE_BARS = 2000
@@ -175,25 +159,6 @@ def _bad_query(field: str, msg: str, value: Any) -> RequestValidationError:
     )
 
 
-def _known_metrics(db: psycopg2.extensions.connection) -> set[str]:
-    with db.cursor() as cur:
-        cur.execute("SELECT DISTINCT name FROM backtest_metric")
-        names = {r[0] for r in cur.fetchall()}
-    return names | set(METRIC_NAMES)
-
-
-_RUN_COLUMNS = """
-    r.id AS run_id, r.kind, r.strategy, r.symbols, r.market, r.freq,
-    r.period_start AS start, r.period_end AS "end", r.state, r.error, r.rank, r.final_equity,
-    r.created_at, r.finished_at, r.config,
-    CASE WHEN r.kind IN ('sweep', 'walkforward') THEN r.id ELSE r.parent_id END AS sweep_id,
-    COALESCE((SELECT jsonb_object_agg(p.name, p.value) FROM backtest_param p
-              WHERE p.run_id = r.id), '{}'::jsonb) AS params,
-    COALESCE((SELECT jsonb_object_agg(m.name, m.value) FROM backtest_metric m
-              WHERE m.run_id = r.id), '{}'::jsonb) AS metrics
-"""
-
-
 def _run(row: dict[str, Any]) -> dict[str, Any]:
     out = dict(row)
     out["metrics"] = _metrics(out["metrics"])
@@ -227,78 +192,26 @@ def list_backtests(
         raise _bad_query(
             "sort", "expected a field or metric name, optionally prefixed by '-'", sort
         )
-    desc = sort.startswith("-")
-    key = sort.lstrip("-")
-    join = ""
-    args: list[Any] = []
-    if key in SORT_FIELDS:
-        order = SORT_FIELDS[key]
-    elif key in _known_metrics(db):
-        join = "LEFT JOIN backtest_metric sm ON sm.run_id = r.id AND sm.name = %s"
-        args.append(key)
-        order = "sm.value"
-    else:
-        raise _bad_query(
-            "sort",
-            f"unknown sort key {key!r}: expected one of {', '.join(SORT_FIELDS)} "
-            "or a stored metric name",
-            sort,
-        )
-    where = []
-    if kind:
-        where.append("r.kind = %s")
-        args.append(kind)
-    if sweep_id:
-        where.append("(r.parent_id = %s OR r.id = %s)")
-        args += [sweep_id, sweep_id]
-    sql = (
-        f"SELECT {_RUN_COLUMNS} FROM backtest_run r {join} "
-        + (f"WHERE {' AND '.join(where)} " if where else "")
-        + f"ORDER BY {order} {'DESC' if desc else 'ASC'} NULLS LAST, r.created_at DESC, r.id "
-        "LIMIT %s"
-    )
-    args.append(limit)
-    with db.cursor(cursor_factory=psycopg2.extras.RealDictCursor) as cur:
-        cur.execute(sql, args)
-        rows = cur.fetchall()
+    try:
+        rows = queries.list_runs(db, sort=sort, limit=limit, kind=kind, sweep_id=sweep_id)
+    except ConfigError as exc:
+        raise _bad_query("sort", str(exc).removeprefix("sort: "), sort) from None
     return {"runs": [_run(r) for r in rows]}
 
 
 def _fetch_run(db: psycopg2.extensions.connection, run_id: str) -> dict[str, Any]:
-    with db.cursor(cursor_factory=psycopg2.extras.RealDictCursor) as cur:
-        cur.execute(f"SELECT {_RUN_COLUMNS} FROM backtest_run r WHERE r.id = %s", (run_id,))
-        row = cur.fetchone()
-    if row is None:
-        raise HTTPException(404, f"no backtest run with id {run_id!r}")
-    return _run(row)
+    try:
+        return _run(queries.get_run(db, run_id))
+    except NotFoundError as exc:
+        raise HTTPException(404, str(exc)) from None
 
 
 @router.get("/backtests/{run_id}", response_model=BacktestDetail)
 def get_backtest(run_id: RunId, db: DbDep, settings: SettingsDep) -> dict[str, Any]:
     """One run: its row, equity with drawdown, trades, and its symbols' prices for the period."""
     run = _fetch_run(db, run_id)
-    with db.cursor() as cur:
-        cur.execute(
-            "SELECT ts, equity FROM backtest_equity WHERE run_id = %s ORDER BY ts", (run_id,)
-        )
-        eq = cur.fetchall()
-        cur.execute("SELECT count(*) FROM backtest_trade WHERE run_id = %s", (run_id,))
-        (trades_total,) = cur.fetchone() or (0,)
-        cols = (
-            "symbol",
-            "entry_time",
-            "entry_price",
-            "exit_time",
-            "exit_price",
-            "quantity",
-            "pnl",
-            "fees",
-        )
-        cur.execute(
-            f"SELECT {', '.join(cols)} FROM backtest_trade WHERE run_id = %s ORDER BY seq LIMIT %s",
-            (run_id, MAX_TRADES),
-        )
-        trades = [dict(zip(cols, r, strict=True)) for r in cur.fetchall()]
+    eq = queries.equity_points(db, run_id)
+    trades, trades_total = queries.trades(db, run_id, MAX_TRADES)
     equity = _equity(eq)
     warnings: list[str] = []
     if int(trades_total) > len(trades):
@@ -408,13 +321,7 @@ def get_sweep(sweep_id: RunId, db: DbDep) -> dict[str, Any]:
         raise HTTPException(
             404, f"run {sweep_id!r} is a {run['kind']} run, not a sweep or walk-forward"
         )
-    with db.cursor(cursor_factory=psycopg2.extras.RealDictCursor) as cur:
-        cur.execute(
-            f"SELECT {_RUN_COLUMNS} FROM backtest_run r WHERE r.parent_id = %s "
-            "ORDER BY r.rank NULLS LAST, r.id",
-            (sweep_id,),
-        )
-        children = [_run(r) for r in cur.fetchall()]
+    children = [_run(r) for r in queries.sweep_runs(db, sweep_id)]
     grid = run["params"].get("grid") or {}
     grid = {k: list(v) for k, v in grid.items()} if isinstance(grid, dict) else {}
     names = list(grid) or _varying(c["params"] for c in children)

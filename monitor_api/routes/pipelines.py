@@ -13,6 +13,7 @@ from urllib.parse import quote
 
 import httpx
 from fastapi import APIRouter, HTTPException, Request
+from fastapi.exceptions import RequestValidationError
 from pydantic import BaseModel, ConfigDict, Field
 
 from easyquant.config import Settings
@@ -20,7 +21,6 @@ from monitor_api.deps import SettingsDep
 
 router = APIRouter(prefix="/api/pipelines", tags=["pipelines"])
 
-TRIGGERABLE = ("easyquant_etl", "easyquant_backtest")
 AIRFLOW_TIMEOUT = 15.0
 
 
@@ -162,7 +162,24 @@ def trigger(
     settings: SettingsDep,
 ) -> dict[str, Any]:
     """Create a manual run of ``easyquant_etl`` or ``easyquant_backtest`` with ``conf`` as its
-    params; return the run id and its page in the Airflow UI."""
+    params; return the run id and its page in the Airflow UI. A backtest's conf is checked
+    first, as the DAG will parse it (``BacktestRequest``): a bad field is a 422 naming it."""
+    if dag_id == "easyquant_backtest":
+        from easyquant.backtest.request import check_given
+
+        bad = check_given(body.conf)
+        if bad:
+            raise RequestValidationError(
+                [
+                    {
+                        "type": "value_error",
+                        "loc": ("body", "conf", *field.split(".")),
+                        "msg": msg,
+                        "input": body.conf.get(field.split(".")[0]),
+                    }
+                    for field, msg in bad
+                ]
+            )
     try:
         run = _client(request, settings).trigger(dag_id, body.conf, body.note)
     except AirflowError as exc:

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-import psycopg2
 from fastapi import APIRouter, HTTPException, Query, WebSocket
 
+from easyquant import status_queries
 from easyquant.status import STATES
-from monitor_api.bridge import fetch_components, public
+from easyquant.status_queries import database_answers, fetch_components, public
 from monitor_api.deps import BridgeDep, DbDep, SettingsDep, token_ok, websocket_token
 
 router = APIRouter(prefix="/api", tags=["status"])
@@ -21,12 +21,7 @@ assert set(StateName.__args__) == set(STATES)  # type: ignore[attr-defined]
 @router.get("/health")
 def health(bridge: BridgeDep, db: DbDep) -> dict[str, Any]:
     """Report whether the database answers, the listener's state and how many clients listen."""
-    try:
-        with db.cursor() as cur:
-            cur.execute("SELECT 1")
-        database = True
-    except psycopg2.Error:
-        database = False
+    database = database_answers(db)
     ok = database and bridge.listener_state == "listening"
     return {
         "status": "ok" if ok else "degraded",
@@ -53,24 +48,7 @@ def component_events(
 ) -> dict[str, Any]:
     """Return a component's event history, newest first."""
     _one(db, component_id)
-    with db.cursor() as cur:
-        cur.execute(
-            "SELECT id, at, state, progress, message, metrics FROM component_event "
-            "WHERE component_id = %s ORDER BY id DESC LIMIT %s",
-            (component_id, limit),
-        )
-        events = [
-            {
-                "id": r[0],
-                "at": r[1].isoformat(),
-                "state": r[2],
-                "progress": r[3],
-                "message": r[4],
-                "metrics": r[5],
-            }
-            for r in cur.fetchall()
-        ]
-    return {"events": events}
+    return {"events": status_queries.component_events(db, component_id, limit)}
 
 
 @router.get("/components/{component_id:path}")

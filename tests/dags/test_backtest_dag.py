@@ -108,7 +108,7 @@ def test_grid_runs_green_ranked_and_stored(lake, airflow_db, db):
     dr = run_dag(DAG_ID, conf=CONF)
     assert "success" in str(dr.state).lower(), dr.state
     from easyquant.backtest.pipeline import parent_run_id
-    from easyquant.backtest.store import load_run
+    from easyquant.backtest.queries import load_run
 
     parent = parent_run_id(DAG_ID, dr.run_id)
     stored = load_run(db, parent)
@@ -181,7 +181,7 @@ def test_single_run_in_batches_without_grid(lake, airflow_db, db):
     dr = run_dag(DAG_ID, conf=conf)
     assert "success" in str(dr.state).lower(), dr.state
     from easyquant.backtest.pipeline import parent_run_id
-    from easyquant.backtest.store import load_run
+    from easyquant.backtest.queries import load_run
 
     stored = load_run(db, parent_run_id(DAG_ID, dr.run_id))
     assert stored["run"]["kind"] == "backtest" and stored["run"]["state"] == "success"
@@ -248,7 +248,7 @@ def test_a_point_that_raises_leaves_the_run_failed_with_its_error(lake, airflow_
     dr = run_dag(DAG_ID, conf=conf)
     assert "failed" in str(dr.state).lower(), dr.state
     from easyquant.backtest.pipeline import parent_run_id
-    from easyquant.backtest.store import load_run
+    from easyquant.backtest.queries import load_run
 
     stored = load_run(db, parent_run_id(DAG_ID, dr.run_id))
     run = stored["run"]
@@ -271,15 +271,35 @@ def test_a_point_that_raises_leaves_the_run_failed_with_its_error(lake, airflow_
     assert bt[1] == "failed" and "1 of 2 points failed" in bt[2]
 
 
-def test_an_asset_triggered_run_backtests_what_the_ingest_stored():
-    """The nightly run (triggered by the ETL's asset event) takes the event's symbols and
-    frequency; a manual run keeps its Params."""
+def _dag_module():
     import importlib.util
-    from types import SimpleNamespace
 
     spec = importlib.util.spec_from_file_location("bt_dag_module", DAG_FILE)
     mod = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(mod)
+    return mod
+
+
+def test_the_params_are_the_request_fields_and_their_defaults_parse():
+    """The trigger form and the request are one: every Param is a BacktestRequest field, the
+    Params' defaults make a valid request, and every rank-by choice is a metric."""
+    from easyquant.backtest.metrics import METRIC_NAMES
+    from easyquant.backtest.request import BacktestRequest
+
+    mod = _dag_module()
+    assert set(mod.PARAMS) <= set(BacktestRequest.model_fields)
+    defaults = {k: p.value for k, p in mod.PARAMS.items()}
+    req = BacktestRequest.parse(defaults)
+    assert (req.kind, req.symbols, req.commission) == ("backtest", ["AAA"], 0.001)
+    assert set(mod.RANK_BY) <= set(METRIC_NAMES)
+
+
+def test_an_asset_triggered_run_backtests_what_the_ingest_stored():
+    """The nightly run (triggered by the ETL's asset event) takes the event's symbols and
+    frequency; a manual run keeps its Params."""
+    from types import SimpleNamespace
+
+    mod = _dag_module()
     event = SimpleNamespace(extra={"symbols": ["BTA", "BTB"], "freq": "1d", "rows_stored": 5})
 
     class Events(dict):

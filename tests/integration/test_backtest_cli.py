@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from easyquant.backtest.store import load_run
+from easyquant.backtest.queries import TRADE_COLUMNS, load_run
 from easyquant.cli import main
 from easyquant.config import Settings
 
@@ -72,15 +72,7 @@ def test_backtest_json_store_and_report(lake: Settings, db, capsys, tmp_path: Pa
     assert set(res) >= {"run_id", "final_equity", "metrics", "trades"}
     assert res["metrics"]["sharpe"] is not None
     t = res["trades"][0]
-    assert set(t) >= {
-        "symbol",
-        "entry_time",
-        "entry_price",
-        "exit_time",
-        "exit_price",
-        "quantity",
-        "pnl",
-    }
+    assert set(t) >= set(TRADE_COLUMNS) - {"fees"}
     stored = load_run(db, res["run_id"])
     assert stored["run"]["state"] == "success"
     assert stored["params"] == {"fast": 10, "slow": 30}

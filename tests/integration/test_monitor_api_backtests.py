@@ -9,7 +9,7 @@ import httpx
 import pandas as pd
 import pytest
 
-from easyquant.backtest.store import load_run
+from easyquant.backtest.queries import load_run
 from easyquant.config import Settings
 from easyquant.db import connect
 from monitor_api.routes.backtests import MAX_PRICE_BARS, downsample
@@ -313,6 +313,42 @@ def test_trigger_refuses_other_dags_and_bad_bodies(no_airflow, dag_id, body, loc
     )
     assert r.status_code == 422
     assert r.json()["detail"][0]["loc"] == loc
+
+
+@pytest.mark.parametrize(
+    ("conf", "loc", "needle"),
+    [
+        ({"strategy": "nope", "symbols": ["AAA"]}, ["strategy"], "unknown strategy 'nope'"),
+        ({"market": "mars"}, ["market"], "unknown market 'mars'"),
+        ({"walkforward": {"in_sample": 1}}, ["walkforward", "in_sample"], "greater than"),
+        (
+            {"strategy": "sma_cross", "symbols": ["AAA"], "grid": {"fsat": [1, 2]}},
+            ["grid"],
+            "unknown parameter 'fsat'",
+        ),
+    ],
+)
+def test_a_bad_backtest_conf_is_refused_before_airflow(no_airflow, conf, loc, needle) -> None:
+    """The trigger parses a backtest's conf as the DAG will (BacktestRequest): a bad field is a
+    422 naming it, and Airflow (down here) is never asked."""
+    r = httpx.post(
+        f"{no_airflow}/api/pipelines/easyquant_backtest/trigger",
+        json={"conf": conf},
+        headers=AUTH,
+        timeout=30,
+    )
+    assert r.status_code == 422, r.text
+    first = r.json()["detail"][0]
+    assert first["loc"] == ["body", "conf", *loc]
+    assert needle in first["msg"]
+    good = {"strategy": "sma_cross", "symbols": ["AAA"], "grid": {"fast": "5,10"}}
+    r = httpx.post(
+        f"{no_airflow}/api/pipelines/easyquant_backtest/trigger",
+        json={"conf": good},
+        headers=AUTH,
+        timeout=30,
+    )
+    assert r.status_code == 502 and "unreachable" in r.json()["detail"]
 
 
 def test_trigger_requires_the_token(no_airflow) -> None:

@@ -56,40 +56,56 @@ def seed_lake(settings: Settings) -> None:
 
 def seed_backtests(settings: Settings) -> Seeded:
     """Store runs through easyquant.backtest.service (the code the CLI and DAGs use)."""
-    from easyquant.backtest.service import Job, execute, execute_sweep, execute_walkforward
+    from easyquant.backtest.request import BacktestRequest
+    from easyquant.backtest.service import execute, execute_sweep, execute_walkforward
     from easyquant.errors import DataError
 
     clear_backtests(settings)
     seed_lake(settings)
     base = dict(strategy="sma_cross", start=START, end=END, market="us", cash=100_000.0)
-    one = execute(Job(symbols=DAILY, params={"fast": 10, "slow": 40}, **base), settings=settings)
+    one = execute(
+        BacktestRequest.parse(base | {"symbols": DAILY, "params": {"fast": 10, "slow": 40}}),
+        settings=settings,
+    )
     grid = {"fast": [5, 10, 20], "slow": [30, 50, 80]}
     sweep_id, _ = execute_sweep(
-        Job(symbols=["DASHA"], **base), grid, settings=settings, show_progress=False
+        BacktestRequest.parse(base | {"symbols": ["DASHA"], "grid": grid}),
+        settings=settings,
+        show_progress=False,
     )
     wf_id, _, _ = execute_walkforward(
-        Job(symbols=["DASHA"], **base),
-        {"fast": [5, 10], "slow": [30, 60]},
-        in_sample=150,
-        out_of_sample=60,
+        BacktestRequest.parse(
+            base
+            | {
+                "symbols": ["DASHA"],
+                "grid": {"fast": [5, 10], "slow": [30, 60]},
+                "walkforward": {"in_sample": 150, "out_of_sample": 60},
+            }
+        ),
         settings=settings,
         show_progress=False,
     )
     minute = execute(
-        Job(
-            strategy="sma_cross",
-            symbols=[MINUTE],
-            start=MINUTE_START,
-            end=MINUTE_END,
-            freq="1m",
-            params={"fast": 30, "slow": 120},
-            market="us",
+        BacktestRequest.parse(
+            {
+                "strategy": "sma_cross",
+                "symbols": [MINUTE],
+                "start": MINUTE_START,
+                "end": MINUTE_END,
+                "freq": "1m",
+                "params": {"fast": 30, "slow": 120},
+                "market": "us",
+            }
         ),
         settings=settings,
     )
     failed_id = "failedrun0000001"
     with contextlib.suppress(DataError):  # stored as a failed run, with its error
-        execute(Job(symbols=["NOSUCH"], **base), settings=settings, run_id=failed_id)
+        execute(
+            BacktestRequest.parse(base | {"symbols": ["NOSUCH"]}),
+            settings=settings,
+            run_id=failed_id,
+        )
     return Seeded(
         backtest=one.run_id or "",
         sweep=sweep_id,

@@ -1,0 +1,404 @@
+"""The backtest request: one model for a single run, a sweep and a walk-forward.
+
+The command line, the backtest DAG, the demo seed and monitor_api's trigger build a
+:class:`BacktestRequest` with :meth:`BacktestRequest.parse`, which checks every field that needs
+no data (strategy, parameters, grid, market, costs, period) and raises ConfigError naming the
+field. What the request describes follows from it: :meth:`~BacktestRequest.config`,
+:meth:`~BacktestRequest.points`, :meth:`~BacktestRequest.spec`.
+
+Only pydantic and the standard library are imported here; the strategy registry, the market
+profiles and pandas are imported when a field is checked.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Literal
+
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+
+from easyquant.errors import ConfigError
+
+if TYPE_CHECKING:
+    from easyquant.backtest.engine import BacktestConfig
+    from easyquant.backtest.store import RunSpec
+    from easyquant.strategy.base import Strategy
+
+#: Airflow refuses to map a task over more items than ``[core] max_map_length`` (1024).
+MAX_TASKS = 1024
+FREQ_PATTERN = r"^[0-9]+(m|min|h|d)$"
+COSTS = ("commission", "min_commission", "stamp_duty", "slippage_bps")
+NUMBERS = ("cash", *COSTS, "random", "seed", "points_per_task")
+Kind = Literal["backtest", "sweep", "walkforward"]
+
+
+def _named(field: str, fn: Any, *args: Any, **kwargs: Any) -> Any:
+    """Call ``fn``; turn its ConfigError into a ValueError that pydantic files under the field
+    (the message without a repeated ``field:`` prefix)."""
+    try:
+        return fn(*args, **kwargs)
+    except ConfigError as exc:
+        msg = str(exc)
+        raise ValueError(msg[len(field) + 2 :] if msg.startswith(f"{field}: ") else msg) from None
+
+
+def _blank(value: Any) -> bool:
+    return value is None or (isinstance(value, str) and not value.strip())
+
+
+def _object(value: Any, what: str) -> dict[str, Any]:
+    """Return ``value`` as a dict with text keys (empty when not given)."""
+    if _blank(value):
+        return {}
+    if not isinstance(value, Mapping):
+        raise ValueError(f"expected an object of {what}, got {value!r}")
+    return {str(k): v for k, v in value.items()}
+
+
+def parse_values(text: str) -> list[str]:
+    """Parse ``a,b,c`` or a range ``start:stop:step`` (stop inclusive) into value strings."""
+    text = text.strip()
+    if ":" in text and "," not in text:
+        parts = text.split(":")
+        if len(parts) not in (2, 3):
+            raise ConfigError(f"grid range {text!r}: expected start:stop[:step]")
+        try:
+            nums = [float(p) for p in parts]
+        except ValueError:
+            raise ConfigError(
+                f"grid range {text!r}: start, stop and step must be numbers"
+            ) from None
+        start, stop = nums[0], nums[1]
+        step = nums[2] if len(nums) == 3 else 1.0
+        if step <= 0 or stop < start:
+            raise ConfigError(f"grid range {text!r}: need stop >= start and step > 0")
+        count = math.floor((stop - start) / step + 1e-9) + 1
+        steps = [start + i * step for i in range(count)]
+        return [str(int(v)) if float(v).is_integer() else repr(v) for v in steps]
+    vals = [v.strip() for v in text.split(",") if v.strip()]
+    if not vals:
+        raise ConfigError(f"grid values {text!r}: empty")
+    return vals
+
+
+class WalkForward(BaseModel):
+    """Rolling windows: optimise on ``in_sample`` bars, trade the winner on the next
+    ``out_of_sample`` bars, move on by ``step`` bars (default: ``out_of_sample``)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    in_sample: int = Field(ge=2, description="In-sample bars per window")
+    out_of_sample: int = Field(ge=1, description="Out-of-sample bars per window")
+    step: int | None = Field(default=None, ge=1, description="Bars between windows")
+
+
+class BacktestRequest(BaseModel):
+    """One backtest job: a single run, a sweep over ``grid``, or a walk-forward."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    strategy: str = Field(min_length=1, description="Built-in name or package.module:Class")
+    symbols: list[str] = Field(min_length=1, description="Symbols, in their canonical spelling")
+    start: str | None = Field(default=None, description="First day (empty: the first bar)")
+    end: str | None = Field(default=None, description="Last day, inclusive (empty: the last)")
+    freq: str = Field(default="1d", pattern=FREQ_PATTERN)
+    market: str = "us"
+    cash: float = Field(default=100_000.0, gt=0, allow_inf_nan=False)
+    commission: float | None = Field(default=None, ge=0, le=0.5, allow_inf_nan=False)
+    min_commission: float | None = Field(default=None, ge=0, allow_inf_nan=False)
+    stamp_duty: float | None = Field(default=None, ge=0, le=0.5, allow_inf_nan=False)
+    slippage_bps: float | None = Field(default=None, ge=0, le=10_000, allow_inf_nan=False)
+    fill: Literal["next_open", "close"] = "next_open"
+    benchmark: str | None = None
+    params: dict[str, Any] = Field(default_factory=dict, description="Fixed parameters")
+    grid: dict[str, list[Any]] = Field(default_factory=dict, description="Values to search")
+    random: int = Field(default=0, ge=0, description="Random points of the grid (0: all)")
+    seed: int = 0
+    rank_by: str = "sharpe"
+    points_per_task: int = Field(default=1, ge=1, le=1000)
+    walkforward: WalkForward | None = None
+
+    # ----- parsing ------------------------------------------------------------------------
+    @classmethod
+    def parse(cls, raw: Mapping[str, Any] | BacktestRequest) -> BacktestRequest:
+        """Return the request ``raw`` describes; raise ConfigError naming each bad field."""
+        if isinstance(raw, BacktestRequest):
+            return raw
+        if not isinstance(raw, Mapping):
+            raise ConfigError(f"backtest request: expected an object of fields, got {raw!r}")
+        # None, or an empty text, is "not given": the field's default
+        given = {k: v for k, v in raw.items() if not _blank(v)}
+        try:
+            return cls.model_validate(given)
+        except ValidationError as exc:
+            raise ConfigError(describe(exc)) from None
+
+    @field_validator("strategy", mode="before")
+    @classmethod
+    def _strategy(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            value = value.strip()
+            if value:
+                from easyquant.strategy.registry import load_strategy
+
+                _named("strategy", load_strategy, value)
+        return value
+
+    @field_validator("symbols", mode="before")
+    @classmethod
+    def _symbols(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            value = re.split(r"[,\n]", value)
+        if not isinstance(value, list | tuple):
+            return value
+        from easyquant.data.symbols import canonical
+
+        names = [str(s).strip() for s in value if str(s).strip()]
+        return list(dict.fromkeys(_named("symbols", canonical, s) for s in names))
+
+    @field_validator("benchmark", mode="before")
+    @classmethod
+    def _benchmark(cls, value: Any) -> Any:
+        if _blank(value):
+            return None
+        from easyquant.data.symbols import canonical
+
+        return _named("benchmark", canonical, str(value), option="benchmark")
+
+    @field_validator("start", "end", mode="before")
+    @classmethod
+    def _date(cls, value: Any) -> Any:
+        if _blank(value):
+            return None
+        if hasattr(value, "isoformat"):
+            value = value.isoformat()
+        if not isinstance(value, str):
+            raise ValueError(f"expected a date or time (YYYY-MM-DD), got {value!r}")
+        import pandas as pd
+
+        try:
+            pd.Timestamp(value.strip())
+        except (ValueError, TypeError):
+            raise ValueError(f"expected a date or time (YYYY-MM-DD), got {value!r}") from None
+        return value.strip()
+
+    @field_validator("market", "freq", "rank_by", mode="before")
+    @classmethod
+    def _strip(cls, value: Any) -> Any:
+        return value.strip() if isinstance(value, str) else value
+
+    @field_validator("market")
+    @classmethod
+    def _market(cls, value: str) -> str:
+        from easyquant.backtest.market import get_profile
+
+        _named("market", get_profile, value)
+        return value
+
+    @field_validator("rank_by")
+    @classmethod
+    def _rank_by(cls, value: str) -> str:
+        from easyquant.backtest.metrics import METRIC_NAMES
+
+        if value not in METRIC_NAMES:
+            raise ValueError(f"rank by {value!r}: expected one of {', '.join(METRIC_NAMES)}")
+        return value
+
+    @field_validator("params", mode="before")
+    @classmethod
+    def _params(cls, value: Any) -> Any:
+        return _object(value, "name -> value")
+
+    @field_validator("grid", mode="before")
+    @classmethod
+    def _grid(cls, value: Any) -> Any:
+        out: dict[str, list[Any]] = {}
+        for key, vals in _object(value, "parameter -> values").items():
+            if isinstance(vals, str):
+                out[key] = _named("grid", parse_values, vals)
+            elif isinstance(vals, list | tuple) and len(vals) > 0:
+                out[key] = list(vals)
+            else:
+                raise ValueError(
+                    f"{key}: expected a non-empty list, 'a,b,c' or 'start:stop:step', got {vals!r}"
+                )
+        return out
+
+    @field_validator(*NUMBERS, mode="before")
+    @classmethod
+    def _number(cls, value: Any) -> Any:
+        if isinstance(value, bool):
+            raise ValueError(f"expected a number, got {value!r}")
+        return value
+
+    @model_validator(mode="after")
+    def _whole(self) -> BacktestRequest:
+        """Checks between fields: parameters and grid against the strategy, the period."""
+        from easyquant.strategy.registry import load_strategy
+
+        _prefixed("params", load_strategy(self.strategy), **self.params)
+        if not self.grid and self.walkforward is not None:
+            raise ValueError("walkforward: needs a grid to optimise over")
+        if not self.grid and self.random:
+            raise ValueError("random: needs a grid to draw from")
+        if self.start and self.end:
+            import pandas as pd
+
+            if pd.Timestamp(self.start) > pd.Timestamp(self.end):
+                raise ValueError(f"start/end: start {self.start} is after end {self.end}")
+        points = len(_prefixed("grid", self.points))
+        tasks = math.ceil(points / self.points_per_task)
+        if tasks > MAX_TASKS:
+            raise ValueError(
+                f"grid: {points} points in batches of {self.points_per_task} "
+                f"make {tasks} tasks, more than {MAX_TASKS}; raise points_per_task"
+            )
+        return self
+
+    # ----- what the request describes ---------------------------------------------------
+    @property
+    def kind(self) -> Kind:
+        """``walkforward`` with windows, ``sweep`` with a grid, else ``backtest``."""
+        if self.walkforward is not None:
+            return "walkforward"
+        return "sweep" if self.grid else "backtest"
+
+    @property
+    def label(self) -> str:
+        """A short name for status: the kind (unless a single run), strategy and symbols."""
+        head = "" if self.kind == "backtest" else f"{self.kind} "
+        return f"{head}{self.strategy} {','.join(self.symbols)}"
+
+    def strategy_class(self) -> type[Strategy]:
+        from easyquant.strategy.registry import load_strategy
+
+        return load_strategy(self.strategy)
+
+    def make_strategy(self, params: Mapping[str, Any] | None = None) -> Strategy:
+        """Return the strategy with ``params`` (default: the request's fixed parameters)."""
+        return self.strategy_class()(**dict(params if params is not None else self.params))
+
+    def config(self) -> BacktestConfig:
+        """Return the engine configuration: cash, the market profile with the cost overrides,
+        fills and benchmark."""
+        from easyquant.backtest.engine import BacktestConfig
+        from easyquant.backtest.market import get_profile
+
+        costs = {k: getattr(self, k) for k in COSTS}
+        profile = get_profile(self.market, **costs)
+        return BacktestConfig(
+            cash=self.cash, market=profile, fill=self.fill, benchmark=self.benchmark
+        )
+
+    def points(self) -> list[dict[str, Any]]:
+        """Return the parameter points to run: the grid's valid combinations (or ``random``
+        of them), or the fixed parameters alone."""
+        from easyquant.backtest.sweep import grid_points, random_points
+
+        cls = self.strategy_class()
+        if not self.grid:
+            return [cls(**self.params).param_values]
+        if self.random:
+            return random_points(cls, self.grid, self.random, self.seed, self.params)
+        return grid_points(cls, self.grid, self.params)
+
+    def search(self) -> dict[str, Any]:
+        """Return what a sweep or walk-forward run stores as its parameters: the grid and
+        how it was searched."""
+        out: dict[str, Any] = {"grid": {k: list(v) for k, v in self.grid.items()}}
+        if self.random:
+            out |= {"random": self.random, "seed": self.seed}
+        if self.walkforward is not None:
+            out |= self.walkforward.model_dump()
+        return out | {"rank_by": self.rank_by}
+
+    def spec(
+        self,
+        params: Mapping[str, Any],
+        kind: str = "backtest",
+        parent_id: str | None = None,
+    ) -> RunSpec:
+        """Return how a run of this request with ``params`` is stored."""
+        from easyquant.backtest.store import RunSpec
+
+        return RunSpec(
+            strategy=self.strategy,
+            symbols=list(self.symbols),
+            market=self.market,
+            params=dict(params),
+            config=self.config().as_dict(),
+            freq=self.freq,
+            start=self.start,
+            end=self.end,
+            kind=kind,
+            parent_id=parent_id,
+        )
+
+    def with_lake_event(self, extras: Sequence[Mapping[str, Any]]) -> BacktestRequest:
+        """Return the request for a run triggered by lake updates: the symbols and frequency of
+        the last event that names them (``extras`` are the events' extra fields)."""
+        return BacktestRequest.parse(self.model_dump() | lake_event_fields(extras))
+
+
+def lake_event_fields(extras: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
+    """Return the symbols and frequency the lake's update events name (the last one wins)."""
+    out: dict[str, Any] = {}
+    for extra in extras:
+        if extra.get("symbols"):
+            out["symbols"] = list(extra["symbols"])
+        if extra.get("freq"):
+            out["freq"] = extra["freq"]
+    return out
+
+
+def _prefixed(field: str, fn: Any, *args: Any, **kwargs: Any) -> Any:
+    """Call ``fn``; re-raise its ConfigError as a ValueError whose message names ``field``."""
+    try:
+        return fn(*args, **kwargs)
+    except ConfigError as exc:
+        raise ValueError(f"{field}: {exc}") from None
+
+
+def field_errors(exc: ValidationError) -> list[tuple[str, str]]:
+    """Return pydantic's errors as (field, message) pairs; ``field`` is dotted for a nested
+    field (``walkforward.in_sample``, ``grid.fast``)."""
+    out = []
+    for err in exc.errors():
+        field = ".".join(str(p) for p in err["loc"])
+        msg = str(err["msg"]).removeprefix("Value error, ").removeprefix("Assertion failed, ")
+        if err["type"] == "missing":
+            msg = "required"
+        elif err["type"] == "extra_forbidden":
+            msg = "unknown field"
+        elif not err["type"].startswith("value_error") and "input" in err:
+            msg = f"{msg}, got {err['input']!r}"
+        if not field:  # a check between fields names its field first: "params: ..."
+            field, _, msg = msg.partition(": ")
+        out.append((field, msg))
+    return out
+
+
+def describe(exc: ValidationError) -> str:
+    """Return pydantic's errors as ``field: message`` joined by ``; ``."""
+    return "; ".join(f"{field}: {msg}" for field, msg in field_errors(exc))
+
+
+def check_given(raw: Mapping[str, Any]) -> list[tuple[str, str]]:
+    """Return the (field, message) errors of the fields ``raw`` gives, as a run's conf over the
+    DAG's Params: a field it leaves out keeps its Param's default, so "required" is no error.
+    The checks between fields run when ``strategy`` and ``symbols`` are given."""
+    given = {k: v for k, v in raw.items() if not _blank(v)}
+    try:
+        BacktestRequest.model_validate(given)
+    except ValidationError as exc:
+        return [(f, m) for f, m in field_errors(exc) if m != "required"]
+    return []
