@@ -27,7 +27,7 @@ import threading
 import time
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
-from typing import Any
+from typing import Any, Literal, get_args
 
 import psycopg2
 import psycopg2.extensions
@@ -37,7 +37,9 @@ from easyquant.config import Settings, get_settings
 log = logging.getLogger(__name__)
 
 CHANNEL = "easyquant_status"
-STATES = ("queued", "running", "success", "failed", "stopped")
+#: The one state vocabulary: components, backtest runs and live sessions.
+State = Literal["queued", "running", "success", "failed", "stopped"]
+STATES: tuple[str, ...] = get_args(State)
 TERMINAL = ("success", "failed", "stopped")
 _KIND = re.compile(r"^[a-z][a-z0-9_]{0,39}$")
 

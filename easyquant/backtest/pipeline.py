@@ -2,14 +2,15 @@
 
 - :func:`validate` checks a request (the DAG's Params) field by field, and that the lake holds
   bars for every symbol in the period; it stores nothing.
-- :func:`plan` lists the grid points, creates the parent run and one child run per point (one
-  transaction), and splits the points into batches, one mapped task each.
-- :func:`run_batch` backtests one batch on data read once, storing each point under a
-  deterministic id (re-running replaces it).
+- :func:`plan` lists the grid points, creates the parent run (running) and one queued child
+  run per point (one transaction), and splits the points into batches, one mapped task each.
+- :func:`run_batch` marks its points running and backtests them on data read once, storing
+  each point under a deterministic id (re-running replaces it).
 - :func:`finalize` ranks the points and gives the parent the best point's results, or, when a
   point failed or never finished, stores the parent (and unfinished points) as failed.
 
-Everything takes and returns plain JSON-able values (XCom).
+Everything takes and returns plain JSON-able values (XCom): a request travels in its JSON form
+and is parsed back into a :class:`BacktestRequest` by :func:`request_of`.
 """
 
 from __future__ import annotations
@@ -22,7 +23,14 @@ from typing import Any
 from easyquant.backtest.queries import child_runs, run_state
 from easyquant.backtest.request import BacktestRequest
 from easyquant.backtest.service import load_benchmark, load_data
-from easyquant.backtest.store import fail_run, finish_parent, finish_run, point_id, start_sweep
+from easyquant.backtest.store import (
+    fail_run,
+    finish_parent,
+    finish_run,
+    mark_running,
+    point_id,
+    start_sweep,
+)
 from easyquant.backtest.sweep import score
 from easyquant.config import Settings, get_settings
 from easyquant.errors import ConfigError, DataError, EasyQuantError
@@ -97,7 +105,7 @@ def parent_run_id(dag_id: str, dag_run_id: str) -> str:
 
 
 def plan(req: Request, parent_id: str, settings: Settings | None = None) -> list[dict[str, Any]]:
-    """Create the parent run and a running child run per point (one transaction); return the
+    """Create the parent run and a queued child run per point (one transaction); return the
     batches to map over: ``[{"parent_id", "points": [{"run_id", "params"}, ...]}, ...]``."""
     from easyquant.db import connect
 
@@ -148,6 +156,7 @@ def run_batch(
     out: list[dict[str, Any]] = []
     first: Exception | None = None
     try:
+        mark_running(conn, [p["run_id"] for p in points])
         try:
             bars = load_data(req, settings)
             bench = load_benchmark(req, settings)
@@ -198,7 +207,7 @@ def finalize(req: Request, parent_id: str, settings: Settings | None = None) -> 
         bad = [k for k in kids if k["state"] != "success"]
         if bad or not kids:
             for k in bad:
-                if k["state"] == "running":
+                if k["state"] in ("queued", "running"):
                     fail_run(conn, k["id"], "did not finish (its task failed or never ran)")
                     k["error"] = "did not finish"
             detail = "; ".join(f"{_params_text(k['params'])}: {k['error']}" for k in bad[:5])

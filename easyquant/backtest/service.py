@@ -16,7 +16,7 @@ from easyquant import status
 from easyquant.backtest.lookahead import check_lookahead
 from easyquant.backtest.metrics import compute_metrics, periods_per_year
 from easyquant.backtest.request import BacktestRequest
-from easyquant.backtest.runner import BacktestResult, as_bars, run_backtest
+from easyquant.backtest.runner import BacktestResult, DataLike, as_bars, run_backtest
 from easyquant.backtest.store import (
     RunSpec,
     fail_run,
@@ -44,7 +44,8 @@ def stored_run(
 ) -> Iterator[Any]:
     """Open a connection and start run ``run_id`` (when ``store``); yield the connection (None
     when not storing). If the block raises, the run is stored as failed with the error (its
-    partial results dropped) and the error propagates; the connection is always closed."""
+    partial results dropped), or as stopped when interrupted (Ctrl-C, SystemExit), and the
+    exception propagates; the connection is always closed."""
     if not store:
         yield None
         return
@@ -57,6 +58,9 @@ def stored_run(
             yield conn
         except Exception as exc:
             fail_run(conn, run_id, f"{type(exc).__name__}: {exc}")
+            raise
+        except (KeyboardInterrupt, SystemExit) as exc:
+            fail_run(conn, run_id, f"interrupted ({type(exc).__name__})", state="stopped")
             raise
     finally:
         conn.close()
@@ -112,7 +116,7 @@ def load_benchmark(req: BacktestRequest, settings: Settings | None = None) -> pd
 def execute(
     req: BacktestRequest,
     *,
-    data: Bars | None = None,
+    data: DataLike | None = None,
     settings: Settings | None = None,
     store: bool = True,
     run_id: str | None = None,
@@ -130,7 +134,7 @@ def execute(
     spec = req.spec(strategy.param_values)
     with tracked_run(req, run_id, spec, store=store, settings=settings) as (conn, tracker):
         tracker.progress(0.05, "loading data")
-        bars = data if data is not None else load_data(req, settings)
+        bars = as_bars(data) if data is not None else load_data(req, settings)
         bench = load_benchmark(req, settings) if data is None else None
         tracker.progress(0.2, f"running on {len(bars)} bars")
         result = run_backtest(strategy, bars, req.config(), benchmark=bench)
@@ -167,7 +171,7 @@ def _bar(desc: str, total: int, enabled: bool) -> Any:
 def execute_sweep(
     req: BacktestRequest,
     *,
-    data: Bars | None = None,
+    data: DataLike | None = None,
     settings: Settings | None = None,
     store: bool = True,
     run_id: str | None = None,
@@ -185,7 +189,7 @@ def execute_sweep(
         conn,
         tracker,
     ):
-        bars = data if data is not None else load_data(req, settings)
+        bars = as_bars(data) if data is not None else load_data(req, settings)
         bar = _bar("sweep", len(points), show_progress)
 
         def on_progress(done: int, total: int) -> None:
@@ -240,7 +244,7 @@ _NOT_STITCHED = (
 def execute_walkforward(
     req: BacktestRequest,
     *,
-    data: Bars | None = None,
+    data: DataLike | None = None,
     settings: Settings | None = None,
     store: bool = True,
     run_id: str | None = None,
@@ -256,7 +260,7 @@ def execute_walkforward(
     run_id = run_id or new_run_id()
     spec = req.spec(req.search(), kind="walkforward")
     with tracked_run(req, run_id, spec, store=store, settings=settings) as (conn, tracker):
-        bars = data if data is not None else load_data(req, settings)
+        bars = as_bars(data) if data is not None else load_data(req, settings)
         n_windows = len(walk_windows(len(bars), wf.in_sample, wf.out_of_sample, wf.step))
         bar = _bar("walk-forward", n_windows, show_progress)
 

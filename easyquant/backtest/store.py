@@ -1,8 +1,10 @@
 """Store backtest runs in PostgreSQL: run, parameters, metrics, trades and equity curve.
 
-A run row is written as ``running`` when work starts; results go in one transaction that marks
-it ``success``; a failure marks it ``failed`` with the error. Writing the same run id again
-replaces its results (idempotent tasks).
+A run's state is one of the status vocabulary (``easyquant.status.STATES``): a sweep's points
+are written ``queued`` when planned and ``running`` when their task starts; a run done in-process
+is written ``running`` when work starts; results go in one transaction that marks it
+``success``; a failure marks it ``failed`` with the error, an interruption ``stopped``. Writing
+the same run id again replaces its results (idempotent tasks).
 """
 
 from __future__ import annotations
@@ -63,7 +65,17 @@ class RunSpec:
 def start_run(conn: psycopg2.extensions.connection, run_id: str, spec: RunSpec) -> None:
     """Create (or reset) run ``run_id`` as running, with its parameters."""
     with transaction(conn) as cur:
-        _start(cur, run_id, spec)
+        _start(cur, run_id, spec, "running")
+
+
+def mark_running(conn: psycopg2.extensions.connection, run_ids: Sequence[str]) -> None:
+    """Mark queued (or re-tried) runs as running: their task has started."""
+    with transaction(conn) as cur:
+        cur.execute(
+            "UPDATE backtest_run SET state = 'running', error = NULL, finished_at = NULL "
+            "WHERE id = ANY(%s)",
+            (list(run_ids),),
+        )
 
 
 def start_sweep(
@@ -72,30 +84,30 @@ def start_sweep(
     spec: RunSpec,
     children: Sequence[tuple[str, RunSpec]],
 ) -> None:
-    """Create (or reset) a parent run and its child runs in one transaction, dropping children
-    left from an earlier attempt that are not among ``children``."""
+    """Create (or reset) a parent run (running) and its child runs (queued) in one transaction,
+    dropping children left from an earlier attempt that are not among ``children``."""
     with transaction(conn) as cur:
-        _start(cur, parent_id, spec)
+        _start(cur, parent_id, spec, "running")
         cur.execute(
             "DELETE FROM backtest_run WHERE parent_id = %s AND NOT (id = ANY(%s))",
             (parent_id, [cid for cid, _ in children]),
         )
         for run_id, child in children:
-            _start(cur, run_id, child)
+            _start(cur, run_id, child, "queued")
 
 
-def _start(cur: Any, run_id: str, spec: RunSpec) -> None:
+def _start(cur: Any, run_id: str, spec: RunSpec, state: str) -> None:
     cur.execute(
         """
         INSERT INTO backtest_run (id, kind, parent_id, strategy, symbols, market, freq,
                                   period_start, period_end, config, state)
-        VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, 'running')
+        VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)
         ON CONFLICT (id) DO UPDATE SET
             kind = EXCLUDED.kind, parent_id = EXCLUDED.parent_id,
             strategy = EXCLUDED.strategy, symbols = EXCLUDED.symbols,
             market = EXCLUDED.market, freq = EXCLUDED.freq,
             period_start = EXCLUDED.period_start, period_end = EXCLUDED.period_end,
-            config = EXCLUDED.config, state = 'running', error = NULL,
+            config = EXCLUDED.config, state = EXCLUDED.state, error = NULL,
             final_equity = NULL, rank = NULL, finished_at = NULL
         """,
         (
@@ -109,6 +121,7 @@ def _start(cur: Any, run_id: str, spec: RunSpec) -> None:
             spec.start,
             spec.end,
             json.dumps(dict(spec.config), default=str),
+            state,
         ),
     )
     for table in ("backtest_param", "backtest_metric", "backtest_trade", "backtest_equity"):
@@ -191,16 +204,21 @@ def finish_run(
             raise NotFoundError(f"backtest run {run_id}: not found (start_run first)")
 
 
-def fail_run(conn: psycopg2.extensions.connection, run_id: str, error: str) -> None:
-    """Mark run ``run_id`` failed with ``error``; drop any partial results."""
+def fail_run(
+    conn: psycopg2.extensions.connection, run_id: str, error: str, *, state: str = "failed"
+) -> None:
+    """Mark run ``run_id`` failed (or ``stopped``: interrupted) with ``error``; drop any
+    partial results."""
+    if state not in ("failed", "stopped"):
+        raise ValueError(f"fail_run state: expected failed or stopped, got {state!r}")
     conn.rollback()
     with transaction(conn) as cur:
         for table in ("backtest_metric", "backtest_trade", "backtest_equity"):
             cur.execute(f"DELETE FROM {table} WHERE run_id = %s", (run_id,))
         cur.execute(
-            "UPDATE backtest_run SET state = 'failed', error = %s, "
+            "UPDATE backtest_run SET state = %s, error = %s, "
             "finished_at = clock_timestamp() WHERE id = %s",
-            (error[:4000], run_id),
+            (state, error[:4000], run_id),
         )
 
 

@@ -21,6 +21,7 @@ from pydantic import BaseModel, Field
 from easyquant.backtest import queries
 from easyquant.backtest.queries import SORT_FIELDS
 from easyquant.errors import ConfigError, EasyQuantError, NotFoundError
+from easyquant.status import State
 from monitor_api.deps import DbDep, SettingsDep
 
 router = APIRouter(prefix="/api", tags=["backtests"])
@@ -54,7 +55,7 @@ class BacktestRun(BaseModel):
     start: dt.datetime | None = Field(description="First bar of the period (null: all stored)")
     end: dt.datetime | None
     params: dict[str, Any]
-    state: Literal["running", "success", "failed"]
+    state: State
     error: str | None
     rank: int | None = Field(description="Rank of a point within its sweep (1 is best)")
     final_equity: float | None
@@ -120,7 +121,7 @@ class BacktestDetail(BacktestRun):
 class SweepPoint(BaseModel):
     run_id: str
     rank: int | None
-    state: str
+    state: State
     error: str | None
     params: dict[str, Any]
     metrics: Metrics
@@ -141,7 +142,7 @@ class Sweep(BaseModel):
     kind: Literal["sweep", "walkforward"]
     strategy: str
     symbols: list[str]
-    state: str
+    state: State
     rank_by: str | None
     params: list[str] = Field(description="Names of the swept parameters")
     grid: dict[str, list[Any]]

@@ -2,20 +2,17 @@
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Any
 
 from fastapi import APIRouter, HTTPException, Query, WebSocket
 
 from easyquant import status_queries
-from easyquant.status import STATES
+from easyquant.status import State
 from easyquant.status_queries import database_answers, fetch_components, public
 from monitor_api.deps import BridgeDep, DbDep, SettingsDep, token_ok, websocket_token
 
 router = APIRouter(prefix="/api", tags=["status"])
 ws_router = APIRouter()
-
-StateName = Literal["queued", "running", "success", "failed", "stopped"]
-assert set(StateName.__args__) == set(STATES)  # type: ignore[attr-defined]
 
 
 @router.get("/health")
@@ -35,7 +32,7 @@ def health(bridge: BridgeDep, db: DbDep) -> dict[str, Any]:
 def list_components(
     db: DbDep,
     kind: str | None = Query(default=None, pattern=r"^[a-z][a-z0-9_]{0,39}$"),
-    state: StateName | None = None,
+    state: State | None = None,
 ) -> dict[str, Any]:
     """List every component, optionally filtered by kind and state."""
     rows = fetch_components(db, kind=kind, state=state)

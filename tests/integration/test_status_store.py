@@ -7,9 +7,8 @@ import time
 
 import pytest
 
-from easyquant import status
+from easyquant import status, status_queries
 from easyquant.config import load_settings
-from easyquant.db import connect
 
 
 def rows(db, sql, *args):
@@ -19,9 +18,7 @@ def rows(db, sql, *args):
 
 
 def test_report_upserts_row_appends_event_and_notifies(db, pg_settings):
-    listener = connect(pg_settings, autocommit=True)
-    with listener.cursor() as cur:
-        cur.execute(f"LISTEN {status.CHANNEL}")
+    listener = status_queries.listen(pg_settings)
     assert status.report("job-1", kind="cli", name="ingest", state="running", progress=0.25)
     assert status.report("job-1", kind="cli", name="ingest", progress=0.5, metrics={"rows": 7})
     payloads: list[str] = []
@@ -37,6 +34,15 @@ def test_report_upserts_row_appends_event_and_notifies(db, pg_settings):
     events = rows(db, "SELECT state, progress FROM component_event ORDER BY id")
     assert events == [("running", 0.25), ("running", 0.5)]
     listener.close()
+    # the read side monitor_api goes through sees the same
+    read = status_queries.component_events(db, "job-1")
+    assert [(e["state"], e["progress"]) for e in read] == events[::-1]  # newest first
+    assert read[0]["metrics"] == {"rows": 7} and isinstance(read[0]["at"], str)
+    assert status_queries.component_events(db, "job-1", limit=1) == read[:1]
+    (comp,) = status_queries.fetch_components(db, ids=["job-1"])
+    assert (comp["state"], comp["progress"], comp["stale"]) == ("running", 0.5, False)
+    assert status_queries.fetch_components(db, kind="cli", state="failed") == []
+    assert status_queries.database_answers(db)
 
 
 def test_track_marks_failure_with_exception_message(db):
