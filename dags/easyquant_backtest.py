@@ -45,6 +45,30 @@ RANK_BY = [
     "alpha",
 ]
 
+
+def _cost(default: float | None, title: str, what: str, maximum: float | None = None) -> Param:
+    """A cost that overrides the market profile's (empty: the market's default)."""
+    bounds = {"minimum": 0} | ({"maximum": maximum} if maximum is not None else {})
+    return Param(
+        default,
+        type=["null", "number"],
+        title=title,
+        description=f"{what} Empty: the market's default.",
+        **bounds,
+    )
+
+
+def _day(title: str, what: str, which: str) -> Param:
+    """An optional day of the period (empty: the lake's first or last stored bar)."""
+    return Param(
+        None,
+        type=["null", "string"],
+        format="date",
+        title=title,
+        description=f"{what} (YYYY-MM-DD). Empty: the {which} stored bar.",
+    )
+
+
 PARAMS = {
     "strategy": Param(
         "sma_cross",
@@ -68,20 +92,8 @@ PARAMS = {
         title="Symbols",
         description="One symbol per line; all must be in the lake for the period.",
     ),
-    "start": Param(
-        None,
-        type=["null", "string"],
-        format="date",
-        title="Start",
-        description="First day of the period (YYYY-MM-DD). Empty: the first stored bar.",
-    ),
-    "end": Param(
-        None,
-        type=["null", "string"],
-        format="date",
-        title="End",
-        description="Last day of the period, inclusive (YYYY-MM-DD). Empty: the last stored bar.",
-    ),
+    "start": _day("Start", "First day of the period", "first"),
+    "end": _day("End", "Last day of the period, inclusive", "last"),
     "freq": Param(
         "1d",
         type="string",
@@ -99,27 +111,10 @@ PARAMS = {
         "daily limits, stamp duty); crypto: fractional, 24/7.",
     ),
     "cash": Param(100_000.0, type="number", exclusiveMinimum=0, title="Starting cash"),
-    "commission": Param(
-        0.001,
-        type=["null", "number"],
-        minimum=0,
-        maximum=0.5,
-        title="Commission",
-        description="Rate of traded value (0.001 = 0.1%). Empty: the market's default.",
-    ),
-    "min_commission": Param(
-        None,
-        type=["null", "number"],
-        minimum=0,
-        title="Minimum commission",
-        description="Per order. Empty: the market's default.",
-    ),
-    "slippage_bps": Param(
-        None,
-        type=["null", "number"],
-        minimum=0,
-        title="Slippage (bps)",
-        description="Every fill's price worsened by this many basis points.",
+    "commission": _cost(0.001, "Commission", "Rate of traded value (0.001 = 0.1%).", 0.5),
+    "min_commission": _cost(None, "Minimum commission", "Per order."),
+    "slippage_bps": _cost(
+        None, "Slippage (bps)", "Every fill's price worsened by this many basis points.", 10_000
     ),
     "fill": Param(
         "next_open",
@@ -166,25 +161,19 @@ PARAMS = {
 }
 
 
-def _progress(step: str) -> Any:
-    """Report the current task as a ``backtest`` status component (one per task and map index)."""
-    from easyquant.pipelines import task_status
+def _run(step: str, fn: Any, *args: Any, always_final: bool = False) -> Any:
+    """Run the task's body ``fn`` as a ``backtest`` status component (one per task and map
+    index). Bad input and strategy errors are not transient: they fail at once, without retries
+    (``always_final``: every error does)."""
+    from easyquant.backtest.pipeline import BAD_INPUT
+    from easyquant.pipelines import run_task
 
-    return task_status("backtest", DAG_ID, step)
-
-
-def _fail_on_bad_input(exc: Exception) -> None:
-    """Bad input and strategy errors are not transient: fail at once, without retries."""
-    from easyquant.errors import ConfigError, DataError, StrategyError
-    from easyquant.pipelines import fail_fast_on_bad_input
-
-    fail_fast_on_bad_input(exc, (ConfigError, DataError, StrategyError))
+    fail_fast = (Exception,) if always_final else BAD_INPUT
+    return run_task("backtest", DAG_ID, step, fn, *args, fail_fast=fail_fast)
 
 
-def _parent_id() -> str:
-    from easyquant.backtest.pipeline import parent_run_id
-
-    return parent_run_id(DAG_ID, get_current_context()["ti"].run_id)
+def _dag_run_id() -> str:
+    return str(get_current_context()["ti"].run_id)
 
 
 def _request(ctx: Any) -> dict[str, Any]:
@@ -221,98 +210,31 @@ def easyquant_backtest() -> None:
     @task
     def validate() -> dict[str, Any]:
         """Check every Param and the lake's coverage of the period; store nothing."""
-        from easyquant.backtest.pipeline import validate as check
+        from easyquant.backtest.pipeline import validate_step
 
-        with _progress("validate") as job:
-            try:
-                checked = check(_request(get_current_context()))
-            except Exception as exc:
-                _fail_on_bad_input(exc)
-                raise
-            req = checked["request"]
-            job.finish(
-                "success",
-                f"{req['strategy']} on {', '.join(req['symbols'])}: "
-                f"{checked['points']} point(s), {sum(checked['bars'].values())} bars",
-                points=checked["points"],
-                bars=checked["bars"],
-            )
-            return checked
+        return _run("validate", validate_step, _request(get_current_context()))
 
     @task
     def plan(req: dict[str, Any]) -> list[dict[str, Any]]:
         """Create the run and its points (one transaction); batch the points for mapping."""
-        from easyquant.backtest.pipeline import plan as make_plan
+        from easyquant.backtest.pipeline import plan_step
 
-        with _progress("plan") as job:
-            parent = _parent_id()
-            batches = make_plan(req, parent)
-            job.finish(
-                "success",
-                f"run {parent}: {sum(len(b['points']) for b in batches)} point(s) in "
-                f"{len(batches)} task(s)",
-                run_id=parent,
-                points=sum(len(b["points"]) for b in batches),
-                tasks=len(batches),
-            )
-            return batches
+        return _run("plan", plan_step, req, DAG_ID, _dag_run_id())
 
     @task
     def run_points(batch: dict[str, Any], req: dict[str, Any]) -> list[dict[str, Any]]:
         """Backtest one batch of points and store each (re-running replaces them)."""
-        from easyquant.backtest.pipeline import run_batch
+        from easyquant.backtest.pipeline import run_batch_step
 
-        with _progress("run_points") as job:
-            points = batch["points"]
-            job.update(attrs={"run_ids": [p["run_id"] for p in points]})
-
-            def on_point(done: int, total: int, item: dict[str, Any]) -> None:
-                m = item["metrics"]
-                job.progress(
-                    done / total,
-                    f"{done}/{total}: {item['params']}",
-                    **{k: v for k, v in m.items() if v is not None},
-                )
-
-            try:
-                results = run_batch(req, batch, progress=on_point)
-            except Exception as exc:
-                _fail_on_bad_input(exc)
-                raise
-            best = results[0] if len(results) == 1 else None
-            job.finish(
-                "success",
-                f"{len(results)} point(s) stored"
-                + (f", final equity {best['metrics']['final_equity']:,.2f}" if best else ""),
-                points=len(results),
-            )
-            return [{"run_id": r["run_id"], "params": r["params"]} for r in results]
+        return _run("run_points", run_batch_step, batch, req)
 
     @task
     def rank_and_store(req: dict[str, Any]) -> dict[str, Any]:
         """Rank the points by ``rank_by``; finish the run with the best point (or as failed)."""
-        from easyquant.backtest.pipeline import finalize
+        from easyquant.backtest.pipeline import finalize_step
 
-        with _progress("rank_and_store") as job:
-            parent = _parent_id()
-            try:
-                summary = finalize(req, parent)
-            except Exception as exc:
-                from airflow.sdk.exceptions import AirflowFailException
-
-                raise AirflowFailException(str(exc)) from exc
-            best = summary["best"]
-            metrics = {k: v for k, v in best["metrics"].items() if v is not None}
-            job.finish(
-                "success",
-                f"run {parent}: best of {summary['points']} by "
-                f"{summary['rank_by']}: {best['params']}",
-                run_id=parent,
-                points=summary["points"],
-                best_params=best["params"],
-                **metrics,
-            )
-            return summary
+        args = (req, DAG_ID, _dag_run_id())
+        return _run("rank_and_store", finalize_step, *args, always_final=True)
 
     req = validate()
     batches = plan(req)

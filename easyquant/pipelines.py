@@ -1,16 +1,24 @@
 """What the DAGs in ``dags/`` share: status reporting per task, and failing fast on bad input.
 
+:func:`run_task` is a task's whole body: it reports the task as a status component, calls the
+area's step function (which finishes the component with its summary and returns the task's
+XCom value) and fails at once, without retries, on input no retry can fix.
+
 DAG files stay thin and import this inside their tasks; nothing here imports Airflow at module
 level, so the CLI and tests can import easyquant without it.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from typing import Any, TypeVar
 
 from easyquant import status
-from easyquant.errors import ConfigError, DataError, EasyQuantError
+from easyquant.errors import ConfigError, DataError
+
+T = TypeVar("T")
+BAD_INPUT: tuple[type[BaseException], ...] = (ConfigError, DataError)
 
 
 @contextmanager
@@ -44,10 +52,30 @@ def task_status(kind: str, dag_id: str, step: str) -> Iterator[status.Tracker]:
 
 
 def fail_fast_on_bad_input(
-    exc: BaseException, kinds: tuple[type[EasyQuantError], ...] = (ConfigError, DataError)
+    exc: BaseException, kinds: tuple[type[BaseException], ...] = BAD_INPUT
 ) -> None:
     """Bad input is not transient: fail the task at once, without retries, with its message."""
     from airflow.sdk.exceptions import AirflowFailException
 
     if isinstance(exc, kinds):
         raise AirflowFailException(str(exc)) from exc
+
+
+def run_task(
+    kind: str,
+    dag_id: str,
+    step: str,
+    fn: Callable[..., T],
+    *args: Any,
+    fail_fast: tuple[type[BaseException], ...] = BAD_INPUT,
+    **kwargs: Any,
+) -> T:
+    """Run ``fn(tracker, *args, **kwargs)`` as the current task's ``step``: reported as a
+    ``kind`` component (see :func:`task_status`); an exception of a ``fail_fast`` kind fails
+    the task at once, without retries; ``fn`` finishes the tracker with its summary."""
+    with task_status(kind, dag_id, step) as job:
+        try:
+            return fn(job, *args, **kwargs)
+        except Exception as exc:
+            fail_fast_on_bad_input(exc, fail_fast)
+            raise

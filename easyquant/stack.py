@@ -153,6 +153,7 @@ def up(settings: Settings, say: Callable[[str], None] = print) -> int:
     ensure_database(settings, AIRFLOW_DATABASE)
     write_passwords_file(settings)
     env = _env(settings)
+    procs: dict[str, subprocess.Popen[bytes]] = {}
 
     if AIRFLOW.name not in already:
         say("migrating Airflow's metadata database")
@@ -166,10 +167,14 @@ def up(settings: Settings, say: Callable[[str], None] = print) -> int:
         if migrate.returncode != 0:
             raise EasyQuantError("airflow db migrate failed:\n" + migrate.stderr[-3000:])
         say(f"starting Airflow (standalone) on {AIRFLOW.url(settings)}")
-        airflow = _spawn(settings, "airflow", [str(VENV_BIN / "airflow"), "standalone"], env)
+        procs[AIRFLOW.name] = _spawn(
+            settings, "airflow", [str(VENV_BIN / "airflow"), "standalone"], env
+        )
     if MONITOR.name not in already:
         say(f"starting monitor_api on {MONITOR.url(settings)}")
-        monitor = _spawn(settings, "monitor_api", [sys.executable, "-m", "monitor_api.app"], env)
+        procs[MONITOR.name] = _spawn(
+            settings, "monitor_api", [sys.executable, "-m", "monitor_api.app"], env
+        )
 
     if settings.demo:
         _seed_demo(settings, say)
@@ -178,20 +183,10 @@ def up(settings: Settings, say: Callable[[str], None] = print) -> int:
             live = _spawn(settings, LIVE_DEMO, [str(VENV_BIN / "easyquant"), *DEMO_LIVE_ARGS], env)
             _wait_live(settings, live, 90)
 
-    if MONITOR.name not in already:
-        _wait_http(
-            MONITOR.url(settings) + MONITOR.health_path,
-            60,
-            monitor,
-            settings.log_dir / "monitor_api.log",
-        )
-    if AIRFLOW.name not in already:
-        _wait_http(
-            AIRFLOW.url(settings) + AIRFLOW.health_path,
-            300,
-            airflow,
-            settings.log_dir / "airflow.log",
-        )
+    for service, timeout, log in ((MONITOR, 60, "monitor_api"), (AIRFLOW, 300, "airflow")):
+        if service.name in procs:
+            url = service.url(settings) + service.health_path
+            _wait_http(url, timeout, procs[service.name], settings.log_dir / f"{log}.log")
     say("EasyQuant is up.")
     print_urls(settings, say)
     return 0

@@ -91,16 +91,6 @@ def _grid(p: argparse.ArgumentParser) -> None:
     )
 
 
-def _pairs(items: list[str], option: str) -> dict[str, str]:
-    out: dict[str, str] = {}
-    for item in items:
-        name, sep, value = item.partition("=")
-        if not sep or not name.strip():
-            raise ConfigError(f"{option} {item!r}: expected NAME=VALUE")
-        out[name.strip()] = value.strip()
-    return out
-
-
 def _request(args: argparse.Namespace, *, search: bool = False) -> Any:
     """Return the command line's :class:`BacktestRequest` (ConfigError naming the field)."""
     from easyquant.backtest.request import BacktestRequest
@@ -124,11 +114,11 @@ def _request(args: argparse.Namespace, *, search: bool = False) -> Any:
             "rank_by",
         )
     }
-    raw["params"] = _pairs(args.param, "--param")
+    raw["params"] = args.param
     if search:
-        raw["grid"] = _pairs(args.grid, "--grid")
-        if not raw["grid"]:
+        if not args.grid:
             raise ConfigError("--grid: give at least one NAME=VALUES")
+        raw["grid"] = args.grid
         raw["random"] = getattr(args, "random", None)
         raw["seed"] = getattr(args, "seed", None)
     if getattr(args, "in_sample", None) is not None:

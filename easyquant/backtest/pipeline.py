@@ -9,6 +9,9 @@
 - :func:`finalize` ranks the points and gives the parent the best point's results, or, when a
   point failed or never finished, stores the parent (and unfinished points) as failed.
 
+Each has a ``*_step`` twin that is a DAG task's body (``easyquant.pipelines.run_task``): it
+calls the function and finishes the task's status component with a summary.
+
 Everything takes and returns plain JSON-able values (XCom): a request travels in its JSON form
 and is parsed back into a :class:`BacktestRequest` by :func:`request_of`.
 """
@@ -33,9 +36,12 @@ from easyquant.backtest.store import (
 )
 from easyquant.backtest.sweep import score
 from easyquant.config import Settings, get_settings
-from easyquant.errors import ConfigError, DataError, EasyQuantError
+from easyquant.errors import ConfigError, DataError, EasyQuantError, StrategyError
+from easyquant.status import Tracker
 
 Request = BacktestRequest | Mapping[str, Any]
+#: Errors no retry can fix: bad input, and a strategy that raises on the data.
+BAD_INPUT = (ConfigError, DataError, StrategyError)
 
 
 def request_of(req: Request) -> BacktestRequest:
@@ -242,3 +248,70 @@ def finalize(req: Request, parent_id: str, settings: Settings | None = None) -> 
 
 def _params_text(params: Mapping[str, Any]) -> str:
     return ", ".join(f"{k}={v}" for k, v in params.items()) or "(defaults)"
+
+
+# ----- the DAG's task bodies ---------------------------------------------------------------
+def validate_step(job: Tracker, params: Mapping[str, Any]) -> dict[str, Any]:
+    """:func:`validate`, summarised: the strategy, symbols, points and bars."""
+    checked = validate(params)
+    req, points, bars = checked["request"], checked["points"], checked["bars"]
+    what = f"{req['strategy']} on {', '.join(req['symbols'])}"
+    summary = f"{what}: {points} point(s), {sum(bars.values())} bars"
+    job.finish("success", summary, points=points, bars=bars)
+    return checked
+
+
+def plan_step(
+    job: Tracker, checked: Mapping[str, Any], dag_id: str, dag_run_id: str
+) -> list[dict[str, Any]]:
+    """:func:`plan` for the DAG run's parent run, summarised: points and tasks."""
+    parent = parent_run_id(dag_id, dag_run_id)
+    batches = plan(checked, parent)
+    points = sum(len(b["points"]) for b in batches)
+    job.finish(
+        "success",
+        f"run {parent}: {points} point(s) in {len(batches)} task(s)",
+        run_id=parent,
+        points=points,
+        tasks=len(batches),
+    )
+    return batches
+
+
+def run_batch_step(
+    job: Tracker, batch: Mapping[str, Any], checked: Mapping[str, Any]
+) -> list[dict[str, Any]]:
+    """:func:`run_batch`, reporting each point's metrics as it is stored."""
+    job.update(attrs={"run_ids": [p["run_id"] for p in batch["points"]]})
+
+    def on_point(done: int, total: int, item: dict[str, Any]) -> None:
+        metrics = {k: v for k, v in item["metrics"].items() if v is not None}
+        job.progress(done / total, f"{done}/{total}: {item['params']}", **metrics)
+
+    results = run_batch(checked, batch, progress=on_point)
+    only = results[0] if len(results) == 1 else None
+    job.finish(
+        "success",
+        f"{len(results)} point(s) stored"
+        + (f", final equity {only['metrics']['final_equity']:,.2f}" if only else ""),
+        points=len(results),
+    )
+    return [{"run_id": r["run_id"], "params": r["params"]} for r in results]
+
+
+def finalize_step(
+    job: Tracker, checked: Mapping[str, Any], dag_id: str, dag_run_id: str
+) -> dict[str, Any]:
+    """:func:`finalize` for the DAG run's parent run, summarised: the best point."""
+    parent = parent_run_id(dag_id, dag_run_id)
+    summary = finalize(checked, parent)
+    best = summary["best"]
+    job.finish(
+        "success",
+        f"run {parent}: best of {summary['points']} by {summary['rank_by']}: {best['params']}",
+        run_id=parent,
+        points=summary["points"],
+        best_params=best["params"],
+        **{k: v for k, v in best["metrics"].items() if v is not None},
+    )
+    return summary

@@ -56,9 +56,18 @@ def _blank(value: Any) -> bool:
 
 
 def _object(value: Any, what: str) -> dict[str, Any]:
-    """Return ``value`` as a dict with text keys (empty when not given)."""
+    """Return ``value`` as a dict with text keys (empty when not given); a list of
+    ``NAME=VALUE`` texts (the command line's repeated options) is one too."""
     if _blank(value):
         return {}
+    if isinstance(value, list | tuple) and all(isinstance(v, str) for v in value):
+        pairs = [v.partition("=") for v in value]
+        bad = [
+            v for v, (name, sep, _) in zip(value, pairs, strict=True) if not (sep and name.strip())
+        ]
+        if bad:
+            raise ValueError(f"{bad[0]!r}: expected NAME=VALUE")
+        return {name.strip(): val.strip() for name, _, val in pairs}
     if not isinstance(value, Mapping):
         raise ValueError(f"expected an object of {what}, got {value!r}")
     return {str(k): v for k, v in value.items()}

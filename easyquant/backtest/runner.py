@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass
 from functools import cached_property
 from typing import Any
 
@@ -23,25 +24,17 @@ def as_bars(data: DataLike) -> Bars:
     return data if isinstance(data, Bars) else Bars.from_frames(data)
 
 
+@dataclass(eq=False)
 class BacktestResult:
     """One run's outcome: equity curve, trades, fills, metrics and the decisions behind them."""
 
-    def __init__(
-        self,
-        strategy: Strategy,
-        data: Bars,
-        config: BacktestConfig,
-        decisions: Decisions,
-        sim: Simulation,
-        metrics: dict[str, Any],
-    ) -> None:
-        self.strategy = strategy
-        self.data = data
-        self.config = config
-        self.decisions = decisions
-        self.sim = sim
-        self.metrics = metrics
-        self.run_id: str | None = None
+    strategy: Strategy
+    data: Bars
+    config: BacktestConfig
+    decisions: Decisions
+    sim: Simulation
+    metrics: dict[str, Any]
+    run_id: str | None = None
 
     @property
     def final_equity(self) -> float:

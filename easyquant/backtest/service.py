@@ -6,8 +6,8 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import replace
-from typing import Any
+from dataclasses import dataclass, replace
+from typing import Any, TypedDict, Unpack
 
 import numpy as np
 import pandas as pd
@@ -66,20 +66,40 @@ def stored_run(
         conn.close()
 
 
+class Where(TypedDict, total=False):
+    """Where a run reads and stores: ``data`` instead of the lake, ``settings`` (default: the
+    environment's), ``store`` (False: nothing stored), ``run_id`` (default: a new one)."""
+
+    data: DataLike | None
+    settings: Settings | None
+    store: bool
+    run_id: str | None
+
+
+@dataclass
+class Running:
+    """A run under way: its id, the connection it stores through (None when not storing), its
+    status component and its bars."""
+
+    run_id: str
+    conn: Any
+    tracker: status.Tracker
+    settings: Settings | None
+    data: DataLike | None
+
+    def bars(self, req: BacktestRequest) -> Bars:
+        return as_bars(self.data) if self.data is not None else load_data(req, self.settings)
+
+
 @contextmanager
 def tracked_run(
-    req: BacktestRequest,
-    run_id: str,
-    spec: RunSpec,
-    *,
-    store: bool,
-    settings: Settings | None,
-    **attrs: Any,
-) -> Iterator[tuple[Any, status.Tracker]]:
-    """:func:`stored_run` reported as the ``backtest:<run id>`` status component; yield the
-    connection (None when not storing) and the tracker."""
+    req: BacktestRequest, spec: RunSpec, where: Where, **attrs: Any
+) -> Iterator[Running]:
+    """:func:`stored_run` reported as the ``backtest:<run id>`` status component."""
+    run_id = where.get("run_id") or new_run_id()
+    settings = where.get("settings")
     with (
-        stored_run(run_id, spec, store=store, settings=settings) as conn,
+        stored_run(run_id, spec, store=where.get("store", True), settings=settings) as conn,
         status.track(
             "backtest",
             req.label,
@@ -88,7 +108,28 @@ def tracked_run(
             attrs={"run_id": run_id, **attrs},
         ) as tracker,
     ):
-        yield conn, tracker
+        yield Running(run_id, conn, tracker, settings, where.get("data"))
+
+
+@contextmanager
+def progress_bar(
+    run: Running, what: str, total: int, shown: bool, every: int = 1
+) -> Iterator[Callable[[int, int], None]]:
+    """Yield a progress callback ``(done, total)`` that moves a terminal bar (when ``shown``)
+    and reports every ``every``-th step (and the last) to the run's status component."""
+    from tqdm import tqdm
+
+    bar = tqdm(total=total, desc=what, disable=None if shown else True, leave=False)
+
+    def step(done: int, total: int) -> None:
+        bar.update(1)
+        if done % every == 0 or done == total:
+            run.tracker.progress(done / total, f"{what} {done}/{total}")
+
+    try:
+        yield step
+    finally:
+        bar.close()
 
 
 def load_data(req: BacktestRequest, settings: Settings | None = None) -> Bars:
@@ -116,13 +157,10 @@ def load_benchmark(req: BacktestRequest, settings: Settings | None = None) -> pd
 def execute(
     req: BacktestRequest,
     *,
-    data: DataLike | None = None,
-    settings: Settings | None = None,
-    store: bool = True,
-    run_id: str | None = None,
     lookahead: bool = False,
     lookahead_cuts: int = 20,
     progress: Callable[[int, int], None] | None = None,
+    **where: Unpack[Where],
 ) -> BacktestResult:
     """Run one backtest end to end: load, (check look-ahead), run, store, report.
 
@@ -130,12 +168,11 @@ def execute(
     failed run with its error, and re-raised.
     """
     strategy = req.make_strategy()
-    run_id = run_id or new_run_id()
-    spec = req.spec(strategy.param_values)
-    with tracked_run(req, run_id, spec, store=store, settings=settings) as (conn, tracker):
+    with tracked_run(req, req.spec(strategy.param_values), where) as run:
+        run_id, conn, tracker = run.run_id, run.conn, run.tracker
         tracker.progress(0.05, "loading data")
-        bars = as_bars(data) if data is not None else load_data(req, settings)
-        bench = load_benchmark(req, settings) if data is None else None
+        bars = run.bars(req)
+        bench = load_benchmark(req, run.settings) if run.data is None else None
         tracker.progress(0.2, f"running on {len(bars)} bars")
         result = run_backtest(strategy, bars, req.config(), benchmark=bench)
         if lookahead:
@@ -162,20 +199,8 @@ def execute(
     return result
 
 
-def _bar(desc: str, total: int, enabled: bool) -> Any:
-    from tqdm import tqdm
-
-    return tqdm(total=total, desc=desc, disable=None if enabled else True, leave=False)
-
-
 def execute_sweep(
-    req: BacktestRequest,
-    *,
-    data: DataLike | None = None,
-    settings: Settings | None = None,
-    store: bool = True,
-    run_id: str | None = None,
-    show_progress: bool = True,
+    req: BacktestRequest, *, show_progress: bool = True, **where: Unpack[Where]
 ) -> tuple[str, list[PointResult]]:
     """Run the request's grid (or ``random`` points of it) in-process; store the sweep and its
     ranked points; return (run id, ranked results)."""
@@ -183,26 +208,13 @@ def execute_sweep(
         raise ConfigError("grid: give at least one parameter to search")
     cls = req.strategy_class()
     points = req.points()
-    run_id = run_id or new_run_id()
     spec = req.spec(req.search(), kind="sweep")
-    with tracked_run(req, run_id, spec, store=store, settings=settings, points=len(points)) as (
-        conn,
-        tracker,
-    ):
-        bars = as_bars(data) if data is not None else load_data(req, settings)
-        bar = _bar("sweep", len(points), show_progress)
-
-        def on_progress(done: int, total: int) -> None:
-            bar.update(1)
-            if done % max(1, total // 20) == 0 or done == total:
-                tracker.progress(done / total, f"{done}/{total} points")
-
-        try:
-            ranked = run_sweep(
-                cls, points, bars, req.config(), rank_by=req.rank_by, progress=on_progress
-            )
-        finally:
-            bar.close()
+    with tracked_run(req, spec, where, points=len(points)) as run:
+        run_id, conn, tracker = run.run_id, run.conn, run.tracker
+        bars = run.bars(req)
+        every = max(1, len(points) // 20)
+        with progress_bar(run, "points", len(points), show_progress, every) as step:
+            ranked = run_sweep(cls, points, bars, req.config(), rank_by=req.rank_by, progress=step)
         if conn is not None:
             store_points(conn, run_id, req, ranked)
             finish_run(conn, run_id, metrics=ranked[0].metrics, rank=None)
@@ -242,13 +254,7 @@ _NOT_STITCHED = (
 
 
 def execute_walkforward(
-    req: BacktestRequest,
-    *,
-    data: DataLike | None = None,
-    settings: Settings | None = None,
-    store: bool = True,
-    run_id: str | None = None,
-    show_progress: bool = True,
+    req: BacktestRequest, *, show_progress: bool = True, **where: Unpack[Where]
 ) -> tuple[str, list[Window], dict[str, Any]]:
     """Walk forward: optimise on each in-sample window, trade the winner out of sample; store
     each window (best params, out-of-sample metrics) and the stitched out-of-sample metrics."""
@@ -257,18 +263,12 @@ def execute_walkforward(
         raise ConfigError("walkforward: give the windows (in_sample, out_of_sample) and a grid")
     cls = req.strategy_class()
     points = req.points()
-    run_id = run_id or new_run_id()
     spec = req.spec(req.search(), kind="walkforward")
-    with tracked_run(req, run_id, spec, store=store, settings=settings) as (conn, tracker):
-        bars = as_bars(data) if data is not None else load_data(req, settings)
+    with tracked_run(req, spec, where) as run:
+        run_id, conn, tracker = run.run_id, run.conn, run.tracker
+        bars = run.bars(req)
         n_windows = len(walk_windows(len(bars), wf.in_sample, wf.out_of_sample, wf.step))
-        bar = _bar("walk-forward", n_windows, show_progress)
-
-        def on_progress(done: int, total: int) -> None:
-            bar.update(1)
-            tracker.progress(done / total, f"window {done}/{total}")
-
-        try:
+        with progress_bar(run, "window", n_windows, show_progress) as step:
             windows = walk_forward(
                 cls,
                 points,
@@ -278,10 +278,8 @@ def execute_walkforward(
                 out_of_sample=wf.out_of_sample,
                 step=wf.step,
                 rank_by=req.rank_by,
-                progress=on_progress,
+                progress=step,
             )
-        finally:
-            bar.close()
         curve = stitch(windows, req.cash)
         idx = _stitched_index(windows, bars)
         summary = compute_metrics(

@@ -92,20 +92,8 @@ def test_backtest_json_store_and_report(lake: Settings, db, capsys, tmp_path: Pa
 
 
 def test_sweep_and_walkforward(lake: Settings, db, capsys) -> None:
-    code, out, err = run_cli(
-        [
-            "sweep",
-            "--strategy",
-            "sma_cross",
-            *BASE,
-            "--grid",
-            "fast=5,10",
-            "--grid",
-            "slow=20:40:10",
-            "--json",
-        ],
-        capsys,
-    )
+    grid = ["--grid", "fast=5,10", "--grid", "slow=20:40:10"]
+    code, out, err = run_cli(["sweep", "--strategy", "sma_cross", *BASE, *grid, "--json"], capsys)
     assert code == 0, err
     res = json.loads(out)
     assert res["points"] == 6 and res["results"][0]["rank"] == 1
@@ -142,6 +130,7 @@ def test_sweep_and_walkforward(lake: Settings, db, capsys) -> None:
     [
         (["--strategy", "nope", *BASE], "unknown strategy 'nope'"),
         (["--strategy", "sma_cross", *BASE, "--param", "fsat=3"], "unknown parameter 'fsat'"),
+        (["--strategy", "sma_cross", *BASE, "--param", "fast"], "params: 'fast': expected NAME="),
         (["--strategy", "sma_cross", *BASE, "--param", "slow=0"], "parameter slow: must be >="),
         (["--strategy", "sma_cross", "--symbols", "ZZZ"], "'ZZZ'"),
         (["--strategy", "sma_cross", "--symbols", "AAA", "--start", "2030-01-01"], "'AAA'"),
@@ -163,16 +152,8 @@ def test_bad_input_is_one_clear_line(
 
 
 def test_strategy_that_raises_is_stored_as_failed(lake: Settings, db, capsys) -> None:
-    code, _out, err = run_cli(
-        [
-            "backtest",
-            "--strategy",
-            "tests.integration.test_backtest_cli:Exploding",
-            *BASE,
-            "--json",
-        ],
-        capsys,
-    )
+    strategy = "tests.integration.test_backtest_cli:Exploding"
+    code, _out, err = run_cli(["backtest", "--strategy", strategy, *BASE, "--json"], capsys)
     assert code == 2
     assert "strategy exploding" in err and "symbol AAA" in err
     with db.cursor() as cur:

@@ -49,6 +49,17 @@ def test_defaults_and_the_shapes_every_entry_point_gives() -> None:
         }
     )
     assert cli == dag
+    # the command line's repeated NAME=VALUE options are the same objects
+    argv = BacktestRequest.parse(
+        {
+            **BASE,
+            "symbols": "AAA,BBB",
+            "cash": 5000,
+            "params": ["fast=5"],
+            "grid": ["slow=20:40:10"],
+        }
+    )
+    assert argv == dag
     assert cli.kind == "sweep" and cli.symbols == ["AAA", "BBB"] and cli.start is None
     assert cli.points() == [{"fast": 5, "slow": s} for s in (20, 30, 40)]
     # vendor spellings become the canonical symbol
@@ -129,6 +140,8 @@ def test_random_points_are_seeded_and_drawn_from_the_grid() -> None:
         ({"slippage_bps": "x"}, "slippage_bps: Input should be a valid number"),
         ({"fill": "open"}, "fill: Input should be 'next_open' or 'close'"),
         ({"params": [1, 2]}, "params: expected an object of name -> value"),
+        ({"params": ["fast=5", "slow"]}, "params: 'slow': expected NAME=VALUE"),
+        ({"grid": ["=5,10"]}, "grid: '=5,10': expected NAME=VALUE"),
         ({"params": {"slow": 0}}, "params: strategy sma_cross: parameter slow: must be >= 2"),
         ({"params": {"fsat": 3}}, "params: strategy sma_cross: unknown parameter 'fsat'"),
         ({"grid": {"fsat": [1, 2]}}, "grid: strategy sma_cross: unknown parameter 'fsat'"),
