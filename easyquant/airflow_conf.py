@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import tempfile
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
@@ -82,8 +83,14 @@ def write_passwords_file(settings: Settings) -> Path:
     path = settings.airflow_home / "passwords.json"
     path.parent.mkdir(parents=True, exist_ok=True)
     payload = json.dumps({settings.airflow_user: settings.airflow_password.get_secret_value()})
-    tmp = path.with_suffix(".tmp")
-    tmp.write_text(payload)
-    os.chmod(tmp, 0o600)
-    tmp.replace(path)
+    # mkstemp creates the file with mode 0600: the password is never readable by others,
+    # not even between creating the file and a later chmod
+    fd, tmp = tempfile.mkstemp(prefix=".passwords-", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w") as fh:
+            fh.write(payload)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
     return path
