@@ -8,6 +8,13 @@ Runs, each in its own process so peak memory (max RSS) is its own:
     .venv/bin/python bench/etl.py [--rows 10000000] [--symbols 100] [--csv /tmp/eq_bench.csv]
 
 The CSV is generated once with the synthetic source (XNYS minutes, rows interleaved by time).
+
+    .venv/bin/python bench/etl.py --layouts [--repeat 3]
+
+compares ingesting the same bars from the plain file and from the same file rewritten in the
+akshare layout (Chinese headers, open/close/high/low order, 成交量 in 手, five more columns),
+alternating the two ``--repeat`` times, and prints the time ratio (median and range) and
+whether both lakes hold identical files.
 """
 
 from __future__ import annotations
@@ -28,7 +35,7 @@ def make_csv(path: Path, rows: int, symbols: int) -> None:
     import pyarrow as pa
     import pyarrow.csv as pacsv
 
-    from easyquant.data._freq import parse_freq
+    from easyquant.data.frequency import parse_freq
     from easyquant.data.sources import SyntheticSource
 
     per = rows // symbols
@@ -51,6 +58,42 @@ def make_csv(path: Path, rows: int, symbols: int) -> None:
     os.replace(tmp, path)
 
 
+def make_layouts(base: Path, plain: Path, akshare: Path) -> None:
+    """Write the base CSV's bars twice: plain, and in akshare's layout (volume in 手).
+
+    Volumes are rounded down to whole lots of 100 shares in both, so both store the same bars.
+    """
+    import pyarrow as pa
+    import pyarrow.compute as pc
+    import pyarrow.csv as pacsv
+
+    t = pacsv.read_csv(base)
+    vol = pc.floor(pc.divide(t.column("volume"), 100.0))
+    t = t.set_column(t.schema.get_field_index("volume"), "volume", pc.multiply(vol, 100.0))
+    tmp = plain.with_suffix(".tmp")
+    pacsv.write_csv(t, tmp)
+    os.replace(tmp, plain)
+    ts = pc.strftime(t.column("timestamp"), format="%Y-%m-%d %H:%M:%S")
+    close = t.column("close")
+    cols = {
+        "时间": ts,
+        "股票代码": t.column("symbol"),
+        "开盘": t.column("open"),
+        "收盘": close,
+        "最高": t.column("high"),
+        "最低": t.column("low"),
+        "成交量": vol,
+        "成交额": pc.round(pc.multiply(t.column("volume"), close), 2),
+        "振幅": pc.round(pc.divide(pc.subtract(t.column("high"), t.column("low")), close), 4),
+        "涨跌幅": pc.round(pc.divide(pc.subtract(close, t.column("open")), close), 4),
+        "涨跌额": pc.round(pc.subtract(close, t.column("open")), 2),
+        "换手率": pc.round(pc.divide(vol, 1e4), 4),
+    }
+    tmp = akshare.with_suffix(".tmp")
+    pacsv.write_csv(pa.table(cols), tmp)
+    os.replace(tmp, akshare)
+
+
 def run_easyquant(csv: str, out: str) -> dict:
     from easyquant.config import load_settings
     from easyquant.data.ingest import ingest
@@ -58,7 +101,11 @@ def run_easyquant(csv: str, out: str) -> dict:
 
     settings = load_settings(home=out)
     r = ingest(
-        make_source("csv", path=csv), freq="1m", calendar="XNYS", settings=settings, record=False
+        make_source("csv", path=csv, tz="UTC"),
+        freq="1m",
+        calendar="XNYS",
+        settings=settings,
+        record=False,
     )
     return r.totals()
 
@@ -99,7 +146,12 @@ def _peak_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
-RUNNERS = {"easyquant": run_easyquant, "pyarrow": run_pyarrow, "duckdb": run_duckdb}
+RUNNERS = {
+    "easyquant": run_easyquant,
+    "easyquant-akshare": run_easyquant,
+    "pyarrow": run_pyarrow,
+    "duckdb": run_duckdb,
+}
 
 
 def child(name: str, csv: str, out: str) -> None:
@@ -110,12 +162,65 @@ def child(name: str, csv: str, out: str) -> None:
     print(json.dumps({"name": name, "seconds": secs, "peak_mb": peak, **extra}))
 
 
+def _lake_digest(out: Path) -> str:
+    import hashlib
+
+    h = hashlib.sha256()
+    for p in sorted((out / "lake").rglob("*.parquet")):
+        h.update(str(p.relative_to(out)).encode())
+        h.update(p.read_bytes())
+    return h.hexdigest()
+
+
+def _child_run(name: str, csv: Path, out: Path) -> dict:
+    shutil.rmtree(out, ignore_errors=True)
+    proc = subprocess.run(
+        [sys.executable, __file__, "--child", name, str(csv), str(out)],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    return dict(json.loads(proc.stdout.strip().splitlines()[-1]))
+
+
+def layouts(csv: Path, repeat: int) -> None:
+    """Plain vs akshare layout, alternating, same bars; print the ratio's median and range."""
+    import statistics
+
+    plain = csv.with_name(csv.stem + "_lots.csv")
+    ak = csv.with_name(csv.stem + "_akshare.csv")
+    if not (ak.exists() and plain.exists()):
+        make_layouts(csv, plain, ak)
+    ratios, digests = [], set()
+    for i in range(repeat):
+        res = {}
+        for name, path in (("easyquant", plain), ("easyquant-akshare", ak)):
+            out = Path(f"/tmp/eq_bench_out_{name}")
+            res[name] = _child_run(name, path, out)
+            digests.add(_lake_digest(out))
+            shutil.rmtree(out, ignore_errors=True)
+        ratio = res["easyquant-akshare"]["seconds"] / res["easyquant"]["seconds"]
+        ratios.append(ratio)
+        print(
+            f"run {i + 1}: plain {res['easyquant']['seconds']:.2f} s, akshare "
+            f"{res['easyquant-akshare']['seconds']:.2f} s, ratio {ratio:.3f}, rows stored "
+            f"{res['easyquant']['rows_stored']} / {res['easyquant-akshare']['rows_stored']}",
+            flush=True,
+        )
+    print(
+        f"akshare / plain: median {statistics.median(ratios):.3f}, range "
+        f"{min(ratios):.3f}-{max(ratios):.3f}; identical lakes: {len(digests) == 1}"
+    )
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
+    ap.add_argument("--layouts", action="store_true", help="plain vs akshare layout")
+    ap.add_argument("--repeat", type=int, default=3)
     ap.add_argument("--rows", type=int, default=10_000_000)
     ap.add_argument("--symbols", type=int, default=100)
     ap.add_argument("--csv", default="/tmp/eq_bench_minutes.csv")
-    ap.add_argument("--only", default=",".join(RUNNERS))
+    ap.add_argument("--only", default="easyquant,pyarrow,duckdb")
     ap.add_argument("--child", nargs=3, metavar=("NAME", "CSV", "OUT"))
     args = ap.parse_args()
     if args.child:
@@ -130,19 +235,15 @@ def main() -> None:
             f"{time.perf_counter() - t:.0f} s",
             file=sys.stderr,
         )
+    if args.layouts:
+        layouts(csv, args.repeat)
+        return
     with open(csv, "rb") as fh:
         rows = sum(1 for _ in fh) - 1
     results = []
     for name in args.only.split(","):
         out = Path(f"/tmp/eq_bench_out_{name}")
-        shutil.rmtree(out, ignore_errors=True)
-        proc = subprocess.run(
-            [sys.executable, __file__, "--child", name, str(csv), str(out)],
-            capture_output=True,
-            text=True,
-            check=True,
-        )
-        res = json.loads(proc.stdout.strip().splitlines()[-1])
+        res = _child_run(name, csv, out)
         res["rows_per_s"] = rows / res["seconds"]
         results.append(res)
         print(

@@ -231,7 +231,7 @@ def easyquant_etl() -> None:
 def _validate(ctx: Any) -> dict[str, Any]:
     """Return the run's checked configuration; raise ConfigError naming the first bad field."""
     from easyquant.data import calendars
-    from easyquant.data._freq import parse_freq
+    from easyquant.data.frequency import parse_freq
     from easyquant.data.sources import SOURCES, check_symbol
     from easyquant.errors import ConfigError
 

@@ -14,7 +14,7 @@ if TYPE_CHECKING:
     import pandas as pd
 
     from easyquant.config import Settings
-    from easyquant.data.sources import Source
+    from easyquant.data.batch import Source
 
 # ``ingest`` is the submodule easyquant.data.ingest (its function: easyquant.data.ingest.ingest)
 __all__ = ["load_bars", "make_source"]
@@ -39,7 +39,7 @@ def load_bars(
     import pandas as pd
 
     from easyquant.config import get_settings
-    from easyquant.data._freq import parse_freq
+    from easyquant.data.frequency import parse_freq
     from easyquant.data.lake import Lake
     from easyquant.data.resample import resample
 

@@ -12,6 +12,7 @@ import csv
 import re
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -19,96 +20,25 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 
-from easyquant.data._freq import Freq
-from easyquant.data.sources import (
+from easyquant.data import layouts
+from easyquant.data.batch import (
     BATCH_SCHEMA,
     TS_TYPE,
     VALUE_FIELDS,
     Batch,
+    Span,
     _files,
     check_symbol,
+    map_columns,
+    normalise_daily,
 )
+from easyquant.data.frequency import Freq
 from easyquant.errors import ConfigError, DataError
 
-ALIASES: dict[str, tuple[str, ...]] = {
-    "timestamp": (
-        "timestamp",
-        "datetime",
-        "date_time",
-        "time",
-        "date",
-        "dt",
-        "ts",
-        "trade_time",
-        "trade_date",
-        "bar_time",
-        "open_time",
-    ),
-    "symbol": ("symbol", "ticker", "code", "sym", "instrument", "ts_code", "asset"),
-    "open": ("open", "o", "open_price"),
-    "high": ("high", "h", "high_price"),
-    "low": ("low", "l", "low_price"),
-    "close": ("close", "c", "close_price", "last", "price"),
-    "volume": ("volume", "vol", "v", "qty", "quantity"),
-}
 NULLS = ["", "NaN", "nan", "NAN", "NA", "N/A", "n/a", "null", "NULL", "None", "-nan", "-NaN"]
 _AWARE = re.compile(r"(Z|[+-]\d\d:?\d\d)$")
 _EXTRA_TS_FORMATS = ("%Y%m%d", "%Y/%m/%d", "%Y/%m/%d %H:%M:%S", "%Y/%m/%d %H:%M")
 _HEAD = 1 << 16
-
-
-def _norm(name: str) -> str:
-    return re.sub(r"[\s\-.]+", "_", name.strip().lower())
-
-
-def map_columns(
-    names: Sequence[str], overrides: Mapping[str, str], *, path: Path | str, has_symbol: bool = True
-) -> dict[str, str]:
-    """Map canonical fields to the origin's column names: overrides first, then known aliases.
-
-    Raise DataError naming the file and the missing field when a required column is absent.
-    """
-    mapping: dict[str, str] = {}
-    for canon, src in overrides.items():
-        if canon not in ALIASES:
-            raise ConfigError(f"columns: unknown field {canon!r}; expected one of {list(ALIASES)}")
-        if src not in names:
-            raise DataError(
-                f"{path}: line 1, field {canon!r}: column {src!r} given in --columns is not in "
-                f"the header {list(names)}"
-            )
-        mapping[canon] = src
-    normed = {_norm(n): n for n in reversed(names)}
-    for canon, aliases in ALIASES.items():
-        if canon in mapping or (canon == "symbol" and not has_symbol):
-            continue
-        for alias in aliases:
-            if alias in normed and normed[alias] not in mapping.values():
-                mapping[canon] = normed[alias]
-                break
-        else:
-            if canon != "symbol":
-                raise DataError(
-                    f"{path}: line 1, field {canon!r}: missing column; the header has "
-                    f"{list(names)} (map one with --columns {canon}=NAME)"
-                )
-    return mapping
-
-
-def normalise_daily(table: pa.Table, freq: Freq, tz: str) -> pa.Table:
-    """Label daily bars with their session date at midnight UTC (dates taken in ``tz``)."""
-    if not freq.daily or table.num_rows == 0:
-        return table
-    ts = table.column("timestamp")
-    ns = ts.cast(pa.int64()).to_numpy(zero_copy_only=False)
-    if not np.any(ns % 86_400_000_000_000):
-        return table
-    idx = pd.DatetimeIndex(ts.to_numpy(zero_copy_only=False)).tz_localize("UTC")
-    days = idx.tz_convert(tz).tz_localize(None).normalize().tz_localize("UTC")
-    i = table.schema.get_field_index("timestamp")
-    return table.set_column(
-        i, "timestamp", pa.array(days.values.astype("datetime64[ns]"), TS_TYPE).cast(TS_TYPE)
-    )
 
 
 def _first_bad(arr: pa.Array, ok: Callable[[pa.Array], bool]) -> int | None:
@@ -149,10 +79,12 @@ def _ts_ok(arr: pa.Array, to: pa.DataType) -> bool:
 class CsvSource:
     """Bars from a CSV file or a folder of ``*.csv`` files, streamed in blocks.
 
-    ``columns`` maps canonical fields (timestamp, symbol, open, high, low, close, volume) to
-    header names; unmapped fields are found by common names. Without a symbol column the
-    symbol is ``symbol`` or the file's stem. Timestamps with a zone offset are read as such;
-    naive ones are taken in ``tz`` (default UTC). A file mixing both is refused.
+    Each file's layout is recognised from its header (see :mod:`easyquant.data.layouts`) or
+    forced with ``format``; the plain layout maps canonical fields (timestamp, symbol, open,
+    high, low, close, volume) to header names by ``columns`` and then by common names. Without
+    a symbol column the symbol is ``symbol`` or the file's name. Timestamps with a zone offset
+    are read as such; naive ones are taken in ``tz`` (default: the layout's, else UTC). A file
+    mixing both is refused. Volumes are converted to shares.
     """
 
     name = "csv"
@@ -165,16 +97,18 @@ class CsvSource:
         columns: Mapping[str, str] | None = None,
         tz: str | None = None,
         block_size: int = 16 << 20,
+        format: str | None = None,
     ) -> None:
         self.path = Path(path)
         self.symbol = check_symbol(symbol, option="symbol") if symbol else None
         self.columns = dict(columns or {})
-        self.tz = tz or "UTC"
+        self.tz = tz
         try:
-            pc.assume_timezone(pa.array([0], pa.timestamp("ns")), self.tz)
+            pc.assume_timezone(pa.array([0], pa.timestamp("ns")), self.tz or "UTC")
         except (pa.ArrowInvalid, pa.ArrowNotImplementedError, KeyError):
             raise ConfigError(f"tz: unknown time zone {self.tz!r}") from None
         self.block_size = block_size
+        self.format = layouts.check_format(format)
 
     def files(self) -> list[Path]:
         """Return the files this source reads, in order."""
@@ -187,7 +121,7 @@ class CsvSource:
         symbols: Sequence[str] | None = None,
         start: pd.Timestamp | None = None,
         end: pd.Timestamp | None = None,
-        since: Mapping[str, int] | None = None,
+        stored: Mapping[str, Span] | None = None,
     ) -> Iterator[Batch]:
         """Yield the rows of every file (filtering by symbol and time is the caller's)."""
         files = self.files()
@@ -200,8 +134,8 @@ class CsvSource:
             done += size
 
     # ----- one file --------------------------------------------------------------------------
-    def _header(self, path: Path) -> tuple[list[str], str, str | None]:
-        """Check encoding and shape; return (column names, delimiter, first data line)."""
+    def _head(self, path: Path) -> tuple[list[str], str, str | None]:
+        """Check encoding; return (first row's fields, delimiter, second line)."""
         if path.stat().st_size == 0:
             raise DataError(f"{path}: line 1: the file is empty")
         with open(path, "rb") as f:
@@ -243,29 +177,79 @@ class CsvSource:
             delim = ";" if ";" in first else ("\t" if "\t" in first else ",")
         names = next(csv.reader([first], delimiter=delim))
         data = lines[1] if len(lines) > 1 else None
-        if data is None or (not data.strip() and len(lines) == 2):
-            raise DataError(f"{path}: line 2: no data rows after the header")
         return names, delim, data
 
+    def _layout(self, path: Path) -> tuple[layouts.Resolved, str, str | None]:
+        """Return the file's resolved layout, delimiter and first data line."""
+        first, delim, second = self._head(path)
+        res = layouts.resolve(first, path, self.format)
+        if res is not None and res.layout is not None and not res.layout.header:
+            return res, delim, ",".join(first)
+        if second is None or not second.strip():
+            raise DataError(f"{path}: line 2: no data rows after the header")
+        if res is None:
+            bare, factors = layouts.split_units(first, path)
+            try:
+                mapping = map_columns(bare, self.columns, path=path, has_symbol=self.symbol is None)
+            except DataError as exc:
+                raise DataError(
+                    f"{exc} - the header matches no known layout ({', '.join(layouts.LAYOUTS)}) "
+                    "either"
+                ) from None
+            orig = {f: first[bare.index(c)] for f, c in mapping.items()}
+            conv = {
+                f: factors[bare.index(c)] for f, c in mapping.items() if bare.index(c) in factors
+            }
+            res = layouts.Resolved(
+                None,
+                first,
+                orig,
+                {f: v for f, v in conv.items() if v != 1.0},
+                {f: f"x{v:g} -> shares" for f, v in conv.items() if v != 1.0},
+            )
+        return res, delim, second
+
     def _read_file(self, path: Path, freq: Freq) -> Iterator[tuple[Batch, float]]:
-        names, delim, first_row = self._header(path)
+        res, delim, first_row = self._layout(path)
+        lay, names, mapping = res.layout, res.names, res.mapping
+        tz = self.tz or (lay.tz if lay else "UTC")
         fixed_symbol = self.symbol
-        mapping = map_columns(names, self.columns, path=path, has_symbol=fixed_symbol is None)
+        if "symbol" in mapping and fixed_symbol is not None:
+            del mapping["symbol"]
         if "symbol" not in mapping and fixed_symbol is None:
-            fixed_symbol = check_symbol(path.name.split(".")[0], option=f"{path}: symbol")
+            fixed_symbol = check_symbol(
+                layouts.symbol_from_name(lay, path), option=f"{path}: symbol"
+            )
         first_vals = next(csv.reader([first_row or ""], delimiter=delim))
         ts_idx = names.index(mapping["timestamp"])
-        aware = ts_idx < len(first_vals) and bool(_AWARE.search(first_vals[ts_idx].strip()))
-        ts_type = TS_TYPE if aware else pa.timestamp("ns")
+        epoch = lay is not None and lay.ts == "epoch"
+        aware = (
+            not epoch
+            and ts_idx < len(first_vals)
+            and bool(_AWARE.search(first_vals[ts_idx].strip()))
+        )
+        ts_type = pa.int64() if epoch else (TS_TYPE if aware else pa.timestamp("ns"))
         types: dict[str, pa.DataType] = {mapping["timestamp"]: ts_type}
         for f in VALUE_FIELDS:
             types[mapping[f]] = pa.float64()
+        include = list(dict.fromkeys(mapping[k] for k in mapping))
         if "symbol" in mapping:
             types[mapping["symbol"]] = pa.string()
-        include = list(dict.fromkeys(mapping[k] for k in mapping))
-        read_opts = pacsv.ReadOptions(block_size=self.block_size, use_threads=True)
+        skip = lay.skip if lay is not None and lay.skip and lay.skip[0] in names else None
+        if skip is not None:
+            types[skip[0]] = pa.string()
+            include.append(skip[0])
+        start_line = 1 if lay is not None and not lay.header else 2
+        read_opts = pacsv.ReadOptions(
+            block_size=self.block_size,
+            use_threads=True,
+            column_names=None if start_line == 2 else names,
+        )
         parse_opts = pacsv.ParseOptions(delimiter=delim, ignore_empty_lines=False)
-        parsers: list = [pacsv.ISO8601] + ([] if aware else list(_EXTRA_TS_FORMATS))
+        extra = (
+            (lay.ts_formats if lay and lay.ts_formats else _EXTRA_TS_FORMATS) if not aware else ()
+        )
+        parsers: list = [pacsv.ISO8601, *extra]
         conv = pacsv.ConvertOptions(
             include_columns=include,
             column_types=types,
@@ -273,8 +257,12 @@ class CsvSource:
             strings_can_be_null=False,
             timestamp_parsers=parsers,
         )
+        notes: dict[str, Any] = {"layout": lay.name if lay else "plain"}
+        if res.converted:
+            notes["units"] = res.converted
         size = max(path.stat().st_size, 1)
-        line = 2
+        line = start_line
+        held: list[pa.Table] = []
         try:
             with open(path, "rb") as raw:
                 reader = pacsv.open_csv(
@@ -284,26 +272,72 @@ class CsvSource:
                     n = rb.num_rows
                     if n == 0:
                         continue
-                    ts = rb.column(mapping["timestamp"])
-                    if not aware:
-                        ts = pc.assume_timezone(
-                            ts, self.tz, ambiguous="earliest", nonexistent="earliest"
-                        )
-                    if fixed_symbol is not None:
-                        sym = pa.DictionaryArray.from_arrays(
-                            pa.array(np.zeros(n, dtype=np.int32)), pa.array([fixed_symbol])
-                        ).cast(pa.string())
-                    else:
-                        sym = rb.column(mapping["symbol"])
-                    cols = [sym, ts.cast(TS_TYPE)] + [rb.column(mapping[f]) for f in VALUE_FIELDS]
-                    cols.append(pa.array(np.arange(line, line + n, dtype=np.int64)))
+                    lines = pa.array(np.arange(line, line + n, dtype=np.int64))
                     line += n
-                    table = pa.Table.from_arrays(cols, schema=BATCH_SCHEMA)
+                    table = self._to_batch(rb, mapping, fixed_symbol, lines, tz, epoch, aware, res)
+                    if skip is not None:
+                        table = self._skip(table, rb.column(skip[0]), skip[1], notes)
+                    if lay is not None and lay.newest_first:
+                        held.append(table)
+                        continue
                     frac = min(raw.tell() / size, 1.0)
-                    yield Batch(normalise_daily(table, freq, self.tz), str(path), mapping), frac
+                    yield (
+                        Batch(normalise_daily(table, freq, tz), str(path), mapping, notes=notes),
+                        frac,
+                    )
         except (pa.ArrowInvalid, pa.ArrowNotImplementedError, UnicodeDecodeError) as exc:
-            self._diagnose(path, names, delim, mapping, ts_type)
+            self._diagnose(path, names, delim, mapping, ts_type, start_line)
             raise DataError(f"{path}: {str(exc).splitlines()[0]}") from None
+        if held:
+            table = pa.concat_tables(held)
+            table = table.take(pa.array(np.arange(table.num_rows - 1, -1, -1)))
+            yield Batch(normalise_daily(table, freq, tz), str(path), mapping, notes=notes), 1.0
+
+    @staticmethod
+    def _to_batch(
+        rb: pa.RecordBatch,
+        mapping: Mapping[str, str],
+        fixed_symbol: str | None,
+        lines: pa.Array,
+        tz: str,
+        epoch: bool,
+        aware: bool,
+        res: layouts.Resolved,
+    ) -> pa.Table:
+        n = rb.num_rows
+        ts = rb.column(mapping["timestamp"])
+        if epoch:
+            v = ts.to_numpy(zero_copy_only=False)
+            ns = np.where(v < 100_000_000_000_000, v * 1_000_000, v * 1_000)
+            ts = pa.array(ns.astype("datetime64[ns]"), pa.timestamp("ns")).cast(TS_TYPE)
+        elif not aware:
+            ts = pc.assume_timezone(ts, tz, ambiguous="earliest", nonexistent="earliest")
+        if fixed_symbol is not None:
+            sym = pa.DictionaryArray.from_arrays(
+                pa.array(np.zeros(n, dtype=np.int32)), pa.array([fixed_symbol])
+            ).cast(pa.string())
+        else:
+            sym = rb.column(mapping["symbol"])
+        values = []
+        for f in VALUE_FIELDS:
+            col = rb.column(mapping[f])
+            if f in res.factors:
+                col = pc.multiply(col, res.factors[f])
+            values.append(col)
+        cols = [sym, ts.cast(TS_TYPE), *values, lines]
+        return pa.Table.from_arrays(cols, schema=BATCH_SCHEMA)
+
+    @staticmethod
+    def _skip(table: pa.Table, flag: pa.Array, value: str, notes: dict[str, Any]) -> pa.Table:
+        """Drop rows that are not bars (e.g. suspended days), counting them per symbol."""
+        drop = pc.fill_null(pc.equal(flag, value), False)
+        if not pc.any(drop).as_py():
+            return table
+        dropped = table.filter(drop).column("symbol").to_pylist()
+        counts = notes.setdefault("not_bars", {})
+        for s in dropped:
+            counts[s] = counts.get(s, 0) + 1
+        return table.filter(pc.invert(drop))
 
     def _diagnose(
         self,
@@ -312,6 +346,7 @@ class CsvSource:
         delim: str,
         mapping: Mapping[str, str],
         ts_type: pa.DataType,
+        start_line: int = 2,
     ) -> None:
         """Scan ``path`` as raw bytes and raise DataError for its first bad line and field."""
         invalid: list[tuple[int, str, int, int]] = []
@@ -326,7 +361,11 @@ class CsvSource:
         include = list(dict.fromkeys(mapping.values()))
         reader = pacsv.open_csv(
             path,
-            read_options=pacsv.ReadOptions(block_size=1 << 20, use_threads=False),
+            read_options=pacsv.ReadOptions(
+                block_size=1 << 20,
+                use_threads=False,
+                column_names=None if start_line == 2 else names,
+            ),
             parse_options=pacsv.ParseOptions(
                 delimiter=delim, ignore_empty_lines=False, invalid_row_handler=on_invalid
             ),
@@ -336,8 +375,9 @@ class CsvSource:
                 strings_can_be_null=False,
             ),
         )
-        line = 2
-        other = pa.timestamp("ns") if ts_type.tz else TS_TYPE
+        line = start_line
+        aware = pa.types.is_timestamp(ts_type) and ts_type.tz is not None
+        other = pa.timestamp("ns") if aware else TS_TYPE
         nulls = pa.array(NULLS, pa.string())
         for rb in reader:
             found: list[tuple[int, str, str]] = []
@@ -357,7 +397,7 @@ class CsvSource:
                     i = _first_bad(s, lambda a: _ts_ok(a, ts_type))
                     if i is not None:
                         single = s.slice(i, 1)
-                        if _ts_ok(single, other):
+                        if pa.types.is_timestamp(ts_type) and _ts_ok(single, other):
                             what = (
                                 "mixed timezones: this timestamp has a zone offset, earlier "
                                 "ones have none"

@@ -14,7 +14,7 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
-from easyquant.data._freq import NS_PER_DAY, Freq
+from easyquant.data.frequency import NS_PER_DAY, Freq
 from easyquant.errors import ConfigError
 
 if TYPE_CHECKING:

@@ -25,9 +25,10 @@ import pyarrow.parquet as pq
 
 from easyquant.config import Settings, get_settings
 from easyquant.data import calendars
-from easyquant.data._freq import NS_PER_DAY, Freq, parse_freq
+from easyquant.data.batch import Batch, Source, Span, check_symbol
+from easyquant.data.frequency import NS_PER_DAY, Freq, parse_freq
 from easyquant.data.lake import LAKE_SCHEMA, Lake, Pending, merge
-from easyquant.data.sources import Batch, Source, SyntheticSource, check_symbol
+from easyquant.data.symbols import calendar_of, canonical
 from easyquant.data.validate import FIELDS, REASONS, SequenceState, check_batch
 from easyquant.errors import ConfigError, DataError
 
@@ -123,7 +124,9 @@ def ingest(
 ) -> IngestResult:
     """Load bars from ``source`` into the lake; return the per-symbol quality report.
 
-    Incremental unless ``full``: only bars after the last stored one are kept. ``record``
+    Incremental unless ``full``: only bars before the first or after the last stored one are
+    kept (and asked of the source). Symbols are stored in their canonical spelling; with no
+    calendar given, it follows from the symbols' exchange. ``record``
     writes the catalog and the quality reports to PostgreSQL.
     """
     settings = settings or get_settings()
@@ -132,8 +135,10 @@ def ingest(
         raise ConfigError(f"policy: expected one of {POLICIES}, got {policy!r}")
     if not jump_factor > 1:
         raise ConfigError(f"jump_factor: must be > 1, got {jump_factor}")
+    wanted = [check_symbol(canonical(s)) for s in symbols] if symbols else None
     cal = calendars.calendar_name(calendar) if calendar else getattr(source, "calendar", None)
-    wanted = [check_symbol(s) for s in symbols] if symbols else None
+    if cal is None and wanted:
+        cal = calendar_of(wanted)
     lo, hi = _ts(start, "start"), _ts(end, "end")
     if lo is not None and hi is not None and lo > hi:
         raise ConfigError(f"start/end: start {lo.date()} is after end {hi.date()}")
@@ -142,23 +147,27 @@ def ingest(
     iid = ingest_id or new_ingest_id()
     result = IngestResult(iid, source.name, f.name, cal, policy, full, {})
     t0 = time.perf_counter()
-    since: dict[str, int] = {}
+    stored: dict[str, Span] = {}
     if not full:
         for sym in wanted or lake.symbols(f.name):
-            last = lake.last_timestamp(f.name, sym)
-            if last is not None:
-                since[sym] = last
+            span = lake.span(f.name, sym)
+            if span is not None:
+                stored[sym] = span
     staging = lake.staging_dir(iid)
     staging.mkdir(parents=True, exist_ok=True)
     try:
         staged = _stage(
-            source, f, wanted, lo, hi, since, policy, jump_factor, lake, staging, result, progress
+            source, f, wanted, lo, hi, stored, policy, jump_factor, lake, staging, result, progress
         )
-        if wanted and not isinstance(source, SyntheticSource):
+        where = getattr(source, "path", None)
+        if wanted and where is not None:
             missing = [s for s in wanted if result.symbols.get(s, SymbolReport(s)).rows_read == 0]
             if missing:
-                where = getattr(source, "path", source.name)
                 raise DataError(f"{where}: symbol {missing[0]!r} not found in the input")
+        _note_stored(result, wanted, stored, lo, hi)
+        if cal is None and staged:
+            cal = calendar_of(sorted(staged))
+            result.calendar = cal
         _publish(staged, f, cal, lake, result, settings, record, progress)
     except DataError as exc:
         result.seconds = time.perf_counter() - t0
@@ -177,7 +186,7 @@ def _stage(
     wanted: list[str] | None,
     lo: pd.Timestamp | None,
     hi: pd.Timestamp | None,
-    since: dict[str, int],
+    stored: dict[str, Span],
     policy: str,
     jump_factor: float,
     lake: Lake,
@@ -194,7 +203,7 @@ def _stage(
     hi_ns = None if hi is None else int((hi.tz_localize("UTC") + pd.Timedelta(days=1)).value)
     wanted_set = set(wanted) if wanted else None
     try:
-        for batch in source.batches(f, symbols=wanted, start=lo, end=hi, since=since):
+        for batch in source.batches(f, symbols=wanted, start=lo, end=hi, stored=stored):
             table = batch.table
             if table.num_rows == 0:
                 continue
@@ -206,6 +215,7 @@ def _stage(
             names = [s if s is not None else "" for s in enc.dictionary.to_pylist()]
             if not names:
                 continue
+            codes, names = _canonical_codes(batch, table, codes, names)
             keep = np.ones(table.num_rows, dtype=bool)
             if wanted_set is not None:
                 keep &= np.isin(codes, [i for i, s in enumerate(names) if s in wanted_set])
@@ -215,8 +225,10 @@ def _stage(
                 in_range &= ~((ts < lo_ns) & (ts != 0))
             if hi_ns is not None:
                 in_range &= ts < hi_ns
-            last = np.array([since.get(s, np.iinfo(np.int64).min) for s in names], dtype=np.int64)
-            fresh = in_range & ((ts > last[codes]) | (ts == 0))
+            none = (np.iinfo(np.int64).max, np.iinfo(np.int64).min)
+            first = np.array([stored.get(s, none)[0] for s in names], dtype=np.int64)
+            last = np.array([stored.get(s, none)[1] for s in names], dtype=np.int64)
+            fresh = in_range & ((ts < first[codes]) | (ts > last[codes]) | (ts == 0))
             counts_read = np.bincount(codes[keep], minlength=len(names))
             counts_skip = np.bincount(codes[keep & ~fresh], minlength=len(names))
             for i, s in enumerate(names):
@@ -224,6 +236,7 @@ def _stage(
                     rep = result.symbols.setdefault(s, SymbolReport(s, origin=batch.origin))
                     rep.rows_read += int(counts_read[i])
                     rep.rows_skipped += int(counts_skip[i])
+                    _note_batch(rep, batch)
             if not fresh.all():
                 idx = np.flatnonzero(fresh)
                 table = table.take(pa.array(idx))
@@ -270,6 +283,63 @@ def _stage(
         if quarantine is not None:
             quarantine.close()
     return paths
+
+
+def _canonical_codes(
+    batch: Batch, table: pa.Table, codes: np.ndarray, names: list[str]
+) -> tuple[np.ndarray, list[str]]:
+    """Map a batch's symbol spellings to the stored ones (two spellings may become one)."""
+    canon = []
+    for i, name in enumerate(names):
+        try:
+            canon.append(canonical(name))
+        except ConfigError as exc:
+            row = int(np.flatnonzero(codes == i)[0])
+            line = int(table.column("line")[row].as_py())
+            raise DataError(
+                f"{batch.origin}: {batch.line_word} {line}, field "
+                f"{batch.field_name('symbol')!r}: {exc}"
+            ) from None
+    if canon == names:
+        return codes, names
+    uniq = list(dict.fromkeys(canon))
+    remap = np.array([uniq.index(c) for c in canon], dtype=np.int32)
+    return remap[codes], uniq
+
+
+def _note_batch(rep: SymbolReport, batch: Batch) -> None:
+    """Copy what the source did (layout, units converted, rows not bars) into the report."""
+    notes = batch.notes
+    if not notes:
+        return
+    rep.warnings["layout"] = notes.get("layout")
+    if notes.get("units"):
+        rep.warnings["units_converted"] = notes["units"]
+    dropped = {canonical(k): v for k, v in notes.get("not_bars", {}).items()}
+    if rep.symbol in dropped:
+        rep.warnings["not_bars"] = dropped[rep.symbol]
+
+
+def _note_stored(
+    result: IngestResult,
+    wanted: list[str] | None,
+    stored: dict[str, Span],
+    lo: pd.Timestamp | None,
+    hi: pd.Timestamp | None,
+) -> None:
+    """Say, per symbol, when the request asked only for bars that are stored already."""
+    for sym in wanted or []:
+        rep = result.symbols.get(sym)
+        span = stored.get(sym)
+        if span is None or (rep is not None and rep.rows_read > rep.rows_skipped):
+            continue
+        rep = result.symbols.setdefault(sym, SymbolReport(sym))
+        first = pd.Timestamp(span[0]).date().isoformat()
+        last = pd.Timestamp(span[1]).date().isoformat()
+        asked = (
+            f"{lo.date() if lo is not None else '...'} to {hi.date() if hi is not None else '...'}"
+        )
+        rep.warnings["already_stored"] = f"requested {asked}; stored {first} to {last}"
 
 
 def _bad_row_message(batch: Batch, table: pa.Table, checked: Any, i: int, count: int) -> str:

@@ -19,7 +19,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from easyquant._proc import pid_alive
-from easyquant.data.sources import TS_TYPE, VALUE_FIELDS
+from easyquant.data.batch import TS_TYPE, VALUE_FIELDS
 
 FILE = "data.parquet"
 ROW_GROUP = 1 << 18
@@ -96,17 +96,24 @@ class Lake:
 
     def last_timestamp(self, freq: str, symbol: str) -> int | None:
         """Return the last stored bar (ns UTC) from the file's statistics, or None."""
+        span = self.span(freq, symbol)
+        return None if span is None else span[1]
+
+    def span(self, freq: str, symbol: str) -> tuple[int, int] | None:
+        """Return the first and last stored bar (ns UTC) from the file's statistics, or None."""
         path = self.path(freq, symbol)
         if not path.exists():
             return None
         md = pq.ParquetFile(path).metadata
         if md.num_rows == 0:
             return None
+        first = md.row_group(0).column(0).statistics
         last = md.row_group(md.num_row_groups - 1).column(0).statistics
-        if last is not None and last.has_min_max:
-            return int(pa.scalar(last.max, TS_TYPE).cast(pa.int64()).as_py())
+        if first is not None and last is not None and first.has_min_max and last.has_min_max:
+            lo = pa.scalar(first.min, TS_TYPE).cast(pa.int64()).as_py()
+            return int(lo), int(pa.scalar(last.max, TS_TYPE).cast(pa.int64()).as_py())
         ts = pq.read_table(path, columns=["timestamp"]).column(0).cast(pa.int64())
-        return int(ts[-1].as_py())
+        return int(ts[0].as_py()), int(ts[-1].as_py())
 
     # ----- writing ------------------------------------------------------------------------
     def prepare(

@@ -10,7 +10,8 @@ from types import ModuleType
 from typing import Any
 
 from easyquant.config import Settings, get_settings
-from easyquant.data.sources import check_symbol, make_source
+from easyquant.data.batch import check_symbol
+from easyquant.data.sources import make_source
 from easyquant.errors import ConfigError
 
 

@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 
 from easyquant.data import calendars
-from easyquant.data._freq import Freq, parse_freq
+from easyquant.data.frequency import Freq, parse_freq
 from easyquant.errors import DataError
 
 

@@ -1,78 +1,38 @@
-"""Where bars come from: one small protocol, and the synthetic and Parquet sources.
+"""Where bars come from: the synthetic and Parquet sources, and :func:`make_source`.
 
-A source yields :class:`Batch` objects: Arrow tables with the columns of :data:`BATCH_SCHEMA`
-(``line`` is the 1-based position of each row in its origin, for error messages). Vendor
-adapters implement the same protocol: honour ``symbols``, ``start``/``end`` and ``since`` (the
-last stored bar per symbol; fetch only after it) and name their origin in each batch.
+The batch schema and the Source protocol are in :mod:`easyquant.data.batch`; the CSV source in
+``_csv``, vendor adapters in :mod:`easyquant.data.vendors`.
 """
 
 from __future__ import annotations
 
 import hashlib
-import re
 from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Protocol, runtime_checkable
 
 import numpy as np
 import pandas as pd
 import pyarrow as pa
 
 from easyquant.data import calendars
-from easyquant.data._freq import NS_PER_DAY, Freq
+from easyquant.data.batch import (
+    BATCH_SCHEMA,
+    TS_TYPE,
+    VALUE_FIELDS,
+    Batch,
+    Source,
+    Span,
+    _files,
+    check_symbol,
+    map_columns,
+    missing_ranges,
+    normalise_daily,
+)
+from easyquant.data.frequency import NS_PER_DAY, Freq
 from easyquant.errors import ConfigError, DataError
 
-PRICE_FIELDS = ("open", "high", "low", "close")
-VALUE_FIELDS = (*PRICE_FIELDS, "volume")
-TS_TYPE = pa.timestamp("ns", tz="UTC")
-BATCH_SCHEMA = pa.schema(
-    [("symbol", pa.string()), ("timestamp", TS_TYPE)]
-    + [(f, pa.float64()) for f in VALUE_FIELDS]
-    + [("line", pa.int64())]
-)
-SYMBOL_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._\-]{0,39}$")
-
-
-def check_symbol(symbol: str, *, option: str = "symbols") -> str:
-    """Return ``symbol`` if it can name a lake partition, else raise ConfigError."""
-    if not isinstance(symbol, str) or not SYMBOL_RE.match(symbol):
-        raise ConfigError(
-            f"{option}: invalid symbol {symbol!r}; expected 1-40 letters, digits, '.', '_' or '-'"
-        )
-    return symbol
-
-
-@dataclass
-class Batch:
-    """Rows from one origin (a file, a generator): an Arrow table with BATCH_SCHEMA."""
-
-    table: pa.Table
-    origin: str
-    fields: Mapping[str, str] = field(default_factory=dict)  # canonical -> name in the origin
-    line_word: str = "line"
-    progress: float | None = None
-
-    def field_name(self, canonical: str) -> str:
-        return self.fields.get(canonical, canonical)
-
-
-@runtime_checkable
-class Source(Protocol):
-    """A provider of bars. ``since`` maps symbol -> last stored bar (ns UTC): fetch only after."""
-
-    name: str
-
-    def batches(
-        self,
-        freq: Freq,
-        *,
-        symbols: Sequence[str] | None,
-        start: pd.Timestamp | None,
-        end: pd.Timestamp | None,
-        since: Mapping[str, int],
-    ) -> Iterator[Batch]: ...
-
+__all__ = ["SOURCES", "Batch", "ParquetSource", "Source", "SyntheticSource", "check_symbol"]
+__all__ += ["make_source"]
 
 # ----- synthetic -------------------------------------------------------------------------------
 _ANCHOR = np.datetime64("1990-01-01", "D")
@@ -206,41 +166,34 @@ class SyntheticSource:
         symbols: Sequence[str] | None,
         start: pd.Timestamp | None,
         end: pd.Timestamp | None,
-        since: Mapping[str, int],
+        stored: Mapping[str, Span],
     ) -> Iterator[Batch]:
-        """Yield one batch per symbol, only bars after ``since[symbol]``."""
+        """Yield one batch per symbol, only bars before or after its stored span."""
         if not symbols:
             raise ConfigError("symbols: the synthetic source needs at least one symbol")
         if start is None or end is None:
             raise ConfigError("start/end: the synthetic source needs a date range")
         for i, symbol in enumerate(symbols):
-            lo = start
-            last = since.get(symbol)
-            if last is not None:
-                lo = max(start, pd.Timestamp(last, tz="UTC").tz_localize(None).normalize())
-            table = (
-                self.generate(symbol, freq, lo, end) if lo <= end else BATCH_SCHEMA.empty_table()
-            )
-            if last is not None and table.num_rows:
+            span = stored.get(symbol)
+            parts = [
+                self.generate(symbol, freq, lo, hi)
+                for lo, hi in missing_ranges(start, end, span)
+                if lo is not None and hi is not None and lo <= hi
+            ]
+            table = pa.concat_tables(parts) if parts else BATCH_SCHEMA.empty_table()
+            if span is not None and table.num_rows:
                 ts = table.column("timestamp").cast(pa.int64()).to_numpy()
-                table = table.slice(int(np.searchsorted(ts, last, side="right")))
+                keep = np.flatnonzero((ts < span[0]) | (ts > span[1]))
+                table = table.take(pa.array(keep))
+            if len(parts) > 1:
+                lines = pa.array(np.arange(1, table.num_rows + 1, dtype=np.int64))
+                table = table.set_column(table.num_columns - 1, "line", lines)
             yield Batch(
                 table, f"synthetic:{symbol}", line_word="bar", progress=(i + 1) / len(symbols)
             )
 
 
 # ----- parquet ---------------------------------------------------------------------------------
-def _files(path: Path, suffixes: tuple[str, ...]) -> list[Path]:
-    if path.is_dir():
-        found = sorted(p for p in path.rglob("*") if p.is_file() and p.name.endswith(suffixes))
-        if not found:
-            raise DataError(f"{path}: no {' or '.join(suffixes)} files in this folder")
-        return found
-    if not path.exists():
-        raise DataError(f"{path}: no such file or folder")
-    return [path]
-
-
 class ParquetSource:
     """Bars from a Parquet file or a folder of them; columns named like the CSV source's."""
 
@@ -266,12 +219,10 @@ class ParquetSource:
         symbols: Sequence[str] | None,
         start: pd.Timestamp | None,
         end: pd.Timestamp | None,
-        since: Mapping[str, int],
+        stored: Mapping[str, Span],
     ) -> Iterator[Batch]:
         """Stream each file in row batches, mapped to BATCH_SCHEMA."""
         import pyarrow.parquet as pq
-
-        from easyquant.data._csv import map_columns, normalise_daily
 
         files = _files(self.path, (".parquet", ".pq"))
         for n, path in enumerate(files):
@@ -340,6 +291,7 @@ def make_source(
     tz: str | None = None,
     calendar: str | None = None,
     seed: int = 42,
+    format: str | None = None,
 ) -> Source:
     """Build a source by name: ``synthetic`` (needs calendar), ``csv`` or ``parquet`` (path)."""
     if name == "synthetic":
@@ -352,6 +304,6 @@ def make_source(
         if name == "csv":
             from easyquant.data._csv import CsvSource
 
-            return CsvSource(path, symbol=symbol, columns=columns, tz=tz)
+            return CsvSource(path, symbol=symbol, columns=columns, tz=tz, format=format)
         return ParquetSource(path, symbol=symbol, columns=columns, tz=tz)
     raise ConfigError(f"source: expected one of {SOURCES}, got {name!r}")

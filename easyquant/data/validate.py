@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pyarrow as pa
 
-from easyquant.data.sources import SYMBOL_RE
+from easyquant.data.batch import SYMBOL_RE
 
 FIELDS = ("symbol", "timestamp", "open", "high", "low", "close", "volume")
 REASONS = (

@@ -64,7 +64,7 @@ class SessionConfig:
 
     def validate(self) -> Strategy:
         """Check every field; return the strategy instance. ConfigError names the field."""
-        from easyquant.data._freq import parse_freq
+        from easyquant.data.frequency import parse_freq
         from easyquant.data.sources import check_symbol
         from easyquant.strategy.registry import make_strategy
 

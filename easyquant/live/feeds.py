@@ -129,7 +129,7 @@ class SyntheticFeed:
         start: str | None = None,
         end: str | None = None,
     ) -> None:
-        from easyquant.data._freq import parse_freq
+        from easyquant.data.frequency import parse_freq
         from easyquant.data.sources import SyntheticSource
 
         if market not in MARKET_CALENDARS:

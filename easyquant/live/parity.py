@@ -17,7 +17,7 @@ import pandas as pd
 
 from easyquant import status
 from easyquant.config import Settings
-from easyquant.data._freq import parse_freq
+from easyquant.data.frequency import parse_freq
 from easyquant.db import connect
 from easyquant.errors import ConfigError, DataError, NotFoundError
 from easyquant.live.journal import Store

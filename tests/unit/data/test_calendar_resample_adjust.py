@@ -7,8 +7,8 @@ import pandas as pd
 import pytest
 
 from easyquant.data import calendars
-from easyquant.data._freq import parse_freq
 from easyquant.data.adjust import adjust
+from easyquant.data.frequency import parse_freq
 from easyquant.data.ingest import gap_report, ingest
 from easyquant.data.resample import resample
 from easyquant.data.sources import SyntheticSource, make_source

@@ -233,7 +233,7 @@ def test_crash_hook_refuses_an_unknown_point(monkeypatch):
 
 
 def test_synthetic_feed_follows_the_calendar_and_is_reproducible():
-    from easyquant.data._freq import parse_freq
+    from easyquant.data.frequency import parse_freq
     from easyquant.data.sources import SyntheticSource
 
     stop = threading.Event()

@@ -1,0 +1,191 @@
+"""What every source yields: the batch schema, the Source protocol and column mapping.
+
+A source yields :class:`Batch` objects: Arrow tables with the columns of :data:`BATCH_SCHEMA`
+(``line`` is the 1-based position of each row in its origin, for error messages). Vendor
+adapters implement the same protocol: honour ``symbols``, ``start``/``end`` and ``since`` and
+name their origin in each batch.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Protocol, runtime_checkable
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+
+from easyquant.data.frequency import Freq
+from easyquant.errors import ConfigError, DataError
+
+PRICE_FIELDS = ("open", "high", "low", "close")
+VALUE_FIELDS = (*PRICE_FIELDS, "volume")
+TS_TYPE = pa.timestamp("ns", tz="UTC")
+BATCH_SCHEMA = pa.schema(
+    [("symbol", pa.string()), ("timestamp", TS_TYPE)]
+    + [(f, pa.float64()) for f in VALUE_FIELDS]
+    + [("line", pa.int64())]
+)
+SYMBOL_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._\-]{0,39}$")
+
+
+def check_symbol(symbol: str, *, option: str = "symbols") -> str:
+    """Return ``symbol`` if it can name a lake partition, else raise ConfigError."""
+    if not isinstance(symbol, str) or not SYMBOL_RE.match(symbol):
+        raise ConfigError(
+            f"{option}: invalid symbol {symbol!r}; expected 1-40 letters, digits, '.', '_' or '-'"
+        )
+    return symbol
+
+
+@dataclass
+class Batch:
+    """Rows from one origin (a file, a generator): an Arrow table with BATCH_SCHEMA."""
+
+    table: pa.Table
+    origin: str
+    fields: Mapping[str, str] = field(default_factory=dict)  # canonical -> name in the origin
+    line_word: str = "line"
+    progress: float | None = None
+    # what the source did to the rows: {"layout": name, "units": {field: conversion},
+    # "not_bars": {symbol: rows dropped as not bars (e.g. suspended days)}}
+    notes: dict[str, Any] = field(default_factory=dict)
+
+    def field_name(self, canonical: str) -> str:
+        return self.fields.get(canonical, canonical)
+
+
+Span = tuple[int, int]  # first and last stored bar of a symbol, ns UTC
+
+
+@runtime_checkable
+class Source(Protocol):
+    """A provider of bars.
+
+    ``stored`` maps symbol -> (first, last) stored bar (ns UTC): fetch only what lies before
+    the first or after the last (see :func:`missing_ranges`).
+    """
+
+    name: str
+
+    def batches(
+        self,
+        freq: Freq,
+        *,
+        symbols: Sequence[str] | None,
+        start: pd.Timestamp | None,
+        end: pd.Timestamp | None,
+        stored: Mapping[str, Span],
+    ) -> Iterator[Batch]: ...
+
+
+def missing_ranges(
+    start: pd.Timestamp | None, end: pd.Timestamp | None, stored: Span | None
+) -> list[tuple[pd.Timestamp | None, pd.Timestamp | None]]:
+    """Return the date ranges (inclusive, naive UTC days) to fetch around a stored span.
+
+    With nothing stored: ``[(start, end)]``. Else the part of ``start..end`` up to the first
+    stored day and the part from the last stored day on (the ingest drops the stored bars
+    those days overlap). An open ``start`` asks for nothing before the first stored bar.
+    """
+    if stored is None:
+        return [(start, end)]
+    first = pd.Timestamp(stored[0]).normalize()
+    last = pd.Timestamp(stored[1]).normalize()
+    out: list[tuple[pd.Timestamp | None, pd.Timestamp | None]] = []
+    if start is not None and start < first:
+        out.append((start, first if end is None else min(end, first)))
+    if end is None or end >= last:
+        out.append((last if start is None else max(start, last), end))
+    return out
+
+
+def _files(path: Path, suffixes: tuple[str, ...]) -> list[Path]:
+    if path.is_dir():
+        found = sorted(p for p in path.rglob("*") if p.is_file() and p.name.endswith(suffixes))
+        if not found:
+            raise DataError(f"{path}: no {' or '.join(suffixes)} files in this folder")
+        return found
+    if not path.exists():
+        raise DataError(f"{path}: no such file or folder")
+    return [path]
+
+
+ALIASES: dict[str, tuple[str, ...]] = {
+    "timestamp": (
+        "timestamp",
+        "datetime",
+        "date_time",
+        "time",
+        "date",
+        "dt",
+        "ts",
+        "trade_time",
+        "trade_date",
+        "bar_time",
+        "open_time",
+    ),
+    "symbol": ("symbol", "ticker", "code", "sym", "instrument", "ts_code", "asset"),
+    "open": ("open", "o", "open_price"),
+    "high": ("high", "h", "high_price"),
+    "low": ("low", "l", "low_price"),
+    "close": ("close", "c", "close_price", "last", "price"),
+    "volume": ("volume", "vol", "v", "qty", "quantity"),
+}
+
+
+def _norm(name: str) -> str:
+    return re.sub(r"[\s\-.]+", "_", name.strip().lower())
+
+
+def map_columns(
+    names: Sequence[str], overrides: Mapping[str, str], *, path: Path | str, has_symbol: bool = True
+) -> dict[str, str]:
+    """Map canonical fields to the origin's column names: overrides first, then known aliases.
+
+    Raise DataError naming the file and the missing field when a required column is absent.
+    """
+    mapping: dict[str, str] = {}
+    for canon, src in overrides.items():
+        if canon not in ALIASES:
+            raise ConfigError(f"columns: unknown field {canon!r}; expected one of {list(ALIASES)}")
+        if src not in names:
+            raise DataError(
+                f"{path}: line 1, field {canon!r}: column {src!r} given in --columns is not in "
+                f"the header {list(names)}"
+            )
+        mapping[canon] = src
+    normed = {_norm(n): n for n in reversed(names)}
+    for canon, aliases in ALIASES.items():
+        if canon in mapping or (canon == "symbol" and not has_symbol):
+            continue
+        for alias in aliases:
+            if alias in normed and normed[alias] not in mapping.values():
+                mapping[canon] = normed[alias]
+                break
+        else:
+            if canon != "symbol":
+                raise DataError(
+                    f"{path}: line 1, field {canon!r}: missing column; the header has "
+                    f"{list(names)} (map one with --columns {canon}=NAME)"
+                )
+    return mapping
+
+
+def normalise_daily(table: pa.Table, freq: Freq, tz: str) -> pa.Table:
+    """Label daily bars with their session date at midnight UTC (dates taken in ``tz``)."""
+    if not freq.daily or table.num_rows == 0:
+        return table
+    ts = table.column("timestamp")
+    ns = ts.cast(pa.int64()).to_numpy(zero_copy_only=False)
+    if not np.any(ns % 86_400_000_000_000):
+        return table
+    idx = pd.DatetimeIndex(ts.to_numpy(zero_copy_only=False)).tz_localize("UTC")
+    days = idx.tz_convert(tz).tz_localize(None).normalize().tz_localize("UTC")
+    i = table.schema.get_field_index("timestamp")
+    return table.set_column(
+        i, "timestamp", pa.array(days.values.astype("datetime64[ns]"), TS_TYPE).cast(TS_TYPE)
+    )
