@@ -156,10 +156,12 @@ RUNNERS = {
 
 def child(name: str, csv: str, out: str) -> None:
     t0 = time.perf_counter()
+    c0 = time.process_time()
     extra = RUNNERS[name](csv, out)
     secs = time.perf_counter() - t0
+    cpu = time.process_time() - c0
     peak = _peak_mb()
-    print(json.dumps({"name": name, "seconds": secs, "peak_mb": peak, **extra}))
+    print(json.dumps({"name": name, "seconds": secs, "cpu_s": cpu, "peak_mb": peak, **extra}))
 
 
 def _lake_digest(out: Path) -> str:
@@ -191,7 +193,7 @@ def layouts(csv: Path, repeat: int) -> None:
     ak = csv.with_name(csv.stem + "_akshare.csv")
     if not (ak.exists() and plain.exists()):
         make_layouts(csv, plain, ak)
-    ratios, digests = [], set()
+    ratios, cpu_ratios, digests = [], [], set()
     for i in range(repeat):
         res = {}
         for name, path in (("easyquant", plain), ("easyquant-akshare", ak)):
@@ -199,18 +201,21 @@ def layouts(csv: Path, repeat: int) -> None:
             res[name] = _child_run(name, path, out)
             digests.add(_lake_digest(out))
             shutil.rmtree(out, ignore_errors=True)
-        ratio = res["easyquant-akshare"]["seconds"] / res["easyquant"]["seconds"]
-        ratios.append(ratio)
+        p, a = res["easyquant"], res["easyquant-akshare"]
+        ratios.append(a["seconds"] / p["seconds"])
+        cpu_ratios.append(a["cpu_s"] / p["cpu_s"])
         print(
-            f"run {i + 1}: plain {res['easyquant']['seconds']:.2f} s, akshare "
-            f"{res['easyquant-akshare']['seconds']:.2f} s, ratio {ratio:.3f}, rows stored "
-            f"{res['easyquant']['rows_stored']} / {res['easyquant-akshare']['rows_stored']}",
+            f"run {i + 1}: plain {p['seconds']:.2f} s ({p['cpu_s']:.2f} s CPU), akshare "
+            f"{a['seconds']:.2f} s ({a['cpu_s']:.2f} s CPU), ratio {ratios[-1]:.3f} "
+            f"(CPU {cpu_ratios[-1]:.3f}), rows stored {p['rows_stored']} / {a['rows_stored']}",
             flush=True,
         )
-    print(
-        f"akshare / plain: median {statistics.median(ratios):.3f}, range "
-        f"{min(ratios):.3f}-{max(ratios):.3f}; identical lakes: {len(digests) == 1}"
-    )
+    for what, r in (("wall-clock", ratios), ("CPU", cpu_ratios)):
+        print(
+            f"akshare / plain {what}: median {statistics.median(r):.3f}, "
+            f"range {min(r):.3f}-{max(r):.3f}"
+        )
+    print(f"identical lakes: {len(digests) == 1}")
 
 
 def main() -> None:

@@ -28,6 +28,7 @@ class Settings(BaseSettings):
     api_host: str = "127.0.0.1"
     api_port: int = Field(default=8000, ge=1, le=65535)
     api_token: SecretStr | None = None
+    tushare_token: SecretStr | None = Field(default=None, description="tushare pro token")
     airflow_port: int = Field(default=8080, ge=1, le=65535)
     airflow_url: str | None = Field(default=None, description="Public base URL of the Airflow UI")
     airflow_user: str = "admin"

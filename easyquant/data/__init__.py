@@ -17,7 +17,7 @@ if TYPE_CHECKING:
     from easyquant.data.batch import Source
 
 # ``ingest`` is the submodule easyquant.data.ingest (its function: easyquant.data.ingest.ingest)
-__all__ = ["load_bars", "make_source"]
+__all__ = ["load_bars", "make_source", "time_bound"]
 
 
 def load_bars(
@@ -49,8 +49,8 @@ def load_bars(
     if not names:
         raise ConfigError("symbols: expected at least one symbol")
     lake = Lake(settings.lake_dir)
-    lo = _bound(start, "start", end=False)
-    hi = _bound(end, "end", end=True)
+    lo = time_bound(start, "start", end=False)
+    hi = time_bound(end, "end", end=True)
     out: dict[str, pd.DataFrame] = {}
     for sym in names:
         table = lake.read(f.name, sym)
@@ -87,7 +87,11 @@ def load_bars(
     return out
 
 
-def _bound(value: str | pd.Timestamp | None, option: str, *, end: bool) -> int | None:
+def time_bound(value: str | pd.Timestamp | None, option: str, *, end: bool) -> int | None:
+    """Return a period bound as ns UTC, or None; raise ConfigError naming ``option``.
+
+    A date alone as an ``end`` covers that whole day (the bound is the next midnight).
+    """
     import pandas as pd
 
     if value is None or value == "":

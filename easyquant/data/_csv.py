@@ -76,6 +76,28 @@ def _ts_ok(arr: pa.Array, to: pa.DataType) -> bool:
     return False
 
 
+# Zones with one UTC offset since the date given (no daylight saving): naive times there are
+# shifted by a constant instead of a per-value zone lookup (IANA tz database).
+_FIXED_OFFSETS = {
+    "UTC": (0, 0),
+    "Asia/Shanghai": (8, 687_225_600_000_000_000),  # no DST after 1991-10-10
+    "Asia/Hong_Kong": (8, 315_532_800_000_000_000),  # none after 1980
+    "Asia/Tokyo": (9, 0),
+}
+
+
+def _localise(ts: pa.Array, tz: str) -> pa.Array:
+    """Read naive times as wall-clock times in ``tz``; return them as UTC."""
+    fixed = _FIXED_OFFSETS.get(tz)
+    if fixed is not None:
+        hours, since = fixed
+        lo = pc.min(ts).cast(pa.int64()).as_py()
+        if lo is not None and lo >= since:
+            shifted = pc.subtract(ts.cast(pa.int64()), hours * 3_600_000_000_000)
+            return shifted.cast(pa.timestamp("ns")).cast(TS_TYPE)
+    return pc.assume_timezone(ts, tz, ambiguous="earliest", nonexistent="earliest")
+
+
 class CsvSource:
     """Bars from a CSV file or a folder of ``*.csv`` files, streamed in blocks.
 
@@ -311,7 +333,7 @@ class CsvSource:
             ns = np.where(v < 100_000_000_000_000, v * 1_000_000, v * 1_000)
             ts = pa.array(ns.astype("datetime64[ns]"), pa.timestamp("ns")).cast(TS_TYPE)
         elif not aware:
-            ts = pc.assume_timezone(ts, tz, ambiguous="earliest", nonexistent="earliest")
+            ts = _localise(ts, tz)
         if fixed_symbol is not None:
             sym = pa.DictionaryArray.from_arrays(
                 pa.array(np.zeros(n, dtype=np.int32)), pa.array([fixed_symbol])

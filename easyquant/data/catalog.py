@@ -100,27 +100,33 @@ def reports(settings: Settings, ingest_id: str | None = None) -> list[dict[str, 
         conn.close()
 
 
+def upsert_actions(cur: psycopg2.extensions.cursor, actions: pd.DataFrame) -> int:
+    """Insert or update corporate actions (columns symbol, ex_date, split_ratio, dividend)."""
+    for r in actions.to_dict(orient="records"):
+        cur.execute(
+            "INSERT INTO corporate_action (symbol, ex_date, split_ratio, dividend) "
+            "VALUES (%s, %s, %s, %s) ON CONFLICT (symbol, ex_date) DO UPDATE SET "
+            "split_ratio = EXCLUDED.split_ratio, dividend = EXCLUDED.dividend",
+            (
+                r["symbol"],
+                pd.Timestamp(r["ex_date"]).date(),
+                float(r["split_ratio"]),
+                float(r["dividend"]),
+            ),
+        )
+    return len(actions)
+
+
 def store_actions(settings: Settings, actions: pd.DataFrame) -> int:
-    """Upsert corporate actions (columns symbol, ex_date, split_ratio, dividend)."""
+    """Upsert corporate actions in one transaction; return how many."""
     conn = connect(settings)
     try:
         with conn.cursor() as cur:
-            for r in actions.to_dict(orient="records"):
-                cur.execute(
-                    "INSERT INTO corporate_action (symbol, ex_date, split_ratio, dividend) "
-                    "VALUES (%s, %s, %s, %s) ON CONFLICT (symbol, ex_date) DO UPDATE SET "
-                    "split_ratio = EXCLUDED.split_ratio, dividend = EXCLUDED.dividend",
-                    (
-                        r["symbol"],
-                        pd.Timestamp(r["ex_date"]).date(),
-                        float(r["split_ratio"]),
-                        float(r["dividend"]),
-                    ),
-                )
+            n = upsert_actions(cur, actions)
         conn.commit()
     finally:
         conn.close()
-    return len(actions)
+    return n
 
 
 def load_actions(settings: Settings, symbols: Sequence[str]) -> pd.DataFrame:

@@ -13,7 +13,28 @@ from easyquant.errors import ConfigError
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = sub.add_parser("ingest", help="load bars from a source into the Parquet lake")
-    p.add_argument("--source", required=True, choices=("synthetic", "csv", "parquet"))
+    p.add_argument(
+        "--source",
+        required=True,
+        choices=(
+            "synthetic",
+            "csv",
+            "parquet",
+            "akshare",
+            "baostock",
+            "tushare",
+            "yfinance",
+            "ccxt",
+        ),
+        help="synthetic bars, csv/parquet files, or a vendor (needs easyquant[VENDOR])",
+    )
+    p.add_argument(
+        "--format",
+        default="auto",
+        choices=("auto", "plain", "yahoo", "akshare", "tushare", "baostock", "binance"),
+        help="csv: the file layout (default: recognised from the header)",
+    )
+    p.add_argument("--exchange", help="ccxt: the exchange id (default binance)")
     p.add_argument("--symbols", help="comma-separated symbols (synthetic: required)")
     p.add_argument("--symbol", help="symbol of a file without a symbol column")
     p.add_argument("--path", help="csv/parquet: a file or a folder")
@@ -59,6 +80,10 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     iload.add_argument("path")
     iload.add_argument("--json", action="store_true")
     iload.set_defaults(func=_instruments_load)
+    ifetch = isub.add_parser("fetch", help="load the A-share list from a vendor adapter")
+    ifetch.add_argument("--source", required=True, choices=("akshare", "baostock"))
+    ifetch.add_argument("--json", action="store_true")
+    ifetch.set_defaults(func=_instruments_fetch)
     ils = isub.add_parser("ls", help="list the instrument master")
     ils.add_argument("--exchange", help="only this exchange (XSHG, XSHE, BJSE, ...)")
     ils.add_argument("--json", action="store_true")
@@ -79,21 +104,30 @@ def _columns(text: str | None) -> dict[str, str]:
 
 def _ingest(args: argparse.Namespace) -> int:
     from easyquant import status
-    from easyquant.data.ingest import ingest
-    from easyquant.data.sources import make_source
+    from easyquant.data.request import parse_request
     from easyquant.db import ensure_ready
 
     settings = get_settings()
-    symbols = [s.strip() for s in args.symbols.split(",") if s.strip()] if args.symbols else None
-    source = make_source(
-        args.source,
-        path=args.path,
-        symbol=args.symbol,
-        columns=_columns(args.columns),
-        tz=args.tz,
-        calendar=args.calendar,
-        seed=args.seed,
+    request = parse_request(
+        {
+            "source": args.source,
+            "symbols": args.symbols,
+            "path": args.path,
+            "symbol": args.symbol,
+            "format": args.format,
+            "columns": _columns(args.columns),
+            "tz": args.tz,
+            "start": args.start,
+            "end": args.end,
+            "freq": args.freq,
+            "calendar": args.calendar,
+            "full": args.full,
+            "policy": args.policy,
+            "seed": args.seed,
+            "exchange": args.exchange,
+        }
     )
+    request.make_source(settings)  # a source that cannot be built fails before anything runs
     ensure_ready(settings)
     bar = None
     if not args.json and sys.stderr.isatty():
@@ -111,18 +145,7 @@ def _ingest(args: argparse.Namespace) -> int:
                 bar.refresh()
 
         try:
-            result = ingest(
-                source,
-                freq=args.freq,
-                symbols=symbols,
-                start=args.start,
-                end=args.end,
-                calendar=args.calendar,
-                full=args.full,
-                policy=args.policy,
-                settings=settings,
-                progress=progress,
-            )
+            result = request.run(settings, progress=progress)
         finally:
             if bar is not None:
                 bar.close()
@@ -144,6 +167,11 @@ def _ingest(args: argparse.Namespace) -> int:
             f"rejected {t['rows_rejected']}, missing bars {t['gaps']} "
             f"({summary['seconds']} s)"
         )
+        for sym, rep in summary["symbols"].items():
+            if "already_stored" in rep["warnings"]:
+                print(
+                    f"{sym}: nothing to fetch, already stored ({rep['warnings']['already_stored']})"
+                )
         if result.quarantine_path:
             print(f"quarantined rows: {result.quarantine_path}")
     return 0
@@ -222,6 +250,18 @@ def _instruments_load(args: argparse.Namespace) -> int:
     settings = ensure_ready(get_settings())
     n = instruments.store(settings, rows, source="csv", origin=str(args.path))
     print(json.dumps({"stored": n}) if args.json else f"stored {n} instruments")
+    return 0
+
+
+def _instruments_fetch(args: argparse.Namespace) -> int:
+    from easyquant.data import instruments
+    from easyquant.data.vendors import make_vendor
+    from easyquant.db import ensure_ready
+
+    rows = make_vendor(args.source).instruments()  # type: ignore[attr-defined]
+    settings = ensure_ready(get_settings())
+    n = instruments.store(settings, rows, source=args.source, origin=args.source)
+    print(json.dumps({"stored": n}) if args.json else f"stored {n} instruments from {args.source}")
     return 0
 
 

@@ -69,6 +69,7 @@ class IngestResult:
     symbols: dict[str, SymbolReport]
     quarantine_path: str | None = None
     seconds: float = 0.0
+    actions: Any = None  # corporate actions the source derived (a DataFrame), stored on publish
 
     def totals(self) -> dict[str, int]:
         keys = ("rows_read", "rows_skipped", "rows_rejected", "rows_stored")
@@ -165,6 +166,10 @@ def ingest(
             if missing:
                 raise DataError(f"{where}: symbol {missing[0]!r} not found in the input")
         _note_stored(result, wanted, stored, lo, hi)
+        if result.actions is not None:
+            for sym, n in result.actions["symbol"].value_counts().items():
+                if sym in result.symbols:
+                    result.symbols[sym].warnings["corporate_actions"] = int(n)
         if cal is None and staged:
             cal = calendar_of(sorted(staged))
             result.calendar = cal
@@ -202,8 +207,10 @@ def _stage(
     lo_ns = None if lo is None else int(lo.tz_localize("UTC").value)
     hi_ns = None if hi is None else int((hi.tz_localize("UTC") + pd.Timedelta(days=1)).value)
     wanted_set = set(wanted) if wanted else None
+    seen_notes: dict[int, dict[str, Any]] = {}
     try:
         for batch in source.batches(f, symbols=wanted, start=lo, end=hi, stored=stored):
+            seen_notes[id(batch.notes)] = batch.notes
             table = batch.table
             if table.num_rows == 0:
                 continue
@@ -282,6 +289,7 @@ def _stage(
             w.close()
         if quarantine is not None:
             quarantine.close()
+    result.actions = _collect_actions(seen_notes)
     return paths
 
 
@@ -318,6 +326,17 @@ def _note_batch(rep: SymbolReport, batch: Batch) -> None:
     dropped = {canonical(k): v for k, v in notes.get("not_bars", {}).items()}
     if rep.symbol in dropped:
         rep.warnings["not_bars"] = dropped[rep.symbol]
+
+
+def _collect_actions(notes: dict[int, dict[str, Any]]) -> Any:
+    """Corporate actions the source derived (e.g. from adjusted prices), symbols canonical."""
+    frames = [n["actions"] for n in notes.values() if n.get("actions") is not None]
+    frames = [f for f in frames if len(f)]
+    if not frames:
+        return None
+    out = pd.concat(frames, ignore_index=True)
+    out["symbol"] = [canonical(s) for s in out["symbol"]]
+    return out.drop_duplicates(["symbol", "ex_date"], keep="last").reset_index(drop=True)
 
 
 def _note_stored(
@@ -472,6 +491,8 @@ def _publish(
             with conn.cursor() as cur:
                 catalog.upsert_entries(cur, [_entry(p) for p in pending])
                 catalog.insert_reports(cur, _report_rows(result))
+                if result.actions is not None:
+                    catalog.upsert_actions(cur, result.actions)
         try:
             for p in pending:
                 Lake.commit(p)

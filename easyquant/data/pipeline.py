@@ -6,12 +6,11 @@ Each step takes plain JSON-able arguments and returns JSON-able results, so Airf
 
 from __future__ import annotations
 
-from types import ModuleType
 from typing import Any
 
 from easyquant.config import Settings, get_settings
 from easyquant.data.batch import check_symbol
-from easyquant.data.sources import make_source
+from easyquant.data.request import parse_request
 from easyquant.errors import ConfigError
 
 
@@ -27,40 +26,99 @@ def plan_batches(symbols: list[str] | str, batch_size: int = 10) -> list[list[st
     return [names[i : i + batch_size] for i in range(0, len(names), batch_size)]
 
 
+def request_from_dag(ctx: Any) -> dict[str, Any]:
+    """Check a DAG run's Params once (as an IngestRequest) and resolve symbols and period.
+
+    A scheduled run ingests its data interval (as dates in the calendar's time zone); a manual
+    run the Params' start and end, else its data interval. A ``rule`` takes its symbols from
+    the instrument master. Return the request as JSON (for XCom) plus ``scheduled``.
+    """
+    from easyquant.data import calendars
+
+    p = dict(ctx["params"])
+    symbols = p.get("symbols") or None
+    if not symbols and p.get("rule"):
+        symbols = rule_symbols(str(p["rule"]))
+    calendar = calendars.calendar_name(p.get("calendar") or "")
+    run_type = ctx["dag_run"].run_type
+    scheduled = str(getattr(run_type, "value", run_type)) == "scheduled"
+    tz = str(calendars.get_calendar(calendar).tz)
+    interval = (
+        _local_date(ctx.get("data_interval_start"), tz),
+        _local_date(ctx.get("data_interval_end"), tz),
+    )
+    start, end = interval
+    if not scheduled:
+        start, end = (p.get("start") or interval[0]), (p.get("end") or interval[1])
+    request = parse_request(
+        {
+            "source": p.get("source") or "synthetic",
+            "path": p.get("path") or None,
+            "symbols": symbols,
+            "exchange": p.get("exchange") or None,
+            "calendar": calendar,
+            "freq": p.get("freq") or "1d",
+            "start": start,
+            "end": end,
+            "full": bool(p.get("full_refresh")),
+            "policy": p.get("policy") or "reject",
+            "batch_size": int(p.get("batch_size") or 10),
+        }
+    )
+    if request.start is None or request.end is None:
+        raise ConfigError("start/end: a manual run without a data interval needs both dates")
+    if not request.symbols:
+        raise ConfigError("symbols: expected at least one symbol")
+    out = request.model_dump(mode="json")
+    out["symbols"] = list(request.symbols)
+    out["scheduled"] = scheduled
+    return out
+
+
+def _local_date(value: Any, tz: str) -> str | None:
+    if value is None:
+        return None
+    import pandas as pd
+
+    ts = pd.Timestamp(value)
+    ts = ts.tz_localize("UTC") if ts.tzinfo is None else ts
+    return ts.tz_convert(tz).date().isoformat()
+
+
+def rule_symbols(rule: str, settings: Settings | None = None) -> list[str]:
+    """Resolve ``exchange:XSHG,XSHE`` to those exchanges' stocks in the instrument master."""
+    from easyquant.data.instruments import load
+
+    kind, _, names = rule.partition(":")
+    wanted = {n.strip().upper() for n in names.split(",") if n.strip()}
+    if kind != "exchange" or not wanted:
+        raise ConfigError(f"rule: expected exchange:XSHG,XSHE, got {rule!r}")
+    master = load(settings or get_settings())
+    found = [s for s, i in master.items() if i.exchange in wanted and i.board != "etf"]
+    if not found:
+        raise ConfigError(
+            f"rule: no instruments of {sorted(wanted)} in the instrument master; load them "
+            "with easyquant data instruments load FILE (or fetch --source akshare)"
+        )
+    return found
+
+
 def ingest_batch(
     symbols: list[str],
+    config: dict[str, Any],
     *,
-    source: str = "synthetic",
-    freq: str = "1d",
-    start: str | None = None,
-    end: str | None = None,
-    calendar: str | None = None,
-    path: str | None = None,
-    full: bool = False,
-    policy: str = "reject",
     tracker: Any = None,
     settings: Settings | None = None,
 ) -> dict[str, Any]:
-    """Ingest one batch of symbols; report progress on ``tracker`` (a status Tracker)."""
+    """Ingest one batch of a request's symbols; report progress on ``tracker``."""
     settings = settings or get_settings()
-    src = make_source(source, path=path, calendar=calendar)
+    request = parse_request({k: v for k, v in config.items() if k != "scheduled"})
 
     def progress(frac: float, message: str, metrics: dict[str, Any]) -> None:
         if tracker is not None:
             tracker.progress(frac, message, **metrics)
 
-    result = ingest_module().ingest(
-        src,
-        freq=freq,
-        symbols=symbols,
-        start=start,
-        end=end,
-        calendar=calendar,
-        full=full,
-        policy=policy,
-        settings=settings,
-        progress=progress,
-    )
+    result = request.run(settings, symbols=symbols, progress=progress)
     summary = result.to_dict()
     if tracker is not None:
         tracker.metrics(
@@ -87,9 +145,3 @@ def _brief(rep: dict[str, Any]) -> dict[str, Any]:
     return {k: rep.get(k) for k in ("status", "rows_read", "rows_stored", "rows_rejected")} | {
         "missing_bars": rep.get("gaps", {}).get("missing_bars", 0)
     }
-
-
-def ingest_module() -> ModuleType:
-    from easyquant.data import ingest
-
-    return ingest

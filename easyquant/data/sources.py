@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -279,7 +280,7 @@ class ParquetSource:
                 )
 
 
-SOURCES = ("synthetic", "csv", "parquet")
+SOURCES = ("synthetic", "csv", "parquet", "akshare", "baostock", "tushare", "yfinance", "ccxt")
 
 
 def make_source(
@@ -292,6 +293,8 @@ def make_source(
     calendar: str | None = None,
     seed: int = 42,
     format: str | None = None,
+    exchange: str | None = None,
+    settings: Any = None,
 ) -> Source:
     """Build a source by name: ``synthetic`` (needs calendar), ``csv`` or ``parquet`` (path)."""
     if name == "synthetic":
@@ -306,4 +309,15 @@ def make_source(
 
             return CsvSource(path, symbol=symbol, columns=columns, tz=tz, format=format)
         return ParquetSource(path, symbol=symbol, columns=columns, tz=tz)
+    from easyquant.data.vendors import VENDORS, make_vendor
+
+    if name in VENDORS:
+        options: dict[str, Any] = {}
+        if name == "tushare":
+            from easyquant.config import get_settings
+
+            options["token"] = (settings or get_settings()).tushare_token
+        if name == "ccxt" and exchange:
+            options["exchange"] = exchange
+        return make_vendor(name, **options)
     raise ConfigError(f"source: expected one of {SOURCES}, got {name!r}")
