@@ -4,6 +4,7 @@
 
 import type { Component } from './state/status';
 import { getToken } from './token';
+import { t } from './i18n';
 
 export type Metrics = Record<string, number | null | undefined>;
 
@@ -249,8 +250,91 @@ export const api = {
 
 export function errorText(e: unknown): string {
   if (e instanceof ApiError) {
-    if (e.kind === 'unauthorized') return 'Token refused: set the API token in settings (⚙).';
+    if (e.kind === 'unauthorized') return t('common.tokenRefused');
     return e.message;
   }
   return e instanceof Error ? e.message : String(e);
 }
+
+/** A page of a list: `total` rows match, `limit` from `offset` are sent. */
+export interface Page {
+  total: number;
+  limit: number;
+  offset: number;
+}
+
+/** One partition of the lake (bar_catalog). */
+export interface CatalogEntry {
+  symbol: string;
+  freq: string;
+  calendar: string | null;
+  first_ts: string;
+  last_ts: string;
+  rows: number;
+  updated_at: string;
+}
+
+/** How one ingest went for one symbol (quality_report). */
+export interface QualityReport {
+  id: number;
+  ingest_id: string;
+  source: string;
+  origin: string;
+  symbol: string;
+  freq: string;
+  status: string;
+  rows_read: number;
+  rows_skipped: number;
+  rows_rejected: number;
+  rows_stored: number;
+  /** Rejection reason -> rows. */
+  rejects: Record<string, number>;
+  samples: Record<string, unknown>[];
+  gaps: Record<string, unknown>;
+  warnings: Record<string, unknown>;
+  /** Field -> the conversion applied (e.g. volume: "lots (100 shares) -> shares"). */
+  units: Record<string, string>;
+  quarantine_path: string | null;
+  error: string | null;
+  created_at: string;
+}
+
+export type Adjustment = 'raw' | 'forward' | 'backward';
+
+export interface StoredBars {
+  symbol: string;
+  freq: string;
+  adjust: Adjustment;
+  /** The stored frequency, or "Nx<freq>" when N bars were merged into one. */
+  bars_freq: string;
+  /** Stored bars in the period, before merging. */
+  rows: number;
+  /** Corporate actions of the symbol (what adjustment applies). */
+  actions: number;
+  bars: (Bar & { volume: number })[];
+}
+
+export interface Instrument {
+  symbol: string;
+  name: string | null;
+  exchange: string | null;
+  board: string | null;
+  currency: string | null;
+  lot: number | null;
+  min_order: number | null;
+  tick: number | null;
+  listed: string | null;
+  delisted: string | null;
+  st_periods: { start: string; end: string | null }[];
+  suspensions: { start: string; end: string | null }[];
+}
+
+type Query = Record<string, string | number | undefined>;
+
+export const dataApi = {
+  catalog: (opts: Query, signal?: AbortSignal) => request<Page & { entries: CatalogEntry[] }>('GET', `/api/data/catalog${q(opts)}`, undefined, signal),
+  reports: (opts: Query, signal?: AbortSignal) => request<Page & { reports: QualityReport[] }>('GET', `/api/data/reports${q(opts)}`, undefined, signal),
+  bars: (opts: { symbol: string; freq: string; adjust: Adjustment }, signal?: AbortSignal) =>
+    request<StoredBars>('GET', `/api/data/bars${q(opts)}`, undefined, signal),
+  instruments: (opts: Query, signal?: AbortSignal) => request<Page & { instruments: Instrument[] }>('GET', `/api/data/instruments${q(opts)}`, undefined, signal),
+};

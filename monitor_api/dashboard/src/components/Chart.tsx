@@ -8,6 +8,7 @@ import {
   createChart,
   createSeriesMarkers,
   CrosshairMode,
+  HistogramSeries,
   LineSeries,
   type IChartApi,
   type ISeriesApi,
@@ -17,10 +18,12 @@ import {
 } from 'lightweight-charts';
 import { useTheme, type Theme } from '../hooks/misc';
 import type { TradeMarker } from '../lib/series';
+import { intlTag, useLocale } from '../i18n';
 
 export type SeriesSpec =
   | { kind: 'area' | 'line'; name: string; data: { time: number; value: number }[]; color?: string; pane?: number; percent?: boolean; negative?: boolean }
-  | { kind: 'candles'; name: string; data: { time: number; open: number; high: number; low: number; close: number }[]; pane?: number; markers?: TradeMarker[] };
+  | { kind: 'candles'; name: string; data: { time: number; open: number; high: number; low: number; close: number }[]; pane?: number; markers?: TradeMarker[] }
+  | { kind: 'histogram'; name: string; data: { time: number; value: number; up?: boolean }[]; pane?: number };
 
 export const PALETTE: Record<Theme, { bg: string; text: string; grid: string; border: string; up: string; down: string; accent: string; accent2: string }> = {
   dark: { bg: '#12161c', text: '#a9b4c2', grid: '#1f2630', border: '#2a3340', up: '#26a69a', down: '#ef5350', accent: '#4c9aff', accent2: '#f0b429' },
@@ -32,6 +35,7 @@ export function Chart({ series, height = 260, paneHeights }: { series: SeriesSpe
   const chart = useRef<IChartApi | null>(null);
   const theme = useTheme();
   const colors = PALETTE[theme];
+  const locale = useLocale();
 
   useEffect(() => {
     if (!box.current) return;
@@ -40,7 +44,7 @@ export function Chart({ series, height = 260, paneHeights }: { series: SeriesSpe
       crosshair: { mode: CrosshairMode.Normal },
       timeScale: { timeVisible: true, secondsVisible: false, borderVisible: false },
       rightPriceScale: { borderVisible: false },
-      localization: { locale: 'en-US' },
+      localization: { locale: intlTag() },
     });
     chart.current = c;
     return () => {
@@ -48,6 +52,10 @@ export function Chart({ series, height = 260, paneHeights }: { series: SeriesSpe
       c.remove();
     };
   }, []);
+
+  useEffect(() => {
+    chart.current?.applyOptions({ localization: { locale: intlTag(locale) } });
+  }, [locale]);
 
   useEffect(() => {
     chart.current?.applyOptions({
@@ -81,6 +89,10 @@ export function Chart({ series, height = 260, paneHeights }: { series: SeriesSpe
             })),
           );
         }
+        made.push(api);
+      } else if (s.kind === 'histogram') {
+        const api = c.addSeries(HistogramSeries, { title: s.name, priceFormat: { type: 'volume' }, priceLineVisible: false, lastValueVisible: false }, pane);
+        api.setData(s.data.map((d) => ({ time: d.time as UTCTimestamp, value: d.value, color: `${d.up === false ? colors.down : colors.up}99` })));
         made.push(api);
       } else {
         const color = s.color ?? (s.negative ? colors.down : colors.accent);

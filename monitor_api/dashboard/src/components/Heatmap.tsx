@@ -4,6 +4,7 @@ import { useMemo } from 'react';
 import type { SweepPoint } from '../api';
 import { formatMetric, metricLabel } from '../lib/format';
 import { buildHeatGrid, heatColor } from '../lib/heatmap';
+import { t } from '../i18n';
 
 export function Heatmap({ points, xParam, yParam, metric }: { points: SweepPoint[]; xParam: string; yParam: string; metric: string }) {
   const grid = useMemo(() => buildHeatGrid(points, xParam, yParam, metric), [points, xParam, yParam, metric]);
@@ -12,7 +13,7 @@ export function Heatmap({ points, xParam, yParam, metric }: { points: SweepPoint
   const rows = [...grid.rows].reverse();
   return (
     <div className="heatmap-wrap">
-      <div className="heatmap" style={{ gridTemplateColumns: `auto repeat(${grid.xs.length}, minmax(2.6rem, 1fr))` }} role="table" aria-label={`${metricLabel(metric)} by ${xParam} and ${yParam}`}>
+      <div className="heatmap" style={{ gridTemplateColumns: `auto repeat(${grid.xs.length}, minmax(2.6rem, 1fr))` }} role="table" aria-label={t('heatmap.label', { metric: metricLabel(metric), x: xParam, y: yParam })}>
         {rows.map((row, i) => (
           <div className="hm-row" role="row" key={i} style={{ display: 'contents' }}>
             <div className="hm-axis hm-y" role="rowheader">
@@ -39,9 +40,9 @@ export function Heatmap({ points, xParam, yParam, metric }: { points: SweepPoint
         ))}
       </div>
       <div className="hm-legend">
-        <span>worst {formatMetric(metric, worstValue(grid))}</span>
+        <span>{t('heatmap.worst', { value: formatMetric(metric, worstValue(grid)) })}</span>
         <span className="hm-scale" />
-        <span>best {formatMetric(metric, grid.best?.value ?? null)}</span>
+        <span>{t('heatmap.best', { value: formatMetric(metric, grid.best?.value ?? null) })}</span>
       </div>
     </div>
   );

@@ -3,13 +3,23 @@
 import { useMemo, useState, type ReactNode } from 'react';
 import type { Resource } from '../hooks/resource';
 import { sortRows } from '../lib/format';
+import { maybeT, t, useLocale } from '../i18n';
+
+/** A state or kind as the API names it, in the chosen language (unknown values as they are). */
+export function stateLabel(state: string): string {
+  return maybeT(`state.${state}`) ?? state;
+}
 
 export function StateBadge({ state, stale, halted }: { state: string; stale?: boolean; halted?: boolean }) {
   return (
     <span className="badges">
-      <span className={`badge s-${state}`}>{state}</span>
-      {stale && <span className="badge s-stale" title="No heartbeat for more than 3 heartbeat intervals">stale</span>}
-      {halted && <span className="badge s-failed">halted</span>}
+      <span className={`badge s-${state}`}>{stateLabel(state)}</span>
+      {stale && (
+        <span className="badge s-stale" title={t('state.staleTip')}>
+          {stateLabel('stale')}
+        </span>
+      )}
+      {halted && <span className="badge s-failed">{stateLabel('halted')}</span>}
     </span>
   );
 }
@@ -25,40 +35,40 @@ export function Progress({ value, state }: { value: number | null | undefined; s
   );
 }
 
-/** What to show instead of data: loading, a 404 ("not available yet"), a refused token, an error. */
+/** What to show instead of data: loading, a 404 ("not available yet"), a refused token, an error. `what` is already translated. */
 export function DataState<T>({ res, what, children }: { res: Resource<T> & { reload?: () => void }; what: string; children: (data: T) => ReactNode }) {
   if (res.data !== null && res.status !== 'missing') {
     return (
       <>
-        {res.status === 'unauthorized' && <div className="notice bad">Token refused: set the API token in settings (⚙). Showing the last data loaded.</div>}
-        {res.status === 'error' && <div className="notice bad">Refresh failed: {res.message}. Showing the last data loaded.</div>}
+        {res.status === 'unauthorized' && <div className="notice bad">{t('data.staleToken')}</div>}
+        {res.status === 'error' && <div className="notice bad">{t('data.staleError', { error: res.message })}</div>}
         {children(res.data as T)}
       </>
     );
   }
   switch (res.status) {
     case 'loading':
-      return <div className="empty">Loading {what}…</div>;
+      return <div className="empty">{t('data.loading', { what })}</div>;
     case 'missing':
       return (
         <div className="empty">
-          <strong>{what[0].toUpperCase() + what.slice(1)}: not available yet.</strong>
-          <div className="muted">monitor_api answered 404 ({res.message}).</div>
+          <strong>{t('data.missing', { what: what[0].toUpperCase() + what.slice(1) })}</strong>
+          <div className="muted">{t('data.missing404', { message: res.message })}</div>
         </div>
       );
     case 'unauthorized':
       return (
         <div className="empty bad">
-          <strong>Token refused.</strong> <span className="muted">Set the API token in settings (⚙ at the top right).</span>
+          <strong>{t('data.tokenRefused')}</strong> <span className="muted">{t('data.tokenHint')}</span>
         </div>
       );
     case 'error':
       return (
         <div className="empty bad">
-          <strong>Could not load {what}:</strong> {res.message}{' '}
+          <strong>{t('data.couldNotLoad', { what })}</strong> {res.message}{' '}
           {res.reload && (
             <button type="button" onClick={res.reload}>
-              retry
+              {t('common.retry')}
             </button>
           )}
         </div>
@@ -85,7 +95,7 @@ export function SortTable<T>({
   initialSort,
   rowClass,
   onRowClick,
-  empty = 'Nothing yet.',
+  empty,
   onSortChange,
 }: {
   rows: readonly T[];
@@ -132,7 +142,7 @@ export function SortTable<T>({
           {sorted.length === 0 ? (
             <tr>
               <td colSpan={columns.length} className="muted center">
-                {empty}
+                {empty ?? t('common.nothingYet')}
               </td>
             </tr>
           ) : (
@@ -175,6 +185,7 @@ export function AutoTable({
   const orderKey = order.join(',');
   const hideKey = hide.join(',');
   const labelKey = JSON.stringify(labels);
+  const locale = useLocale();
   const columns = useMemo<Column<Indexed>[]>(() => {
     const found = new Set<string>();
     for (const r of rows) for (const k of Object.keys(r)) found.add(k);
@@ -184,12 +195,12 @@ export function AutoTable({
     const names = JSON.parse(labelKey) as Record<string, string>;
     return keys.map((k) => ({
       key: k,
-      label: names[k] ?? k.replace(/_/g, ' '),
+      label: names[k] ?? maybeT(`field.${k}`) ?? k.replace(/_/g, ' '),
       value: (x: Indexed) => x.row[k],
       render: (x: Indexed) => format(x.row[k]),
       className: rows.some((r) => typeof r[k] === 'number') ? 'num' : undefined,
     }));
-  }, [rows, format, orderKey, hideKey, labelKey]);
+  }, [rows, format, orderKey, hideKey, labelKey, locale]);
   if (!rows.length) return <div className="muted small">{empty}</div>;
   return <SortTable rows={indexed} columns={columns} rowKey={(x) => String(x.i)} />;
 }

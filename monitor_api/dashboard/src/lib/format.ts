@@ -1,23 +1,40 @@
-// Number, time and metric formatting shared by every view.
+// Number, time and metric formatting shared by every view, in the chosen locale (Intl).
 
-const nf = (digits: number) => new Intl.NumberFormat('en-US', { minimumFractionDigits: digits, maximumFractionDigits: digits });
-const nf0 = nf(0);
-const nf2 = nf(2);
-const compactNf = new Intl.NumberFormat('en-US', { notation: 'compact', maximumFractionDigits: 2 });
+import { intlTag, maybeT, t } from '../i18n';
+
+// Formatters are costly to build: one per locale and option set.
+const formatters = new Map<string, Intl.NumberFormat | Intl.DateTimeFormat>();
+function cached<T extends Intl.NumberFormat | Intl.DateTimeFormat>(key: string, make: (tag: string) => T): T {
+  const tag = intlTag();
+  const k = `${tag}|${key}`;
+  let f = formatters.get(k);
+  if (!f) formatters.set(k, (f = make(tag)));
+  return f as T;
+}
+const nf = (digits: number) => cached(`n${digits}`, (tag) => new Intl.NumberFormat(tag, { minimumFractionDigits: digits, maximumFractionDigits: digits }));
 
 export function num(v: unknown, digits = 2): string {
   if (typeof v !== 'number' || !Number.isFinite(v)) return '–';
-  return digits === 2 ? nf2.format(v) : digits === 0 ? nf0.format(v) : nf(digits).format(v);
+  return nf(digits).format(v);
 }
 
+/** Large amounts compactly (1.2M in English, 120万 in Chinese), others with two decimals. */
 export function money(v: unknown): string {
   if (typeof v !== 'number' || !Number.isFinite(v)) return '–';
-  return Math.abs(v) >= 1e7 ? compactNf.format(v) : nf2.format(v);
+  if (Math.abs(v) < 1e7) return nf(2).format(v);
+  return cached('compact', (tag) => new Intl.NumberFormat(tag, { notation: 'compact', maximumFractionDigits: 2 })).format(v);
 }
 
 export function pct(v: unknown, digits = 2): string {
   if (typeof v !== 'number' || !Number.isFinite(v)) return '–';
-  return `${(v * 100).toFixed(digits)}%`;
+  return cached(`p${digits}`, (tag) => new Intl.NumberFormat(tag, { style: 'percent', minimumFractionDigits: digits, maximumFractionDigits: digits })).format(v);
+}
+
+/** A whole count compactly: 1,234 / 1.2M (English), 1,234 / 120万 (Chinese). */
+export function count(v: unknown): string {
+  if (typeof v !== 'number' || !Number.isFinite(v)) return '–';
+  if (Math.abs(v) < 1e6) return nf(0).format(v);
+  return cached('compact', (tag) => new Intl.NumberFormat(tag, { notation: 'compact', maximumFractionDigits: 2 })).format(v);
 }
 
 /** Metrics whose values are fractions shown as percentages. */
@@ -54,9 +71,9 @@ export function isSignedMetric(name: string): boolean {
   return !NEUTRAL_METRICS.has(name);
 }
 
+/** A metric's label in the chosen language; unknown names are spelled out from the identifier. */
 export function metricLabel(name: string): string {
-  const special: Record<string, string> = { cagr: 'CAGR', total_return: 'Return', max_drawdown: 'Max DD', trade_count: 'Trades', max_drawdown_duration: 'Max DD bars' };
-  return special[name] ?? name.replace(/_/g, ' ').replace(/^\w/, (c) => c.toUpperCase());
+  return maybeT(`metric.${name}`) ?? name.replace(/_/g, ' ').replace(/^\w/, (c) => c.toUpperCase());
 }
 
 export function formatMetric(name: string, v: unknown): string {
@@ -81,14 +98,15 @@ export function orderMetricNames(names: Iterable<string>): string[] {
   return [...first, ...rest];
 }
 
-/** "42s", "3m 05s", "2h 10m", "3d 4h". */
+/** "42s", "3m 05s", "2h 10m", "3d 4h" (42秒, 3分05秒, 2小时10分, 3天4小时). */
 export function duration(seconds: number | null | undefined): string {
   if (seconds === null || seconds === undefined || !Number.isFinite(seconds)) return '–';
   const s = Math.max(0, Math.round(seconds));
-  if (s < 60) return `${s}s`;
-  if (s < 3600) return `${Math.floor(s / 60)}m ${String(s % 60).padStart(2, '0')}s`;
-  if (s < 86400) return `${Math.floor(s / 3600)}h ${String(Math.floor((s % 3600) / 60)).padStart(2, '0')}m`;
-  return `${Math.floor(s / 86400)}d ${Math.floor((s % 86400) / 3600)}h`;
+  const pad = (n: number) => String(n).padStart(2, '0');
+  if (s < 60) return t('dur.s', { s });
+  if (s < 3600) return t('dur.ms', { m: Math.floor(s / 60), s: pad(s % 60) });
+  if (s < 86400) return t('dur.hm', { h: Math.floor(s / 3600), m: pad(Math.floor((s % 3600) / 60)) });
+  return t('dur.dh', { d: Math.floor(s / 86400), h: Math.floor((s % 86400) / 3600) });
 }
 
 /** Seconds between two ISO times, or from `start` to `nowMs` when `end` is null. */
@@ -100,28 +118,34 @@ export function elapsed(start: string | null | undefined, end: string | null | u
   return Math.max(0, (b - a) / 1000);
 }
 
+const DATE_ONLY = /^\d{4}-\d\d-\d\d(T00:00:00(\.0+)?(Z|\+00:00))?$/;
+const dateUtc = () => cached('dateUtc', (tag) => new Intl.DateTimeFormat(tag, { dateStyle: 'medium', timeZone: 'UTC' }));
+const dateLocal = () => cached('date', (tag) => new Intl.DateTimeFormat(tag, { dateStyle: 'medium' }));
+const timeLocal = () => cached('time', (tag) => new Intl.DateTimeFormat(tag, { hour: '2-digit', minute: '2-digit', second: '2-digit', hourCycle: 'h23' }));
+
+/** A time of day today, else date and time; a bare date (daily bars, stamped at midnight UTC) as the date alone. */
 export function shortTime(iso: string | null | undefined): string {
   if (!iso) return '–';
-  // Daily bars are stamped at midnight UTC: the date alone says it.
-  if (/^\d{4}-\d\d-\d\d(T00:00:00(\.0+)?(Z|\+00:00))?$/.test(iso)) return iso.slice(0, 10);
+  if (DATE_ONLY.test(iso)) return shortDate(iso);
   const d = new Date(iso);
   if (Number.isNaN(d.getTime())) return iso;
-  const today = new Date();
-  const sameDay = d.toDateString() === today.toDateString();
-  const hhmm = d.toLocaleTimeString([], { hour: '2-digit', minute: '2-digit', second: '2-digit', hour12: false });
-  return sameDay ? hhmm : `${d.toISOString().slice(0, 10)} ${hhmm}`;
+  const sameDay = d.toDateString() === new Date().toDateString();
+  const hhmm = timeLocal().format(d);
+  return sameDay ? hhmm : `${dateLocal().format(d)} ${hhmm}`;
 }
 
+/** The calendar date of an ISO time (as stored, in UTC): "Aug 5, 2021" / "2021年8月5日". */
 export function shortDate(iso: string | null | undefined): string {
   if (!iso) return '–';
-  return iso.length >= 10 ? iso.slice(0, 10) : iso;
+  const d = new Date(/^\d{4}-\d\d-\d\d$/.test(iso) ? `${iso}T00:00:00Z` : iso);
+  return Number.isNaN(d.getTime()) ? iso : dateUtc().format(d);
 }
 
 /** Any cell value as text: numbers formatted, objects as compact JSON. */
 export function cell(v: unknown): string {
   if (v === null || v === undefined) return '–';
   if (typeof v === 'number') return Number.isInteger(v) ? num(v, 0) : num(v, Math.abs(v) < 1 ? 4 : 2);
-  if (typeof v === 'boolean') return v ? 'yes' : 'no';
+  if (typeof v === 'boolean') return v ? t('common.yes') : t('common.no');
   if (typeof v === 'string') return /^\d{4}-\d\d-\d\dT/.test(v) ? shortTime(v) : v;
   return JSON.stringify(v);
 }

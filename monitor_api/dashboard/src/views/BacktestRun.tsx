@@ -10,15 +10,16 @@ import { useResource } from '../hooks/resource';
 import { formatMetric, isSignedMetric, metricLabel, metricScore, money, num, orderMetricNames, shortDate, shortTime } from '../lib/format';
 import { barSeries, drawdownValue, tradeMarkers, valueSeries } from '../lib/series';
 import { paramText } from './Backtests';
+import { t, useLocale } from '../i18n';
 
 export function BacktestRun({ runId }: { runId: string }) {
   const res = useResource((signal) => api.backtest(runId, signal), [runId]);
   return (
     <section className="view">
       <div className="crumbs">
-        <a href="#/backtests">← Backtests</a>
+        <a href="#/backtests">← {t('nav.backtests')}</a>
       </div>
-      <DataState res={res} what={`backtest ${runId}`}>
+      <DataState res={res} what={t('run.what', { id: runId })}>
         {(run) => <RunBody run={run} />}
       </DataState>
     </section>
@@ -34,10 +35,10 @@ function RunBody({ run }: { run: BacktestDetail }) {
         </h2>
         <StateBadge state={run.state} />
         <span className="muted small">
-          {run.market} · {shortDate(run.start)} → {shortDate(run.end)} · <span className="mono">{paramText(run.params)}</span> · run {run.run_id} · {shortTime(run.created_at)}
+          {run.market} · {shortDate(run.start)} → {shortDate(run.end)} · <span className="mono">{paramText(run.params)}</span> · {t('run.id', { id: run.run_id })} · {shortTime(run.created_at)}
         </span>
       </header>
-      {run.state === 'failed' && run.error && <div className="notice bad">This run failed: {run.error}</div>}
+      {run.state === 'failed' && run.error && <div className="notice bad">{t('run.failed', { error: run.error })}</div>}
       {(run.warnings ?? []).map((w) => (
         <div key={w} className="notice warn small">
           {w}
@@ -71,17 +72,19 @@ export function MetricCards({ metrics }: { metrics: Metrics }) {
 }
 
 function EquityChart({ run }: { run: BacktestDetail }) {
+  const locale = useLocale();
   const series = useMemo<SeriesSpec[]>(
     () => [
-      { kind: 'area', name: 'equity', data: valueSeries(run.equity ?? [], (p) => p.time, (p) => p.equity) },
-      { kind: 'area', name: 'drawdown', data: valueSeries(run.equity ?? [], (p) => p.time, (p) => drawdownValue(p.drawdown)), pane: 1, percent: true, negative: true },
+      { kind: 'area', name: t('run.equity'), data: valueSeries(run.equity ?? [], (p) => p.time, (p) => p.equity) },
+      { kind: 'area', name: t('run.drawdown'), data: valueSeries(run.equity ?? [], (p) => p.time, (p) => drawdownValue(p.drawdown)), pane: 1, percent: true, negative: true },
     ],
-    [run.equity],
+    // eslint-disable-next-line react-hooks/exhaustive-deps -- series names follow the locale
+    [run.equity, locale],
   );
-  if (!run.equity?.length) return <div className="card empty">No equity curve stored for this run.</div>;
+  if (!run.equity?.length) return <div className="card empty">{t('run.noEquity')}</div>;
   return (
     <div className="card">
-      <h3>Equity and drawdown</h3>
+      <h3>{t('run.equityAndDrawdown')}</h3>
       <Chart series={series} height={340} paneHeights={PANES} />
     </div>
   );
@@ -97,11 +100,11 @@ function PriceChart({ run }: { run: BacktestDetail }) {
     const markers = tradeMarkers(run.trades ?? [], sym, bars.map((b) => b.time));
     return [{ kind: 'candles', name: sym, data: bars, markers }];
   }, [run.prices, run.trades, sym]);
-  if (!symbols.length) return <div className="card empty">No prices stored for this run.</div>;
+  if (!symbols.length) return <div className="card empty">{t('run.noPrices')}</div>;
   return (
     <div className="card">
       <div className="card-title">
-        <h3>Price and trades</h3>
+        <h3>{t('run.priceAndTrades')}</h3>
         {symbols.length > 1 && (
           <div className="seg">
             {symbols.map((s) => (
@@ -112,7 +115,7 @@ function PriceChart({ run }: { run: BacktestDetail }) {
           </div>
         )}
         <span className="muted small">
-          ▲ buy · ▼ sell
+          {t('run.markers')}
           {mergedNote(run.prices_freq?.[sym])}
         </span>
       </div>
@@ -124,23 +127,23 @@ function PriceChart({ run }: { run: BacktestDetail }) {
 /** " · 1 bar = 3x1m" when monitor_api merged bars to keep a long series light. */
 export function mergedNote(freq: string | undefined): string {
   const m = freq ? /^(\d+)x(.+)$/.exec(freq) : null;
-  return m ? ` · 1 bar = ${m[1]} × ${m[2]}` : '';
+  return m ? ` · ${t('run.merged', { n: m[1], freq: m[2] })}` : '';
 }
 
-const TRADE_COLUMNS: Column<Trade & { i: number }>[] = [
-  { key: 'symbol', label: 'Symbol', value: (t) => t.symbol },
-  { key: 'entry_time', label: 'Entry', value: (t) => t.entry_time, render: (t) => shortTime(t.entry_time), className: 'num' },
-  { key: 'entry_price', label: 'Entry px', value: (t) => t.entry_price, render: (t) => num(t.entry_price, 4), className: 'num' },
-  { key: 'exit_time', label: 'Exit', value: (t) => t.exit_time, render: (t) => (t.exit_time ? shortTime(t.exit_time) : 'open'), className: 'num' },
-  { key: 'exit_price', label: 'Exit px', value: (t) => t.exit_price, render: (t) => num(t.exit_price, 4), className: 'num' },
-  { key: 'quantity', label: 'Qty', value: (t) => t.quantity, render: (t) => num(t.quantity, 0), className: 'num' },
-  { key: 'pnl', label: 'P&L', value: (t) => t.pnl, render: (t) => <Signed value={t.pnl} text={money(t.pnl)} />, className: 'num' },
+const tradeColumns = (): Column<Trade & { i: number }>[] => [
+  { key: 'symbol', label: t('col.symbol'), value: (x) => x.symbol },
+  { key: 'entry_time', label: t('col.entry'), value: (x) => x.entry_time, render: (x) => shortTime(x.entry_time), className: 'num' },
+  { key: 'entry_price', label: t('col.entryPx'), value: (x) => x.entry_price, render: (x) => num(x.entry_price, 4), className: 'num' },
+  { key: 'exit_time', label: t('col.exit'), value: (x) => x.exit_time, render: (x) => (x.exit_time ? shortTime(x.exit_time) : t('run.open')), className: 'num' },
+  { key: 'exit_price', label: t('col.exitPx'), value: (x) => x.exit_price, render: (x) => num(x.exit_price, 4), className: 'num' },
+  { key: 'quantity', label: t('col.qty'), value: (x) => x.quantity, render: (x) => num(x.quantity, 0), className: 'num' },
+  { key: 'pnl', label: t('col.pnl'), value: (x) => x.pnl, render: (x) => <Signed value={x.pnl} text={money(x.pnl)} />, className: 'num' },
   {
     key: 'ret',
-    label: 'Return',
-    value: (t) => tradeReturn(t),
-    render: (t) => {
-      const r = tradeReturn(t);
+    label: t('col.return'),
+    value: (x) => tradeReturn(x),
+    render: (x) => {
+      const r = tradeReturn(x);
       return <Signed value={r} text={formatMetric('total_return', r)} />;
     },
     className: 'num',
@@ -153,19 +156,22 @@ function tradeReturn(t: Trade): number | null {
 }
 
 function TradesTable({ trades, total }: { trades: Trade[]; total?: number }) {
-  const rows = useMemo(() => trades.map((t, i) => ({ ...t, i })), [trades]);
-  const wins = trades.filter((t) => (t.pnl ?? 0) > 0).length;
-  const pnl = trades.reduce((s, t) => s + (t.pnl ?? 0), 0);
+  const locale = useLocale();
+  const rows = useMemo(() => trades.map((x, i) => ({ ...x, i })), [trades]);
+  // eslint-disable-next-line react-hooks/exhaustive-deps -- labels follow the locale
+  const columns = useMemo(tradeColumns, [locale]);
+  const wins = trades.filter((x) => (x.pnl ?? 0) > 0).length;
+  const pnl = trades.reduce((s, x) => s + (x.pnl ?? 0), 0);
+  const n = total !== undefined && total > trades.length ? t('run.firstOf', { n: trades.length, total }) : String(trades.length);
   return (
     <div className="card">
       <div className="card-title">
-        <h3>Trades</h3>
+        <h3>{t('run.trades')}</h3>
         <span className="muted small">
-          {total !== undefined && total > trades.length ? `first ${trades.length} of ${total}` : trades.length} trades · {wins} winners · total P&L{' '}
-          <Signed value={pnl} text={money(pnl)} />
+          {t('run.tradesSummary', { n, wins })} <Signed value={pnl} text={money(pnl)} />
         </span>
       </div>
-      <SortTable rows={rows} columns={TRADE_COLUMNS} rowKey={(t) => String(t.i)} initialSort={{ key: 'entry_time', dir: 'asc' }} empty="No trades." />
+      <SortTable rows={rows} columns={columns} rowKey={(x) => String(x.i)} initialSort={{ key: 'entry_time', dir: 'asc' }} empty={t('run.noTrades')} />
     </div>
   );
 }
@@ -174,7 +180,7 @@ export function SweepView({ sweepId }: { sweepId: string }) {
   return (
     <section className="view">
       <div className="crumbs">
-        <a href="#/backtests">← Backtests</a>
+        <a href="#/backtests">← {t('nav.backtests')}</a>
       </div>
       <SweepPanel sweepId={sweepId} currentRun={null} />
     </section>
@@ -187,16 +193,16 @@ function SweepPanel({ sweepId, currentRun }: { sweepId: string; currentRun: stri
   return (
     <div className="card">
       <h3>
-        {wf ? 'Walk-forward' : 'Sweep'} {sweepId}
+        {wf ? t('sweep.walkforward') : t('sweep.sweep')} {sweepId}
         {res.data?.strategy && (
           <span className="muted small">
             {' '}
             · {res.data.strategy} {(res.data.symbols ?? []).join(', ')}
-            {res.data.rank_by ? ` · ranked by ${metricLabel(res.data.rank_by)}` : ''}
+            {res.data.rank_by ? ` · ${t('sweep.rankedBy', { metric: metricLabel(res.data.rank_by) })}` : ''}
           </span>
         )}
       </h3>
-      <DataState res={res} what="this sweep">
+      <DataState res={res} what={t('sweep.what')}>
         {(s) => <SweepBody sweep={s} currentRun={currentRun} />}
       </DataState>
     </div>
@@ -217,13 +223,13 @@ function SweepBody({ sweep, currentRun }: { sweep: Sweep; currentRun: string | n
         <div className="filters">
           <MetricSelect value={metric} names={metricNames} onChange={setMetric} />
           <span className="muted small">
-            {(sweep.walkforward ?? []).length} windows · grid {paramText({ grid: sweep.grid ?? {} })}
+            {t('sweep.windowsGrid', { n: (sweep.walkforward ?? []).length, grid: paramText({ grid: sweep.grid ?? {} }) })}
           </span>
         </div>
         {sweep.walkforward && sweep.walkforward.length > 0 ? (
           <WalkForward windows={sweep.walkforward} metric={metric} currentRun={currentRun} />
         ) : (
-          <div className="empty">No walk-forward windows stored.</div>
+          <div className="empty">{t('sweep.noWindows')}</div>
         )}
       </>
     );
@@ -250,15 +256,16 @@ function SweepBody({ sweep, currentRun }: { sweep: Sweep; currentRun: string | n
                 ))}
               </select>
             </label>
-            <span className="muted small">other parameters: best value per cell</span>
+            <span className="muted small">{t('sweep.otherParams')}</span>
           </>
         )}
         <span className="muted small">
-          {sweep.points.length} points{current ? ` · this run: ${paramText(current.params)}` : ''}
+          {t('sweep.points', { n: sweep.points.length })}
+          {current ? ` · ${t('sweep.thisRun', { params: paramText(current.params) })}` : ''}
         </span>
       </div>
       {params.length === 0 || !metric ? (
-        <div className="empty">This sweep has no parameters or metrics to plot.</div>
+        <div className="empty">{t('sweep.nothingToPlot')}</div>
       ) : (
         <Heatmap points={sweep.points} xParam={x} yParam={y} metric={metric} />
       )}
@@ -275,12 +282,12 @@ function WalkForward({ windows, metric, currentRun }: { windows: NonNullable<Swe
     typeof v === 'number' ? <span className={`wf-bar ${metricScore(metric, v) >= 0 ? 'pos-bg' : 'neg-bg'}`} style={{ width: `${(Math.abs(v) / max) * 100}%` }} /> : null;
   return (
     <div className="wf">
-      <h3>Walk-forward: in-sample vs out-of-sample</h3>
+      <h3>{t('sweep.wfTitle')}</h3>
       <div className="table-wrap">
         <table className="grid compact">
           <thead>
             <tr>
-              <th rowSpan={2}>Window</th>
+              <th rowSpan={2}>{t('sweep.window')}</th>
               <th colSpan={2} className="center">
                 {metricLabel(metric)}
               </th>
@@ -292,11 +299,11 @@ function WalkForward({ windows, metric, currentRun }: { windows: NonNullable<Swe
             </tr>
             <tr>
               {shown.flatMap((m) => [
-                <th key={`${m}-is`} className="num">
-                  IS
+                <th key={`${m}-is`} className="num" title={t('sweep.inSample')}>
+                  {t('sweep.is')}
                 </th>,
-                <th key={`${m}-oos`} className="num">
-                  OOS
+                <th key={`${m}-oos`} className="num" title={t('sweep.outOfSample')}>
+                  {t('sweep.oos')}
                 </th>,
               ])}
             </tr>
@@ -304,10 +311,10 @@ function WalkForward({ windows, metric, currentRun }: { windows: NonNullable<Swe
           <tbody>
             {windows.map((w, i) => (
               <tr key={`${String(w.window)}-${i}`} className={w.run_id && w.run_id === currentRun ? 'row-current' : ''}>
-                <td data-label="Window" className="wf-window">
+                <td data-label={t('sweep.window')} className="wf-window">
                   {w.run_id ? <a href={`#/backtests/${encodeURIComponent(w.run_id)}`}>{String(w.window)}</a> : String(w.window)}
                   {w.out_of_sample_period && (
-                    <span className="muted small" title={w.in_sample_period ? `in sample ${shortDate(w.in_sample_period[0])} → ${shortDate(w.in_sample_period[1])}` : undefined}>
+                    <span className="muted small" title={w.in_sample_period ? t('sweep.inSamplePeriod', { from: shortDate(w.in_sample_period[0]), to: shortDate(w.in_sample_period[1]) }) : undefined}>
                       {' '}
                       {shortDate(w.out_of_sample_period[0])} → {shortDate(w.out_of_sample_period[1])}
                     </span>
@@ -318,11 +325,11 @@ function WalkForward({ windows, metric, currentRun }: { windows: NonNullable<Swe
                   const is = w.in_sample?.[m];
                   const oos = w.out_of_sample?.[m];
                   return [
-                    <td key={`${m}-is`} className="num wf-cell" data-label={`${metricLabel(m)} IS`}>
+                    <td key={`${m}-is`} className="num wf-cell" data-label={`${metricLabel(m)} ${t('sweep.is')}`}>
                       {j === 0 && bar(is)}
                       <Signed value={is ?? null} text={formatMetric(m, is)} />
                     </td>,
-                    <td key={`${m}-oos`} className={`num wf-cell ${j === 0 ? 'wf-oos' : ''}`} data-label={`${metricLabel(m)} OOS`}>
+                    <td key={`${m}-oos`} className={`num wf-cell ${j === 0 ? 'wf-oos' : ''}`} data-label={`${metricLabel(m)} ${t('sweep.oos')}`}>
                       {j === 0 && bar(oos)}
                       <Signed value={oos ?? null} text={formatMetric(m, oos)} />
                     </td>,
@@ -340,7 +347,7 @@ function WalkForward({ windows, metric, currentRun }: { windows: NonNullable<Swe
 function MetricSelect({ value, names, onChange }: { value: string; names: string[]; onChange: (m: string) => void }) {
   return (
     <label className="inline">
-      metric{' '}
+      {t('sweep.metric')}{' '}
       <select value={value} onChange={(e) => onChange(e.target.value)}>
         {names.map((m) => (
           <option key={m} value={m}>

@@ -5,12 +5,14 @@ import { api, type BacktestRun } from '../api';
 import { DataState, Signed, SortTable, StateBadge, type Column } from '../components/ui';
 import { useResource } from '../hooks/resource';
 import { CORE_METRICS, formatMetric, isSignedMetric, metricLabel, orderMetricNames, shortDate, shortTime } from '../lib/format';
+import { t, useLocale } from '../i18n';
+import { kindLabel } from './Overview';
 
 export function Backtests() {
   const res = useResource((signal) => api.backtests({ sort: '-created_at', limit: 500 }, signal), [], 15_000);
   return (
     <section className="view">
-      <DataState res={res} what="backtest runs">
+      <DataState res={res} what={t('backtests.what')}>
         {(d) => <RunsTable runs={d.runs} />}
       </DataState>
     </section>
@@ -22,6 +24,7 @@ function RunsTable({ runs }: { runs: BacktestRun[] }) {
   const [onlySweep, setOnlySweep] = useState<string | null>(null);
   const [allMetrics, setAllMetrics] = useState(false);
   const [kinds, setKinds] = useState<Set<string>>(new Set());
+  const locale = useLocale();
   const allNames = useMemo(() => orderMetricNames(runs.flatMap((r) => Object.keys(r.metrics ?? {}))), [runs]);
   const metricNames = useMemo(() => (allMetrics ? allNames : allNames.filter((m) => CORE_METRICS.has(m))), [allNames, allMetrics]);
   const kindCounts = useMemo(() => {
@@ -33,7 +36,7 @@ function RunsTable({ runs }: { runs: BacktestRun[] }) {
     () => [
       {
         key: 'run_id',
-        label: 'Run',
+        label: t('col.run'),
         value: (r) => r.run_id,
         render: (r) => (
           <>
@@ -45,19 +48,19 @@ function RunsTable({ runs }: { runs: BacktestRun[] }) {
                 type="button"
                 className="link small"
                 onClick={(e) => (e.stopPropagation(), setOnlySweep(onlySweep ? null : r.sweep_id))}
-                title={`${KIND_LABEL[r.kind ?? ''] ?? 'part of a sweep'}: show only the runs of ${r.kind === 'point' ? 'its sweep' : 'this sweep'} (${r.sweep_id})`}
+                title={t(r.kind === 'point' ? 'backtests.onlyItsSweep' : 'backtests.onlyThisSweep', { kind: kindLabel(r.kind ?? 'sweep'), sweep: r.sweep_id })}
               >
-                {KIND_LABEL[r.kind ?? ''] ?? 'sweep'}
+                {kindLabel(r.kind ?? 'sweep')}
               </button>
             ) : (
-              r.kind && r.kind !== 'backtest' && <span className="muted small"> {KIND_LABEL[r.kind] ?? r.kind}</span>
+              r.kind && r.kind !== 'backtest' && <span className="muted small"> {kindLabel(r.kind)}</span>
             )}
           </>
         ),
       },
       {
         key: 'strategy',
-        label: 'Strategy',
+        label: t('col.strategy'),
         value: (r) => `${r.strategy} ${r.symbols.join(' ')}`,
         render: (r) => (
           <>
@@ -67,15 +70,15 @@ function RunsTable({ runs }: { runs: BacktestRun[] }) {
       },
       {
         key: 'params',
-        label: 'Params',
+        label: t('col.params'),
         value: (r) => paramText(r.params),
         render: (r) => <span title={paramText(r.params)}>{paramText(r.params)}</span>,
         className: 'mono params',
       },
-      { key: 'period', label: 'Period', value: (r) => r.start, render: (r) => `${shortDate(r.start)}\u2009→\u2009${shortDate(r.end)}` },
-      { key: 'state', label: 'State', value: (r) => r.state, render: (r) => <StateBadge state={r.state} /> },
+      { key: 'period', label: t('col.period'), value: (r) => r.start, render: (r) => `${shortDate(r.start)}\u2009→\u2009${shortDate(r.end)}` },
+      { key: 'state', label: t('col.state'), value: (r) => r.state, render: (r) => <StateBadge state={r.state} /> },
       // before the metrics: their count varies ("all metrics"), the time of a run does not
-      { key: 'created_at', label: 'Created', value: (r) => r.created_at, render: (r) => shortTime(r.created_at), className: 'num' },
+      { key: 'created_at', label: t('col.created'), value: (r) => r.created_at, render: (r) => shortTime(r.created_at), className: 'num' },
       ...metricNames.map<Column<BacktestRun>>((m) => ({
         key: `m:${m}`,
         label: metricLabel(m),
@@ -89,40 +92,40 @@ function RunsTable({ runs }: { runs: BacktestRun[] }) {
         },
       })),
     ],
-    [metricNames, onlySweep],
+    // eslint-disable-next-line react-hooks/exhaustive-deps -- labels follow the locale
+    [metricNames, onlySweep, locale],
   );
-  const t = text.trim().toLowerCase();
+  const needle = text.trim().toLowerCase();
   const rows = runs.filter(
-    (r) => (!onlySweep || r.sweep_id === onlySweep) && (!kinds.size || kinds.has(r.kind ?? 'backtest')) && (!t || `${r.run_id} ${r.strategy} ${r.symbols.join(' ')} ${paramText(r.params)}`.toLowerCase().includes(t)),
+    (r) =>
+      (!onlySweep || r.sweep_id === onlySweep) &&
+      (!kinds.size || kinds.has(r.kind ?? 'backtest')) &&
+      (!needle || `${r.run_id} ${r.strategy} ${r.symbols.join(' ')} ${paramText(r.params)}`.toLowerCase().includes(needle)),
   );
   return (
     <>
       <div className="filters">
-        <input className="search" type="search" placeholder="Filter by strategy, symbol, params" value={text} onChange={(e) => setText(e.target.value)} aria-label="Filter runs" />
+        <input className="search" type="search" placeholder={t('backtests.filter')} value={text} onChange={(e) => setText(e.target.value)} aria-label={t('backtests.filterRuns')} />
         {onlySweep && (
           <span className="chip on">
-            sweep {onlySweep.slice(0, 8)} ·{' '}
-            <a href={`#/sweeps/${encodeURIComponent(onlySweep)}`}>{runs.find((r) => r.run_id === onlySweep)?.kind === 'walkforward' ? 'windows' : 'heatmap'}</a>{' '}
-            <button type="button" className="link" onClick={() => setOnlySweep(null)} aria-label="Show all runs">
+            {kindLabel('sweep')} {onlySweep.slice(0, 8)} ·{' '}
+            <a href={`#/sweeps/${encodeURIComponent(onlySweep)}`}>{runs.find((r) => r.run_id === onlySweep)?.kind === 'walkforward' ? t('backtests.windows') : t('backtests.heatmap')}</a>{' '}
+            <button type="button" className="link" onClick={() => setOnlySweep(null)} aria-label={t('backtests.showAll')}>
               ✕
             </button>
           </span>
         )}
-        <div className="chips" aria-label="Kind">
-          {Object.keys(KIND_LABEL)
-            .filter((k) => kindCounts[k])
-            .map((k) => (
+        <div className="chips" aria-label={t('col.kind')}>
+          {RUN_KINDS.filter((k) => kindCounts[k]).map((k) => (
               <button key={k} type="button" className={`chip ${kinds.has(k) ? 'on' : ''}`} aria-pressed={kinds.has(k)} onClick={() => setKinds(toggle(kinds, k))}>
-                {KIND_LABEL[k]} <span className="count">{kindCounts[k]}</span>
+                {kindLabel(k)} <span className="count">{kindCounts[k]}</span>
               </button>
             ))}
         </div>
-        <button type="button" className={`chip ${allMetrics ? 'on' : ''}`} aria-pressed={allMetrics} onClick={() => setAllMetrics(!allMetrics)} title="Show a column for every stored metric">
-          all metrics <span className="count">{allNames.length}</span>
+        <button type="button" className={`chip ${allMetrics ? 'on' : ''}`} aria-pressed={allMetrics} onClick={() => setAllMetrics(!allMetrics)} title={t('backtests.allMetricsTip')}>
+          {t('backtests.allMetrics')} <span className="count">{allNames.length}</span>
         </button>
-        <span className="muted small">
-          {rows.length} of {runs.length} runs · click a header to sort
-        </span>
+        <span className="muted small">{t('backtests.shown', { n: rows.length, total: runs.length })}</span>
       </div>
       <SortTable
         rows={rows}
@@ -131,7 +134,7 @@ function RunsTable({ runs }: { runs: BacktestRun[] }) {
         initialSort={{ key: 'created_at', dir: 'desc' }}
         onRowClick={(r) => (window.location.hash = `#/backtests/${encodeURIComponent(r.run_id)}`)}
         rowClass={(r) => (r.state === 'failed' ? 'row-failed' : '')}
-        empty="No backtest runs yet."
+        empty={t('backtests.none')}
       />
     </>
   );
@@ -147,7 +150,7 @@ export function shortRunId(id: string): string {
   return id.length > 12 ? `${id.slice(0, 10)}…` : id;
 }
 
-const KIND_LABEL: Record<string, string> = { backtest: 'backtest', sweep: 'sweep', walkforward: 'walk-forward', point: 'point' };
+const RUN_KINDS = ['backtest', 'sweep', 'walkforward', 'point'];
 
 function toggle(set: Set<string>, v: string): Set<string> {
   const next = new Set(set);

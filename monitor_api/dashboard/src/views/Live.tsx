@@ -10,15 +10,16 @@ import { useNow } from '../hooks/misc';
 import { cell, duration, money, num, shortTime } from '../lib/format';
 import { valueSeries } from '../lib/series';
 import { heartbeatAge, isStale, serverNow } from '../state/status';
+import { maybeT, t, useLocale } from '../i18n';
 
 export function Live() {
   const res = useResource((signal) => api.liveSessions(signal), [], 5_000);
   return (
     <section className="view">
-      <DataState res={res} what="live sessions">
+      <DataState res={res} what={t('live.what')}>
         {(d) =>
           d.sessions.length === 0 ? (
-            <div className="empty">No live session is running. Start one with `easyquant live` or `make up`.</div>
+            <div className="empty">{t('live.none')}</div>
           ) : (
             <div className="sessions">
               {d.sessions.map((s) => (
@@ -32,14 +33,14 @@ export function Live() {
   );
 }
 
-const POSITION_COLUMNS: Column<Position>[] = [
-  { key: 'symbol', label: 'Symbol', value: (p) => p.symbol },
-  { key: 'quantity', label: 'Qty', value: (p) => p.quantity, render: (p) => num(p.quantity, 0), className: 'num' },
-  { key: 'avg_price', label: 'Avg px', value: (p) => p.avg_price, render: (p) => num(p.avg_price, 4), className: 'num' },
-  { key: 'market_value', label: 'Value', value: (p) => p.market_value, render: (p) => money(p.market_value), className: 'num' },
+const positionColumns = (): Column<Position>[] => [
+  { key: 'symbol', label: t('col.symbol'), value: (p) => p.symbol },
+  { key: 'quantity', label: t('col.qty'), value: (p) => p.quantity, render: (p) => num(p.quantity, 0), className: 'num' },
+  { key: 'avg_price', label: t('live.avgPx'), value: (p) => p.avg_price, render: (p) => num(p.avg_price, 4), className: 'num' },
+  { key: 'market_value', label: t('live.value'), value: (p) => p.market_value, render: (p) => money(p.market_value), className: 'num' },
   {
     key: 'upnl',
-    label: 'Unreal. P&L',
+    label: t('live.upnl'),
     value: (p) => unrealised(p),
     render: (p) => <Signed value={unrealised(p)} text={money(unrealised(p))} />,
     className: 'num',
@@ -49,7 +50,7 @@ const POSITION_COLUMNS: Column<Position>[] = [
 // Orders and fills: the columns a trader reads first; long ids are left out of the table.
 const ORDER_KEYS = ['bar_ts', 'symbol', 'side', 'quantity', 'kind', 'limit_price', 'state'];
 const FILL_KEYS = ['bar_ts', 'symbol', 'quantity', 'price', 'fees'];
-const LABELS = { bar_ts: 'bar', price: 'px' };
+const labels = () => ({ bar_ts: t('live.bar'), price: t('live.px') });
 
 function unrealised(p: Position): number | null {
   if (![p.market_value, p.quantity, p.avg_price].every((v) => typeof v === 'number' && Number.isFinite(v))) return null;
@@ -59,15 +60,22 @@ function unrealised(p: Position): number | null {
 function SessionCard({ s, onChanged }: { s: LiveSession; onChanged: () => void }) {
   const status = useStatus();
   const now = serverNow(status, useNow(1000));
+  const locale = useLocale();
   const comp = status.components[`live:${s.session}`];
   const stale = comp ? isStale(comp, now) : false;
   const age = comp ? heartbeatAge(comp, now) : null;
   const eq = useResource((signal) => api.liveEquity(s.session, signal), [s.session], 15_000);
-  const series = useMemo<SeriesSpec[]>(() => [{ kind: 'area', name: 'equity', data: valueSeries(eq.data?.points ?? [], (p) => p.time, (p) => p.equity) }], [eq.data]);
+  const series = useMemo<SeriesSpec[]>(
+    () => [{ kind: 'area', name: t('run.equity'), data: valueSeries(eq.data?.points ?? [], (p) => p.time, (p) => p.equity) }],
+    // eslint-disable-next-line react-hooks/exhaustive-deps -- the series name follows the locale
+    [eq.data, locale],
+  );
+  // eslint-disable-next-line react-hooks/exhaustive-deps -- labels follow the locale
+  const columns = useMemo(positionColumns, [locale]);
   const [busy, setBusy] = useState(false);
   const [error, setError] = useState<string | null>(null);
   const act = async (what: 'halt' | 'resume') => {
-    if (what === 'halt' && !window.confirm(`Halt session ${s.session}? New orders stop until it is resumed.`)) return;
+    if (what === 'halt' && !window.confirm(t('live.confirmHalt', { session: s.session }))) return;
     setBusy(true);
     setError(null);
     try {
@@ -92,47 +100,54 @@ function SessionCard({ s, onChanged }: { s: LiveSession; onChanged: () => void }
           {s.strategy} · {s.symbols.join(', ')}
         </span>
         <StateBadge state={s.state} halted={s.halted} stale={stale} />
-        {age !== null && <span className={`small ${stale ? 'stale-text' : 'muted'}`}>heartbeat {duration(age)} ago</span>}
+        {age !== null && <span className={`small ${stale ? 'stale-text' : 'muted'}`}>{t('live.heartbeat', { d: duration(age) })}</span>}
         <span className="spacer" />
         {s.halted ? (
           <button type="button" className="primary" disabled={busy} onClick={() => act('resume')}>
-            Resume
+            {t('live.resume')}
           </button>
         ) : (
           <button type="button" className="danger" disabled={busy} onClick={() => act('halt')}>
-            Halt
+            {t('live.halt')}
           </button>
         )}
       </header>
-      {s.halted && <div className="notice bad">Halted{s.halt_reason ? `: ${s.halt_reason}` : ''}. No new orders until resumed.</div>}
+      {s.halted && <div className="notice bad">{s.halt_reason ? t('live.haltedReason', { reason: s.halt_reason }) : t('live.halted')}</div>}
       {error && <div className="notice bad">{error}</div>}
       {(s.market || s.feed || s.last_bar_time) && (
         <div className="muted small pad">
-          {[s.market && `market ${s.market}`, s.feed && `feed ${s.feed}`, s.broker && `broker ${s.broker}`, s.bars !== undefined && `${s.bars} bars`, s.bad_bars ? `${s.bad_bars} bad bars refused` : '', s.last_bar_time && `last bar ${shortTime(s.last_bar_time)}`]
+          {[
+            s.market && t('live.market', { market: s.market }),
+            s.feed && t('live.feed', { feed: s.feed }),
+            s.broker && t('live.broker', { broker: s.broker }),
+            s.bars !== undefined && t('live.bars', { n: s.bars }),
+            s.bad_bars ? t('live.badBars', { n: s.bad_bars }) : '',
+            s.last_bar_time && t('live.lastBar', { at: shortTime(s.last_bar_time) }),
+          ]
             .filter(Boolean)
             .join(' · ')}
         </div>
       )}
       <div className="metrics">
-        <Figure label="Equity" value={money(s.equity)} />
-        <Figure label="Cash" value={money(s.cash)} />
-        <Figure label="Invested" value={money(invested)} />
-        <Figure label="Positions" value={String(s.positions.length)} />
-        <Figure label="Open orders" value={String(s.open_orders.length)} />
+        <Figure label={t('live.equity')} value={money(s.equity)} />
+        <Figure label={t('live.cash')} value={money(s.cash)} />
+        <Figure label={t('live.invested')} value={money(invested)} />
+        <Figure label={t('live.positions')} value={String(s.positions.length)} />
+        <Figure label={t('live.openOrders')} value={String(s.open_orders.length)} />
       </div>
       <div className="session-grid">
         <div className="pane-chart">
-          <h4>Equity</h4>
+          <h4>{t('live.equity')}</h4>
           {eq.status === 'missing' ? (
-            <div className="empty small">Equity history: not available yet.</div>
+            <div className="empty small">{t('live.equityMissing')}</div>
           ) : series[0].data.length ? (
             <Chart series={series} height={220} />
           ) : (
-            <div className="empty small">{eq.status === 'loading' ? 'Loading…' : 'No equity points yet.'}</div>
+            <div className="empty small">{eq.status === 'loading' ? t('common.loading') : t('live.noEquity')}</div>
           )}
         </div>
         <div className="pane-risk">
-          <h4>Risk</h4>
+          <h4>{t('live.risk')}</h4>
           {events.length > 0 && (
             <ul className="breaches">
               {events.map((b, i) => (
@@ -145,21 +160,21 @@ function SessionCard({ s, onChanged }: { s: LiveSession; onChanged: () => void }
               <Limit key={k} k={k} v={v} />
             ))}
           </div>
-          {!Object.keys(s.risk?.limits ?? {}).length && <div className="muted small">No limits reported.</div>}
+          {!Object.keys(s.risk?.limits ?? {}).length && <div className="muted small">{t('live.noLimits')}</div>}
         </div>
       </div>
       <div className="session-tables">
         <div>
-          <h4>Positions</h4>
-          <SortTable rows={s.positions} columns={POSITION_COLUMNS} rowKey={(p) => p.symbol} initialSort={{ key: 'market_value', dir: 'desc' }} empty="Flat." />
+          <h4>{t('live.positions')}</h4>
+          <SortTable rows={s.positions} columns={columns} rowKey={(p) => p.symbol} initialSort={{ key: 'market_value', dir: 'desc' }} empty={t('live.flat')} />
         </div>
         <div>
-          <h4>Open orders</h4>
-          <AutoTable rows={s.open_orders} empty="No open orders." format={cell} order={ORDER_KEYS} hide={['client_order_id', 'created_at']} labels={LABELS} />
+          <h4>{t('live.openOrders')}</h4>
+          <AutoTable rows={s.open_orders} empty={t('live.noOrders')} format={cell} order={ORDER_KEYS} hide={['client_order_id', 'created_at']} labels={labels()} />
         </div>
         <div>
-          <h4>Recent fills</h4>
-          <AutoTable rows={s.recent_fills} empty="No fills yet." format={cell} order={FILL_KEYS} hide={['fill_id', 'client_order_id', 'recorded_at']} labels={LABELS} />
+          <h4>{t('live.recentFills')}</h4>
+          <AutoTable rows={s.recent_fills} empty={t('live.noFills')} format={cell} order={FILL_KEYS} hide={['fill_id', 'client_order_id', 'recorded_at']} labels={labels()} />
         </div>
       </div>
     </article>
@@ -172,7 +187,7 @@ export function RiskEventItem({ e }: { e: string | RiskEvent }) {
   return (
     <li className={e.kind === 'breach' ? 'bad' : 'muted'}>
       {e.at && <span className="num">{shortTime(e.at)} </span>}
-      {e.kind && <strong>{e.kind}</strong>} {e.message ?? (e.detail === undefined ? '' : cell(e.detail))}
+      {e.kind && <strong>{maybeT(`risk.${e.kind}`) ?? e.kind}</strong>} {e.message ?? (e.detail === undefined ? '' : cell(e.detail))}
     </li>
   );
 }
@@ -189,7 +204,7 @@ function Figure({ label, value }: { label: string; value: string }) {
 function Limit({ k, v }: { k: string; v: unknown }) {
   return (
     <>
-      <span>{k.replace(/_/g, ' ')}</span>
+      <span>{maybeT(`limit.${k}`) ?? k.replace(/_/g, ' ')}</span>
       <span className="num">{cell(v)}</span>
     </>
   );

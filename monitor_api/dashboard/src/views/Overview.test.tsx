@@ -9,6 +9,7 @@ import { StatusProvider } from '../hooks/status';
 import { StatusClient } from '../state/statusClient';
 import { comp, FakeSocket, iso, T0 } from '../test/fixtures';
 import { setToken } from '../token';
+import { setLocale } from '../i18n';
 
 (globalThis as { IS_REACT_ACT_ENVIRONMENT?: boolean }).IS_REACT_ACT_ENVIRONMENT = true;
 
@@ -49,6 +50,7 @@ beforeEach(() => {
   vi.useFakeTimers();
   vi.setSystemTime(T0);
   FakeSocket.reset();
+  setLocale('en'); // the assertions read English labels
   window.location.hash = '#/';
   // REST is not under test here: every request 404s.
   vi.spyOn(console, 'error');

@@ -2,14 +2,18 @@
 
 import { Fragment, useMemo, useState } from 'react';
 import { api } from '../api';
-import { StateBadge, Progress, DataState } from '../components/ui';
+import { StateBadge, Progress, DataState, stateLabel } from '../components/ui';
 import { useStatus } from '../hooks/status';
 import { useNow } from '../hooks/misc';
 import { useResource } from '../hooks/resource';
 import { cell, duration, elapsed, shortTime } from '../lib/format';
 import { countComponents, isActive, KINDS, selectComponents, serverNow, STATES, type Component } from '../state/status';
+import { maybeT, t } from '../i18n';
 
-const KIND_LABEL: Record<string, string> = { dag_run: 'DAG run', task: 'task', live: 'live', backtest: 'backtest', cli: 'CLI', etl: 'ETL' };
+/** A component or run kind in the chosen language. */
+export function kindLabel(kind: string): string {
+  return maybeT(`kind.${kind}`) ?? kind;
+}
 
 function toggle(set: ReadonlySet<string>, v: string): Set<string> {
   const next = new Set(set);
@@ -35,60 +39,62 @@ export function Overview({ clock }: { clock?: () => number }) {
   return (
     <section className="view">
       <div className="summary">
-        <Stat label="total" value={counts.total} />
-        <Stat label="running" value={counts.states.running ?? 0} cls="s-running" />
-        <Stat label="queued" value={counts.states.queued ?? 0} />
-        <Stat label="failed" value={counts.states.failed ?? 0} cls={counts.states.failed ? 's-failed' : ''} />
-        <Stat label="stale" value={counts.stale} cls={counts.stale ? 's-stale' : ''} />
+        <Stat label={t('overview.total')} value={counts.total} />
+        <Stat label={stateLabel('running')} value={counts.states.running ?? 0} cls="s-running" />
+        <Stat label={stateLabel('queued')} value={counts.states.queued ?? 0} />
+        <Stat label={stateLabel('failed')} value={counts.states.failed ?? 0} cls={counts.states.failed ? 's-failed' : ''} />
+        <Stat label={stateLabel('stale')} value={counts.stale} cls={counts.stale ? 's-stale' : ''} />
       </div>
 
-      <div className="filters" role="toolbar" aria-label="Filters">
-        <div className="chips" aria-label="Kind">
+      <div className="filters" role="toolbar" aria-label={t('overview.filters')}>
+        <div className="chips" aria-label={t('col.kind')}>
           {kindList.map((k) => (
             <button key={k} type="button" className={`chip ${kinds.has(k) ? 'on' : ''}`} aria-pressed={kinds.has(k)} onClick={() => setKinds(toggle(kinds, k))}>
-              {KIND_LABEL[k] ?? k} <span className="count">{counts.kinds[k] ?? 0}</span>
+              {kindLabel(k)} <span className="count">{counts.kinds[k] ?? 0}</span>
             </button>
           ))}
         </div>
-        <div className="chips" aria-label="State">
+        <div className="chips" aria-label={t('col.state')}>
           {stateList.map((s) => (
             <button key={s} type="button" className={`chip st s-${s} ${states.has(s) ? 'on' : ''}`} aria-pressed={states.has(s)} onClick={() => setStates(toggle(states, s))}>
-              {s} <span className="count">{counts.states[s] ?? 0}</span>
+              {stateLabel(s)} <span className="count">{counts.states[s] ?? 0}</span>
             </button>
           ))}
           <button type="button" className={`chip st s-stale ${states.has('stale') ? 'on' : ''}`} aria-pressed={states.has('stale')} onClick={() => setStates(toggle(states, 'stale'))}>
-            stale <span className="count">{counts.stale}</span>
+            {stateLabel('stale')} <span className="count">{counts.stale}</span>
           </button>
         </div>
-        <input className="search" type="search" placeholder="Filter by name or message" value={text} onChange={(e) => setText(e.target.value)} aria-label="Filter by name or message" />
+        <input className="search" type="search" placeholder={t('overview.filter')} value={text} onChange={(e) => setText(e.target.value)} aria-label={t('overview.filter')} />
         {(kinds.size > 0 || states.size > 0 || text) && (
           <button type="button" className="link" onClick={() => (setKinds(new Set()), setStates(new Set()), setText(''))}>
-            clear
+            {t('common.clear')}
           </button>
         )}
       </div>
 
       {!status.hasSnapshot ? (
-        <div className="empty">{status.connection === 'unauthorized' ? 'Token refused: set the API token in settings (⚙).' : 'Waiting for the first snapshot from /ws/status…'}</div>
+        <div className="empty">{status.connection === 'unauthorized' ? t('common.tokenRefused') : t('common.waitingSnapshot')}</div>
       ) : (
         <div className={`table-wrap ${status.connection === 'live' ? '' : 'outdated'}`}>
           <table className="grid components">
             <thead>
               <tr>
-                <th>Kind</th>
-                <th>Name</th>
-                <th>State</th>
-                <th className="w-progress">Progress</th>
-                <th>Message</th>
-                <th className="num" title="Age of the last heartbeat; end time for finished components">Heartbeat</th>
-                <th className="num">Duration</th>
+                <th>{t('col.kind')}</th>
+                <th>{t('col.name')}</th>
+                <th>{t('col.state')}</th>
+                <th className="w-progress">{t('col.progress')}</th>
+                <th>{t('col.message')}</th>
+                <th className="num" title={t('overview.heartbeatTip')}>
+                  {t('col.heartbeat')}
+                </th>
+                <th className="num">{t('col.duration')}</th>
               </tr>
             </thead>
             <tbody>
               {rows.length === 0 && (
                 <tr>
                   <td colSpan={7} className="muted center">
-                    {counts.total ? 'No component matches the filters.' : 'No components reported yet.'}
+                    {counts.total ? t('overview.noMatch') : t('overview.none')}
                   </td>
                 </tr>
               )}
@@ -99,10 +105,10 @@ export function Overview({ clock }: { clock?: () => number }) {
                     data-id={c.id}
                     onClick={() => setOpen(open === c.id ? null : c.id)}
                   >
-                    <td data-label="Kind" className="kind">
-                      {KIND_LABEL[c.kind] ?? c.kind}
+                    <td data-label={t('col.kind')} className="kind">
+                      {kindLabel(c.kind)}
                     </td>
-                    <td data-label="Name" className="name">
+                    <td data-label={t('col.name')} className="name">
                       {c.url ? (
                         <a href={c.url} target="_blank" rel="noreferrer" onClick={(e) => e.stopPropagation()}>
                           {c.name}
@@ -111,25 +117,25 @@ export function Overview({ clock }: { clock?: () => number }) {
                         c.name
                       )}
                     </td>
-                    <td data-label="State">
+                    <td data-label={t('col.state')}>
                       <StateBadge state={c.state} stale={stale} />
                     </td>
-                    <td data-label="Progress">
+                    <td data-label={t('col.progress')}>
                       <Progress value={c.progress} state={c.state} />
                     </td>
-                    <td data-label="Message" className="msg" title={c.message ?? ''}>
+                    <td data-label={t('col.message')} className="msg" title={c.message ?? ''}>
                       {c.message || <span className="muted">–</span>}
                     </td>
                     {isActive(c) ? (
-                      <td data-label="Heartbeat" className={`num age ${stale ? 'stale-text' : ''}`} title={`last heartbeat ${c.heartbeat_at ?? '–'}`}>
-                        {age === null ? '–' : `${duration(age)} ago`}
+                      <td data-label={t('col.heartbeat')} className={`num age ${stale ? 'stale-text' : ''}`} title={t('overview.lastHeartbeat', { at: c.heartbeat_at ?? '–' })}>
+                        {age === null ? '–' : t('common.ago', { d: duration(age) })}
                       </td>
                     ) : (
-                      <td data-label="Ended" className="num muted" title={c.finished_at ?? c.updated_at ?? ''}>
+                      <td data-label={t('col.ended')} className="num muted" title={c.finished_at ?? c.updated_at ?? ''}>
                         {shortTime(c.finished_at ?? c.updated_at)}
                       </td>
                     )}
-                    <td data-label="Duration" className="num">
+                    <td data-label={t('col.duration')} className="num">
                       {duration(elapsed(c.started_at, c.finished_at, now))}
                     </td>
                   </tr>
@@ -165,15 +171,15 @@ function ComponentDetail({ c }: { c: Component }) {
   return (
     <div className="detail">
       <div className="kv">
-        <span>id</span>
+        <span>{t('overview.id')}</span>
         <code>{c.id}</code>
-        <span>started</span>
+        <span>{t('overview.started')}</span>
         <span>{shortTime(c.started_at)}</span>
-        <span>heartbeat every</span>
+        <span>{t('overview.heartbeatEvery')}</span>
         <span>{c.heartbeat_interval ? duration(c.heartbeat_interval) : '–'}</span>
         {c.finished_at && (
           <>
-            <span>finished</span>
+            <span>{t('overview.finished')}</span>
             <span>{shortTime(c.finished_at)}</span>
           </>
         )}
@@ -184,7 +190,7 @@ function ComponentDetail({ c }: { c: Component }) {
           </Fragment>
         ))}
       </div>
-      <DataState res={events} what="events">
+      <DataState res={events} what={t('overview.events')}>
         {(d) => (
           <table className="grid compact">
             <tbody>

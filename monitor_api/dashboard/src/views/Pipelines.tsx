@@ -2,18 +2,19 @@
 
 import { useMemo, useState, type FormEvent } from 'react';
 import { ApiError, api, errorText, type TriggerResult } from '../api';
-import { Progress, StateBadge } from '../components/ui';
+import { Progress, StateBadge, stateLabel } from '../components/ui';
 import { useStatus } from '../hooks/status';
 import { useNow } from '../hooks/misc';
 import { duration, elapsed, shortTime } from '../lib/format';
 import { groupDagRuns, type DagRunView, type TaskGroup } from '../lib/pipelines';
 import { isStale, serverNow } from '../state/status';
+import { t, type MessageKey } from '../i18n';
 
 /** Starting conf for each DAG's trigger form; edit before sending. */
-const DAGS: Record<string, { label: string; conf: Record<string, unknown> }> = {
-  easyquant_etl: { label: 'ETL (ingest, validate, store)', conf: { symbols: ['AAA', 'BBB'], freq: '1d', start: '2024-01-01' } },
+const DAGS: Record<string, { label: MessageKey; conf: Record<string, unknown> }> = {
+  easyquant_etl: { label: 'pipelines.etl', conf: { symbols: ['AAA', 'BBB'], freq: '1d', start: '2024-01-01' } },
   easyquant_backtest: {
-    label: 'Backtest',
+    label: 'pipelines.backtest',
     conf: { strategy: 'sma_cross', symbols: ['AAA'], market: 'us', params: { fast: 10, slow: 30 }, start: '2024-01-01' },
   },
 };
@@ -30,10 +31,10 @@ export function Pipelines() {
     <section className="view">
       <TriggerForm />
       <div className="section-head">
-        <h2>DAG runs</h2>
+        <h2>{t('pipelines.dagRuns')}</h2>
         <div className="chips">
           <button type="button" className={`chip ${dagFilter === '' ? 'on' : ''}`} onClick={() => setDagFilter('')}>
-            all <span className="count">{runs.length}</span>
+            {t('common.all')} <span className="count">{runs.length}</span>
           </button>
           {dagIds.map((d) => (
             <button key={d} type="button" className={`chip ${dagFilter === d ? 'on' : ''}`} onClick={() => setDagFilter(d)}>
@@ -43,9 +44,9 @@ export function Pipelines() {
         </div>
       </div>
       {!status.hasSnapshot ? (
-        <div className="empty">Waiting for the first snapshot from /ws/status…</div>
+        <div className="empty">{t('common.waitingSnapshot')}</div>
       ) : shown.length === 0 ? (
-        <div className="empty">No DAG runs reported yet. Trigger one above, or from the Airflow UI.</div>
+        <div className="empty">{t('pipelines.none')}</div>
       ) : (
         <div className="runs">
           {shown.map((r) => (
@@ -60,7 +61,7 @@ export function Pipelines() {
 function DagRunCard({ run, now }: { run: DagRunView; now: number }) {
   const [collapsed, setCollapsed] = useState(run.state === 'success');
   const stale = run.run ? isStale(run.run, now) : false;
-  const done = run.tasks.filter((t) => t.state === 'success').length;
+  const done = run.tasks.filter((x) => x.state === 'success').length;
   return (
     <article className={`card run ${run.state === 'failed' ? 'card-failed' : ''} ${stale ? 'card-stale' : ''}`}>
       <header className="card-head">
@@ -73,11 +74,11 @@ function DagRunCard({ run, now }: { run: DagRunView; now: number }) {
         </span>
         <StateBadge state={run.state} stale={stale} />
         <span className="muted small">
-          {done}/{run.tasks.length} tasks · started {shortTime(run.started_at)} · {duration(elapsed(run.started_at, run.finished_at, now))}
+          {t('pipelines.summary', { done, total: run.tasks.length, started: shortTime(run.started_at), duration: duration(elapsed(run.started_at, run.finished_at, now)) })}
         </span>
         {run.url && (
           <a className="ext" href={run.url} target="_blank" rel="noreferrer">
-            Airflow ↗
+            {t('pipelines.airflow')}
           </a>
         )}
       </header>
@@ -86,23 +87,23 @@ function DagRunCard({ run, now }: { run: DagRunView; now: number }) {
         <table className="grid compact tasks">
           <thead>
             <tr>
-              <th>Task</th>
-              <th>State</th>
-              <th className="w-progress">Progress</th>
-              <th>Message</th>
-              <th className="num">Duration</th>
+              <th>{t('col.task')}</th>
+              <th>{t('col.state')}</th>
+              <th className="w-progress">{t('col.progress')}</th>
+              <th>{t('col.message')}</th>
+              <th className="num">{t('col.duration')}</th>
             </tr>
           </thead>
           <tbody>
             {run.tasks.length === 0 && (
               <tr>
                 <td colSpan={5} className="muted center">
-                  No task has reported yet.
+                  {t('pipelines.noTask')}
                 </td>
               </tr>
             )}
-            {run.tasks.map((t) => (
-              <TaskRows key={t.taskId} t={t} now={now} />
+            {run.tasks.map((x) => (
+              <TaskRows key={x.taskId} t={x} now={now} />
             ))}
           </tbody>
         </table>
@@ -111,54 +112,61 @@ function DagRunCard({ run, now }: { run: DagRunView; now: number }) {
   );
 }
 
-function TaskRows({ t, now }: { t: TaskGroup; now: number }) {
+function TaskRows({ t: task, now }: { t: TaskGroup; now: number }) {
   const [open, setOpen] = useState(false);
-  const single = !t.mapped ? t.instances[0] : null;
-  const progress = single ? single.progress : t.instances.length ? t.instances.reduce((s, c) => s + (c.state === 'success' ? 1 : (c.progress ?? 0)), 0) / t.instances.length : null;
-  const stale = t.instances.some((c) => isStale(c, now));
+  const single = !task.mapped ? task.instances[0] : null;
+  const progress = single
+    ? single.progress
+    : task.instances.length
+      ? task.instances.reduce((s, c) => s + (c.state === 'success' ? 1 : (c.progress ?? 0)), 0) / task.instances.length
+      : null;
+  const stale = task.instances.some((c) => isStale(c, now));
   return (
     <>
-      <tr className={`${t.state === 'failed' ? 'row-failed' : ''} ${stale ? 'row-stale' : ''} ${t.mapped ? 'clickable' : ''}`} onClick={t.mapped ? () => setOpen(!open) : undefined}>
-        <td data-label="Task">
-          {t.mapped && <span className="twisty-inline">{open ? '▾' : '▸'}</span>}
+      <tr
+        className={`${task.state === 'failed' ? 'row-failed' : ''} ${stale ? 'row-stale' : ''} ${task.mapped ? 'clickable' : ''}`}
+        onClick={task.mapped ? () => setOpen(!open) : undefined}
+      >
+        <td data-label={t('col.task')}>
+          {task.mapped && <span className="twisty-inline">{open ? '▾' : '▸'}</span>}
           {single?.url ? (
             <a href={single.url} target="_blank" rel="noreferrer">
-              {t.taskId}
+              {task.taskId}
             </a>
           ) : (
-            t.taskId
+            task.taskId
           )}
-          {t.mapped && <span className="muted small"> [{t.instances.length} mapped]</span>}
-          {t.maxTry > 1 && <span className="muted small"> try {t.maxTry}</span>}
+          {task.mapped && <span className="muted small"> {t('pipelines.mapped', { n: task.instances.length })}</span>}
+          {task.maxTry > 1 && <span className="muted small"> {t('pipelines.try', { n: task.maxTry })}</span>}
         </td>
-        <td data-label="State">
-          {t.mapped ? (
+        <td data-label={t('col.state')}>
+          {task.mapped ? (
             <span className="badges">
-              {Object.entries(t.states).map(([s, n]) => (
+              {Object.entries(task.states).map(([s, n]) => (
                 <span key={s} className={`badge s-${s}`}>
-                  {n} {s}
+                  {n} {stateLabel(s)}
                 </span>
               ))}
-              {stale && <span className="badge s-stale">stale</span>}
+              {stale && <span className="badge s-stale">{stateLabel('stale')}</span>}
             </span>
           ) : (
-            <StateBadge state={t.state} stale={stale} />
+            <StateBadge state={task.state} stale={stale} />
           )}
         </td>
-        <td data-label="Progress">
-          <Progress value={progress} state={t.state} />
+        <td data-label={t('col.progress')}>
+          <Progress value={progress} state={task.state} />
         </td>
-        <td data-label="Message" className="msg">
-          {single?.message ?? (t.mapped ? '' : '–')}
+        <td data-label={t('col.message')} className="msg">
+          {single?.message ?? (task.mapped ? '' : '–')}
         </td>
-        <td data-label="Duration" className="num">
-          {duration(elapsed(t.started_at, t.finished_at, now))}
+        <td data-label={t('col.duration')} className="num">
+          {duration(elapsed(task.started_at, task.finished_at, now))}
         </td>
       </tr>
       {open &&
-        t.instances.map((c) => (
+        task.instances.map((c) => (
           <tr key={c.id} className={`sub ${c.state === 'failed' ? 'row-failed' : ''} ${isStale(c, now) ? 'row-stale' : ''}`}>
-            <td data-label="Task" className="indent">
+            <td data-label={t('col.task')} className="indent">
               {c.url ? (
                 <a href={c.url} target="_blank" rel="noreferrer">
                   {c.name}
@@ -167,16 +175,16 @@ function TaskRows({ t, now }: { t: TaskGroup; now: number }) {
                 c.name
               )}
             </td>
-            <td data-label="State">
+            <td data-label={t('col.state')}>
               <StateBadge state={c.state} stale={isStale(c, now)} />
             </td>
-            <td data-label="Progress">
+            <td data-label={t('col.progress')}>
               <Progress value={c.progress} state={c.state} />
             </td>
-            <td data-label="Message" className="msg">
+            <td data-label={t('col.message')} className="msg">
               {c.message}
             </td>
-            <td data-label="Duration" className="num">
+            <td data-label={t('col.duration')} className="num">
               {duration(elapsed(c.started_at, c.finished_at, now))}
             </td>
           </tr>
@@ -194,10 +202,10 @@ function TriggerForm() {
   let parsed: Record<string, unknown> | null = null;
   try {
     const v: unknown = JSON.parse(conf || '{}');
-    if (typeof v !== 'object' || v === null || Array.isArray(v)) parseError = 'conf must be a JSON object';
+    if (typeof v !== 'object' || v === null || Array.isArray(v)) parseError = t('pipelines.confObject');
     else parsed = v as Record<string, unknown>;
   } catch (e) {
-    parseError = e instanceof Error ? e.message : 'invalid JSON';
+    parseError = e instanceof Error ? e.message : t('pipelines.invalidJson');
   }
   const choose = (d: string) => {
     setDag(d);
@@ -212,7 +220,7 @@ function TriggerForm() {
     try {
       setResult({ ok: true, r: await api.triggerDag(dag, parsed) });
     } catch (err) {
-      const msg = err instanceof ApiError && err.kind === 'not_found' ? `Triggering is not available yet (${err.message}).` : errorText(err);
+      const msg = err instanceof ApiError && err.kind === 'not_found' ? t('pipelines.triggerMissing', { message: err.message }) : errorText(err);
       setResult({ ok: false, msg });
     } finally {
       setBusy(false);
@@ -221,30 +229,30 @@ function TriggerForm() {
   return (
     <form className="card trigger" onSubmit={submit}>
       <div className="trigger-row">
-        <h2>Trigger a DAG</h2>
-        <div className="seg" role="radiogroup" aria-label="DAG">
+        <h2>{t('pipelines.trigger')}</h2>
+        <div className="seg" role="radiogroup" aria-label={t('pipelines.dag')}>
           {Object.entries(DAGS).map(([id, d]) => (
-            <button key={id} type="button" role="radio" aria-checked={dag === id} className={dag === id ? 'on' : ''} onClick={() => choose(id)} title={d.label}>
+            <button key={id} type="button" role="radio" aria-checked={dag === id} className={dag === id ? 'on' : ''} onClick={() => choose(id)} title={t(d.label)}>
               {id}
             </button>
           ))}
         </div>
         <button type="submit" className="primary" disabled={busy || !parsed}>
-          {busy ? 'Triggering…' : 'Trigger'}
+          {busy ? t('pipelines.triggering') : t('pipelines.triggerButton')}
         </button>
-        <span className="muted small">{DAGS[dag].label} · sent as the run's conf through monitor_api (token required)</span>
+        <span className="muted small">{t('pipelines.confNote', { dag: t(DAGS[dag].label) })}</span>
       </div>
       <label className="conf">
-        <span className="muted small">conf (JSON)</span>
+        <span className="muted small">{t('pipelines.conf')}</span>
         <textarea value={conf} onChange={(e) => setConf(e.target.value)} rows={5} spellCheck={false} aria-invalid={!!parseError} />
       </label>
       {parseError && <div className="notice bad small">{parseError}</div>}
       {result?.ok && (
         <div className="notice good">
-          Triggered <code>{result.r.dag_run_id}</code>{' '}
+          {t('pipelines.triggered')} <code>{result.r.dag_run_id}</code>{' '}
           {result.r.url && (
             <a href={result.r.url} target="_blank" rel="noreferrer">
-              open in Airflow ↗
+              {t('pipelines.openAirflow')}
             </a>
           )}
         </div>

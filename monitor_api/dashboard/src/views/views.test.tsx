@@ -3,12 +3,9 @@
 // jsdom has no canvas) and check what the user would see and send.
 
 import { act } from 'react';
-import { createRoot, type Root } from 'react-dom/client';
-import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import { App } from '../App';
-import { StatusProvider } from '../hooks/status';
-import { StatusClient } from '../state/statusClient';
+import { describe, expect, it, vi } from 'vitest';
 import { comp, FakeSocket, iso, T0 } from '../test/fixtures';
+import { appHarness } from '../test/harness';
 import { setToken } from '../token';
 // Load the lazily imported views up front so React.lazy resolves within a few microtasks.
 import { shortRunId } from './Backtests';
@@ -20,8 +17,6 @@ vi.mock('../components/Chart', () => ({
     <div className="chart-stub">{series.map((s) => `${s.name}:${s.data.length}:${s.markers?.length ?? 0}`).join(' ')}</div>
   ),
 }));
-
-(globalThis as { IS_REACT_ACT_ENVIRONMENT?: boolean }).IS_REACT_ACT_ENVIRONMENT = true;
 
 const metrics = (sharpe: number, ret: number) => ({ total_return: ret, cagr: ret / 2, sharpe, sortino: sharpe * 1.2, max_drawdown: -0.1, trade_count: 4 });
 const RUNS = [
@@ -77,63 +72,15 @@ const SESSIONS = {
   ],
 };
 
-let routes: Record<string, { status: number; body: unknown }>;
-let fetchMock: ReturnType<typeof vi.fn>;
-let root: Root;
-let host: HTMLElement;
-
-function mount(hash: string) {
-  window.location.hash = hash;
-  const client = new StatusClient({
-    url: () => 'ws://test/ws/status',
-    createSocket: (u) => new FakeSocket(u),
-    now: () => Date.now(),
-    setTimeout: (fn, ms) => setTimeout(fn, ms),
-    clearTimeout: (h) => clearTimeout(h as ReturnType<typeof setTimeout>),
-    random: () => 0,
-  });
-  host = document.createElement('div');
-  document.body.appendChild(host);
-  root = createRoot(host);
-  act(() => root.render(<StatusProvider client={client}>{<App />}</StatusProvider>));
-}
-
-/** Let lazy imports and fetches settle. */
-async function settle() {
-  for (let i = 0; i < 10; i++) await act(async () => vi.advanceTimersByTimeAsync(5));
-}
-const text = () => host.textContent ?? '';
-const button = (label: string) => [...host.querySelectorAll('button')].find((b) => b.textContent?.trim().startsWith(label)) as HTMLButtonElement;
-
-beforeEach(() => {
-  vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'setInterval', 'clearInterval', 'Date'] });
-  vi.setSystemTime(T0 + 60_000);
-  FakeSocket.reset();
-  vi.spyOn(console, 'error');
-  routes = {};
-  fetchMock = vi.fn(async (url: string) => {
-    const path = url.split('?')[0];
-    const r = routes[path] ?? { status: 404, body: { detail: 'Not Found' } };
-    return new Response(JSON.stringify(r.body), { status: r.status, headers: { 'Content-Type': 'application/json' } });
-  });
-  vi.stubGlobal('fetch', fetchMock);
-});
-afterEach(() => {
-  act(() => root.unmount());
-  host.remove();
-  expect(console.error).not.toHaveBeenCalled();
-  vi.restoreAllMocks();
-  vi.unstubAllGlobals();
-  vi.useRealTimers();
-  setToken('');
-});
+const h = appHarness('en');
+const { mount, settle, text, button } = h;
 
 describe('Backtests', () => {
   it('lists runs and sorts by a metric column', async () => {
-    routes['api/backtests'] = { status: 200, body: { runs: RUNS } };
+    h.routes['api/backtests'] = { status: 200, body: { runs: RUNS } };
     mount('#/backtests');
     await settle();
-    const ids = () => [...host.querySelectorAll('tbody tr td:first-child a')].map((a) => a.textContent);
+    const ids = () => [...h.host.querySelectorAll('tbody tr td:first-child a')].map((a) => a.textContent);
     expect(ids()).toEqual(['r3', 'r2', 'r1']); // newest first
     await act(async () => button('Sharpe').click());
     expect(ids()).toEqual(['r2', 'r1', 'r3']); // descending
@@ -149,19 +96,19 @@ describe('Backtests', () => {
   });
 
   it('shows a run: metrics, charts, trades, sweep heatmap and walk-forward', async () => {
-    routes['api/backtests/r2'] = { status: 200, body: DETAIL };
-    routes['api/sweeps/sw1'] = { status: 200, body: SWEEP };
+    h.routes['api/backtests/r2'] = { status: 200, body: DETAIL };
+    h.routes['api/sweeps/sw1'] = { status: 200, body: SWEEP };
     mount('#/backtests/r2');
     await settle();
     expect(text()).toContain('Sharpe');
     expect(text()).toContain('1.70');
-    const charts = [...host.querySelectorAll('.chart-stub')].map((c) => c.textContent);
+    const charts = [...h.host.querySelectorAll('.chart-stub')].map((c) => c.textContent);
     expect(charts).toEqual(['equity:3:0 drawdown:3:0', 'AAA:3:2']);
     expect(text()).toContain('1 trades · 1 winners');
-    const cells = [...host.querySelectorAll('.hm-cell')];
+    const cells = [...h.host.querySelectorAll('.hm-cell')];
     expect(cells).toHaveLength(4);
-    expect(host.querySelector('.hm-best')?.getAttribute('title')).toBe('fast=10, slow=20: Sharpe 1.70');
-    expect(host.querySelector('.hm-best a')?.getAttribute('href')).toBe('#/backtests/r2');
+    expect(h.host.querySelector('.hm-best')?.getAttribute('title')).toBe('fast=10, slow=20: Sharpe 1.70');
+    expect(h.host.querySelector('.hm-best a')?.getAttribute('href')).toBe('#/backtests/r2');
     expect(text()).toContain('Walk-forward');
     expect(text()).toContain('2024H2');
   });
@@ -170,9 +117,9 @@ describe('Backtests', () => {
 describe('Live', () => {
   it('shows a session with positions, orders, risk, and halts it with the token', async () => {
     setToken('tok');
-    routes['api/live/sessions'] = { status: 200, body: SESSIONS };
-    routes['api/live/sessions/paper/equity'] = { status: 200, body: { points: [{ time: iso(T0), equity: 100000 }, { time: iso(T0 + 1000), equity: 100500 }] } };
-    routes['api/live/sessions/paper/halt'] = { status: 200, body: { halted: true } };
+    h.routes['api/live/sessions'] = { status: 200, body: SESSIONS };
+    h.routes['api/live/sessions/paper/equity'] = { status: 200, body: { points: [{ time: iso(T0), equity: 100000 }, { time: iso(T0 + 1000), equity: 100500 }] } };
+    h.routes['api/live/sessions/paper/halt'] = { status: 200, body: { halted: true } };
     mount('#/live');
     await settle();
     expect(text()).toContain('paper');
@@ -180,18 +127,18 @@ describe('Live', () => {
     expect(text()).toContain('daily loss 2.1% over 2%');
     expect(text()).toContain('max position value');
     expect(text()).toContain('limit price');
-    expect(host.querySelector('.chart-stub')?.textContent).toBe('equity:2:0');
+    expect(h.host.querySelector('.chart-stub')?.textContent).toBe('equity:2:0');
     vi.spyOn(window, 'confirm').mockReturnValue(true);
     await act(async () => button('Halt').click());
     await settle();
-    const call = fetchMock.mock.calls.find(([u]) => String(u).endsWith('/halt'));
+    const call = h.fetchMock.mock.calls.find(([u]) => String(u).endsWith('/halt'));
     expect(call).toBeDefined();
     expect(call![1].method).toBe('POST');
     expect(call![1].headers.Authorization).toBe('Bearer tok');
   });
 
   it('says "token refused" on 401', async () => {
-    routes['api/live/sessions'] = { status: 401, body: { detail: 'bad token' } };
+    h.routes['api/live/sessions'] = { status: 401, body: { detail: 'bad token' } };
     mount('#/live');
     await settle();
     expect(text()).toContain('Token refused');
@@ -200,7 +147,7 @@ describe('Live', () => {
 
 describe('Pipelines', () => {
   it('groups DAG runs with mapped tasks and triggers a DAG with its conf', async () => {
-    routes['api/pipelines/easyquant_backtest/trigger'] = { status: 200, body: { dag_run_id: 'manual__x', url: 'http://af/x' } };
+    h.routes['api/pipelines/easyquant_backtest/trigger'] = { status: 200, body: { dag_run_id: 'manual__x', url: 'http://af/x' } };
     mount('#/pipelines');
     const run = 'manual__1';
     const ws = FakeSocket.last();
@@ -223,12 +170,12 @@ describe('Pipelines', () => {
     expect(text()).toContain('[3 mapped]');
     expect(text()).toContain('2 success');
     expect(text()).toContain('1 failed');
-    expect(host.querySelector('a.ext')?.getAttribute('href')).toBe('http://af/run');
+    expect(h.host.querySelector('a.ext')?.getAttribute('href')).toBe('http://af/run');
 
     await act(async () => button('easyquant_backtest').click());
     await act(async () => button('Trigger').click());
     await settle();
-    const call = fetchMock.mock.calls.find(([u]) => String(u).includes('/trigger'));
+    const call = h.fetchMock.mock.calls.find(([u]) => String(u).includes('/trigger'));
     expect(JSON.parse(call![1].body).conf.strategy).toBe('sma_cross');
     expect(text()).toContain('manual__x');
   });
@@ -247,7 +194,7 @@ describe('Backtests as monitor_api stores them', () => {
   });
 
   it('filters by kind, shows a sweep grid compactly, and adds every metric on demand', async () => {
-    routes['api/backtests'] = {
+    h.routes['api/backtests'] = {
       status: 200,
       body: {
         runs: [
@@ -260,7 +207,7 @@ describe('Backtests as monitor_api stores them', () => {
     };
     mount('#/backtests');
     await settle();
-    const ids = () => [...host.querySelectorAll('tbody tr[data-id]')].map((tr) => tr.getAttribute('data-id'));
+    const ids = () => [...h.host.querySelectorAll('tbody tr[data-id]')].map((tr) => tr.getAttribute('data-id'));
     expect(ids()).toHaveLength(4);
     expect(text()).toContain('fast 5|10 slow 30|50 rank_by=sharpe');
     expect(text()).not.toContain('"grid"');
@@ -268,32 +215,32 @@ describe('Backtests as monitor_api stores them', () => {
     expect(ids().sort()).toEqual(['p1', 'p2']);
     await act(async () => button('point').click());
     expect(ids()).toHaveLength(4);
-    const headers = () => [...host.querySelectorAll('thead th')].map((th) => th.textContent?.replace(/[▲▼]/g, '').trim());
+    const headers = () => [...h.host.querySelectorAll('thead th')].map((th) => th.textContent?.replace(/[▲▼]/g, '').trim());
     expect(headers()).toContain('Trades');
     expect(headers()).not.toContain('Final equity');
     await act(async () => button('all metrics').click());
     expect(headers()).toContain('Final equity');
     expect(headers()).toContain('Turnover');
     // counts and sizes are not coloured as gains or losses
-    const trades = host.querySelector('tr[data-id="b1"] td[data-label="Trades"]');
+    const trades = h.host.querySelector('tr[data-id="b1"] td[data-label="Trades"]');
     expect(trades?.textContent).toBe('7');
     expect(trades?.querySelector('.pos, .neg')).toBeNull();
-    expect(host.querySelector('tr[data-id="b1"] td[data-label="Sharpe"] .pos')).not.toBeNull();
+    expect(h.host.querySelector('tr[data-id="b1"] td[data-label="Sharpe"] .pos')).not.toBeNull();
   });
 
   it("filters to one sweep's runs from a point's sweep link", async () => {
-    routes['api/backtests'] = {
+    h.routes['api/backtests'] = {
       status: 200,
       body: { runs: [run('b1', 'backtest'), run('sw9', 'sweep', { params: { grid: { fast: [5, 10] } } }), run('p1', 'point'), run('p2', 'point')] },
     };
     mount('#/backtests');
     await settle();
-    const link = host.querySelector('tr[data-id="p1"] button.link') as HTMLButtonElement;
+    const link = h.host.querySelector('tr[data-id="p1"] button.link') as HTMLButtonElement;
     expect(link.textContent).toBe('point');
     await act(async () => link.click());
-    const ids = [...host.querySelectorAll('tbody tr[data-id]')].map((tr) => tr.getAttribute('data-id')).sort();
+    const ids = [...h.host.querySelectorAll('tbody tr[data-id]')].map((tr) => tr.getAttribute('data-id')).sort();
     expect(ids).toEqual(['p1', 'p2', 'sw9']);
-    expect(host.querySelector('.chip.on a')?.getAttribute('href')).toBe('#/sweeps/sw9');
+    expect(h.host.querySelector('.chip.on a')?.getAttribute('href')).toBe('#/sweeps/sw9');
   });
 
   it('shortens run ids to the part that tells sweep points apart', () => {
@@ -304,7 +251,7 @@ describe('Backtests as monitor_api stores them', () => {
   });
 
   it('shows a failed run with its error, warnings, and merged price bars', async () => {
-    routes['api/backtests/f1'] = {
+    h.routes['api/backtests/f1'] = {
       status: 200,
       body: {
         ...DETAIL,
@@ -320,15 +267,15 @@ describe('Backtests as monitor_api stores them', () => {
     };
     mount('#/backtests/f1');
     await settle();
-    expect(host.querySelector('.notice.bad')?.textContent).toContain("This run failed: DataError: symbol 'NOSUCH'");
-    expect(host.querySelector('.notice.warn')?.textContent).toContain('prices of NOSUCH');
+    expect(h.host.querySelector('.notice.bad')?.textContent).toContain("This run failed: DataError: symbol 'NOSUCH'");
+    expect(h.host.querySelector('.notice.warn')?.textContent).toContain('prices of NOSUCH');
     expect(text()).toContain('1 bar = 3 × 1m');
     expect(text()).toContain('first 1 of 5000 trades');
   });
 
   it('shows a walk-forward as windows (periods, winners, IS vs OOS), without a heatmap', async () => {
-    routes['api/backtests/w-w001'] = { status: 200, body: { ...DETAIL, run_id: 'w-w001', kind: 'point', sweep_id: 'wf1' } };
-    routes['api/sweeps/wf1'] = {
+    h.routes['api/backtests/w-w001'] = { status: 200, body: { ...DETAIL, run_id: 'w-w001', kind: 'point', sweep_id: 'wf1' } };
+    h.routes['api/sweeps/wf1'] = {
       status: 200,
       body: {
         sweep_id: 'wf1',
@@ -366,10 +313,10 @@ describe('Backtests as monitor_api stores them', () => {
     await settle();
     expect(text()).toContain('Walk-forward wf1');
     expect(text()).toContain('ranked by Sharpe');
-    expect(host.querySelectorAll('.hm-cell')).toHaveLength(0);
-    const rows = [...host.querySelectorAll('.wf tbody tr')];
+    expect(h.host.querySelectorAll('.hm-cell')).toHaveLength(0);
+    const rows = [...h.host.querySelectorAll('.wf tbody tr')];
     expect(rows).toHaveLength(2);
-    expect(rows[0].textContent).toContain('2021-08-05 → 2021-10-29');
+    expect(rows[0].textContent).toContain('Aug 5, 2021 → Oct 29, 2021'); // English dates, as Intl writes them
     expect(rows[0].textContent).toContain('fast=5 slow=30');
     expect(rows[0].querySelector('a')?.getAttribute('href')).toBe('#/backtests/w-w000');
     expect(rows[1].className).toContain('row-current');
@@ -394,7 +341,7 @@ describe('Live as monitor_api sends it', () => {
   });
 
   it('lists risk events readably and is red only while halted or just breached', async () => {
-    routes['api/live/sessions'] = {
+    h.routes['api/live/sessions'] = {
       status: 200,
       body: {
         sessions: [
@@ -410,10 +357,10 @@ describe('Live as monitor_api sends it', () => {
         ],
       },
     };
-    routes['api/live/sessions/paper/equity'] = { status: 200, body: { points: [] } };
+    h.routes['api/live/sessions/paper/equity'] = { status: 200, body: { points: [] } };
     mount('#/live');
     await settle();
-    const card = host.querySelector('article.session') as HTMLElement;
+    const card = h.host.querySelector('article.session') as HTMLElement;
     expect(card.className).not.toContain('card-failed');
     const items = [...card.querySelectorAll('.breaches li')].map((li) => li.textContent);
     expect(items[0]).toContain('resume resumed by an operator');
@@ -424,7 +371,7 @@ describe('Live as monitor_api sends it', () => {
   });
 
   it('shows fills and orders with the trader columns first and without long ids', async () => {
-    routes['api/live/sessions'] = {
+    h.routes['api/live/sessions'] = {
       status: 200,
       body: {
         sessions: [
@@ -435,11 +382,11 @@ describe('Live as monitor_api sends it', () => {
         ],
       },
     };
-    routes['api/live/sessions/paper/equity'] = { status: 200, body: { points: [] } };
+    h.routes['api/live/sessions/paper/equity'] = { status: 200, body: { points: [] } };
     mount('#/live');
     await settle();
     const heads = (title: string) =>
-      [...host.querySelectorAll('.session-tables > div')]
+      [...h.host.querySelectorAll('.session-tables > div')]
         .find((d) => d.querySelector('h4')?.textContent === title)!
         .querySelectorAll('thead th');
     const labels = (title: string) => [...heads(title)].map((th) => th.textContent?.replace(/[▲▼]/g, '').trim());
@@ -449,7 +396,7 @@ describe('Live as monitor_api sends it', () => {
   });
 
   it('shows a halted session in red with its reason and a Resume button', async () => {
-    routes['api/live/sessions'] = {
+    h.routes['api/live/sessions'] = {
       status: 200,
       body: {
         sessions: [
@@ -461,10 +408,10 @@ describe('Live as monitor_api sends it', () => {
         ],
       },
     };
-    routes['api/live/sessions/paper/equity'] = { status: 200, body: { points: [] } };
+    h.routes['api/live/sessions/paper/equity'] = { status: 200, body: { points: [] } };
     mount('#/live');
     await settle();
-    const card = host.querySelector('article.session') as HTMLElement;
+    const card = h.host.querySelector('article.session') as HTMLElement;
     expect(card.className).toContain('card-failed');
     expect(card.textContent).toContain('Halted: max_daily_loss breached');
     expect(card.querySelector('.breaches li.bad')?.textContent).toContain('breach daily loss 2.4% over 2%');
