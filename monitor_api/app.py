@@ -14,7 +14,7 @@ from fastapi.staticfiles import StaticFiles
 from easyquant.config import Settings, get_settings
 from monitor_api.bridge import StatusBridge
 from monitor_api.deps import require_token
-from monitor_api.routes import backtests, live, pipelines, status
+from monitor_api.routes import backtests, data, live, pipelines, status
 
 STATIC = Path(__file__).parent / "static"
 
@@ -46,6 +46,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(backtests.router, dependencies=guarded)
     app.include_router(pipelines.router, dependencies=guarded)
     app.include_router(live.router, dependencies=guarded)
+    app.include_router(data.router, dependencies=guarded)
 
     if (STATIC / "index.html").exists():
         app.mount("/", StaticFiles(directory=STATIC, html=True), name="dashboard")

@@ -314,19 +314,27 @@ export interface StoredBars {
   bars: (Bar & { volume: number })[];
 }
 
+export interface Period {
+  start: string;
+  /** Inclusive; null while it lasts. */
+  end: string | null;
+}
+
+/** One row of the instrument master, with its dated ST and suspension periods. */
 export interface Instrument {
   symbol: string;
-  name: string | null;
-  exchange: string | null;
-  board: string | null;
-  currency: string | null;
-  lot: number | null;
-  min_order: number | null;
-  tick: number | null;
+  name: string;
+  exchange: string;
+  board: string;
+  currency: string;
+  lot: number;
+  min_order: number;
+  tick: number;
   listed: string | null;
   delisted: string | null;
-  st_periods: { start: string; end: string | null }[];
-  suspensions: { start: string; end: string | null }[];
+  source?: string;
+  st: Period[];
+  suspended: Period[];
 }
 
 type Query = Record<string, string | number | undefined>;

@@ -329,7 +329,7 @@ export const en = {
   'instr.listed': 'Listed',
   'instr.delisted': 'Delisted',
   'instr.st': 'ST periods',
-  'instr.suspensions': 'Suspensions',
+  'instr.suspended': 'Suspensions',
   'board.main': 'Main board',
   'board.chinext': 'ChiNext',
   'board.star': 'STAR Market',

@@ -331,7 +331,7 @@ export const zh: Record<MessageKey, string> = {
   'instr.listed': '上市日期',
   'instr.delisted': '退市日期',
   'instr.st': 'ST 期间',
-  'instr.suspensions': '停牌',
+  'instr.suspended': '停牌期间',
   'board.main': '主板',
   'board.chinext': '创业板',
   'board.star': '科创板',

@@ -48,7 +48,7 @@ const REPORT = {
   rejects: { 'high below low': 2, 'missing close': 1 },
   samples: [{ line: 17, field: 'high', reason: 'high below low' }],
   gaps: { expected_bars: 242, missing_bars: 2, missing_sessions: 2, first_missing_sessions: ['2023-05-04', '2023-05-05'], off_calendar_rows: 0 },
-  warnings: { jumps: 1 },
+  warnings: { jumps: 1, units_converted: { volume: 'lots (100 shares) -> shares' } },
   units: { volume: 'lots (100 shares) -> shares' },
   quarantine_path: '/lake/quarantine/freq=1d/ing-1.parquet',
   error: null,
@@ -70,8 +70,9 @@ const INSTRUMENTS = {
       tick: 0.01,
       listed: '2018-06-11',
       delisted: null,
-      st_periods: [],
-      suspensions: [{ start: '2023-03-01', end: '2023-03-02' }],
+      source: 'csv',
+      st: [],
+      suspended: [{ start: '2023-03-01', end: '2023-03-02' }],
     },
   ],
 };
@@ -179,6 +180,8 @@ describe('Data page in English', () => {
     expect(detail.textContent).toContain('/lake/quarantine/freq=1d/ing-1.parquet');
     expect(detail.textContent).toContain('May 4, 2023, May 5, 2023');
     expect(detail.textContent).toContain('"line":17');
+    expect(detail.textContent).toContain('Warnings: jumps1');
+    expect(detail.textContent).not.toContain('units_converted'); // shown as units, not as a warning
   });
 
   it('pages through the catalog with limit and offset', async () => {

@@ -2,7 +2,7 @@
 // candlestick and volume chart of any stored symbol (raw, qfq or hfq), the instrument master.
 
 import { Fragment, useMemo, useState, type ReactNode } from 'react';
-import { dataApi, type CatalogEntry, type Instrument, type Page, type QualityReport } from '../api';
+import { dataApi, type CatalogEntry, type Instrument, type Page, type Period, type QualityReport } from '../api';
 import { Chart, type SeriesSpec } from '../components/Chart';
 import { DataState, SortTable, StateBadge, type Column } from '../components/ui';
 import { useResource } from '../hooks/resource';
@@ -253,7 +253,7 @@ function Reports({ sel, onAll }: { sel: DataSelection | null; onAll: () => void 
 
 function ReportDetail({ r }: { r: QualityReport }) {
   const gaps = gapSummary(r.gaps);
-  const warnings = Object.entries(r.warnings ?? {}).filter(([k]) => k !== 'units');
+  const warnings = Object.entries(r.warnings ?? {}).filter(([k]) => k !== 'units_converted');
   return (
     <div className="detail report-detail">
       <div className="kv">
@@ -308,7 +308,7 @@ function ReportDetail({ r }: { r: QualityReport }) {
   );
 }
 
-function periods(ps: Instrument['st_periods'] | undefined): string {
+function periods(ps: Period[] | undefined): string {
   return (ps ?? []).map((p) => `${shortDate(p.start)} → ${p.end ? shortDate(p.end) : '…'}`).join(', ');
 }
 
@@ -323,8 +323,8 @@ function instrumentColumns(): Column<Instrument>[] {
     { key: 'tick', label: t('instr.tick'), value: (i) => i.tick, render: (i) => cell(i.tick), className: 'num' },
     { key: 'listed', label: t('instr.listed'), value: (i) => i.listed, render: (i) => shortDate(i.listed), className: 'num' },
     { key: 'delisted', label: t('instr.delisted'), value: (i) => i.delisted, render: (i) => (i.delisted ? shortDate(i.delisted) : '–'), className: 'num' },
-    { key: 'st', label: t('instr.st'), value: (i) => periods(i.st_periods), render: (i) => periods(i.st_periods) || '–', className: 'small' },
-    { key: 'suspensions', label: t('instr.suspensions'), value: (i) => (i.suspensions ?? []).length, render: (i) => periods(i.suspensions) || '–', className: 'small' },
+    { key: 'st', label: t('instr.st'), value: (i) => periods(i.st), render: (i) => periods(i.st) || '–', className: 'small' },
+    { key: 'suspended', label: t('instr.suspended'), value: (i) => (i.suspended ?? []).length, render: (i) => periods(i.suspended) || '–', className: 'small' },
   ];
 }
 
