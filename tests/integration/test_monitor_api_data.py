@@ -17,16 +17,10 @@ from easyquant.data.sources import make_source
 from easyquant.db import connect
 from monitor_api.routes.backtests import MAX_PRICE_BARS
 from tests.conftest import LiveServer
+from tests.e2e.browser.seed import MASTER
 
 DAILY = ["DATA1", "DATA2", "OTHER"]
 MINUTE = "DATAM"
-MASTER = """symbol,name,exchange,board,currency,lot,min_order,tick,listed,delisted,st,suspended
-sh.600519,贵州茅台,,,,,,,2001-08-27,,,2024-03-04..2024-03-05
-300750,宁德时代,,,,,,,2018-06-11,,,
-688981,中芯国际,,,,,,,2020-07-16,,,
-600001,ST 邯钢,,,,,,,1998-01-22,2009-12-29,2005-04-01..2006-05-31;2008-01-02..,
-AAPL,Apple,XNAS,main,USD,1,1,0.01,1980-12-12,,,
-"""
 
 
 @pytest.fixture(scope="module")
@@ -258,7 +252,7 @@ def test_bad_list_requests_name_the_field(api, path, params, field) -> None:
 def test_instrument_master_with_boards_and_dated_periods(api, lake) -> None:
     body = api.get("/api/data/instruments").json()
     listed = {r["symbol"]: r for r in instruments.list_instruments(lake)}
-    assert body["total"] == len(listed) == 5
+    assert body["total"] == len(listed) == 6
     got = {r["symbol"]: r for r in body["instruments"]}
     assert list(got) == sorted(listed)
     for sym, ref in listed.items():

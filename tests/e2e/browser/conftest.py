@@ -126,15 +126,21 @@ class Page:
 
 @pytest.fixture()
 def open_page(browser: Any, request: pytest.FixtureRequest) -> Iterator[Callable[..., Page]]:
-    """Open a page: ``open_page(viewport=DESKTOP, scheme="dark", token=TOKEN)``; every page
+    """Open a page: ``open_page(viewport=DESKTOP, scheme="dark", token=TOKEN, locale=None)``
+    (``locale``: the browser's language, e.g. "zh-CN"; None: Chromium's en-US); every page
     is screenshotted into test-artifacts/browser/<test>[-<n>].png when the test ends."""
     contexts: list[Any] = []
     pages: list[Page] = []
 
     def make(
-        viewport: dict[str, int] = DESKTOP, scheme: str = "dark", token: str | None = TOKEN
+        viewport: dict[str, int] = DESKTOP,
+        scheme: str = "dark",
+        token: str | None = TOKEN,
+        locale: str | None = None,
     ) -> Page:
-        ctx = browser.new_context(viewport=viewport, color_scheme=scheme)
+        ctx = browser.new_context(
+            viewport=viewport, color_scheme=scheme, **({"locale": locale} if locale else {})
+        )
         if token is not None:
             ctx.add_init_script(f"localStorage.setItem('easyquant.token', {token!r});")
         contexts.append(ctx)

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import contextlib
 from dataclasses import dataclass
+from pathlib import Path
 
 from easyquant import status
 from easyquant.config import Settings
@@ -190,6 +191,66 @@ def seed_status() -> dict[str, str]:
         "stale": "etl:stale-feed",
         "failed_task": f"task:easyquant_etl:{run_id}:ingest:2:1",
     }
+
+
+A_SHARES = ["600519.SH", "000001.SZ", "300750.SZ"]
+MASTER = """symbol,name,exchange,board,currency,lot,min_order,tick,listed,delisted,st,suspended
+600519,贵州茅台,,,,,,,2001-08-27,,,2024-03-04..2024-03-05
+000001,平安银行,,,,,,,1991-04-03,,,
+300750,宁德时代,,,,,,,2018-06-11,,,
+688981,中芯国际,,,,,,,2020-07-16,,,
+600001,ST 邯钢,,,,,,,1998-01-22,2009-12-29,2005-04-01..2006-05-31;2008-01-02..,
+AAPL,Apple,XNAS,main,USD,1,1,0.01,1980-12-12,,,
+"""
+
+
+def seed_market_data(settings: Settings, folder: Path) -> None:
+    """A-share bars on the Shanghai calendar with a split and a dividend, a file with a bad row
+    kept in quarantine, and the instrument master: what the Data page shows."""
+    import pandas as pd
+
+    from easyquant.data import catalog, instruments, make_source
+    from easyquant.data.ingest import ingest
+
+    src = make_source("synthetic", calendar="XSHG", seed=23)
+    ingest(
+        src,
+        freq="1d",
+        symbols=A_SHARES,
+        start="2023-01-01",
+        end="2024-06-28",
+        settings=settings,
+        full=True,
+    )
+    catalog.store_actions(
+        settings,
+        pd.DataFrame(
+            [
+                {
+                    "symbol": "600519.SH",
+                    "ex_date": "2023-06-30",
+                    "split_ratio": 1.0,
+                    "dividend": 2.5,
+                },
+                {
+                    "symbol": "600519.SH",
+                    "ex_date": "2024-01-08",
+                    "split_ratio": 2.0,
+                    "dividend": 0.0,
+                },
+            ]
+        ),
+    )
+    bad = folder / "688981.csv"
+    bad.write_text(
+        "date,open,high,low,close,volume\n2024-01-02,40,41,39,40.5,120000\n"
+        "2024-01-03,40.5,39,40,40.2,98000\n2024-01-04,40.2,41.5,40,41.2,150000\n",
+        encoding="utf-8",
+    )
+    ingest(make_source("csv", path=bad, calendar="XSHG"), settings=settings, policy="quarantine")
+    master = folder / "instruments.csv"
+    master.write_text(MASTER, encoding="utf-8")
+    instruments.store(settings, instruments.read_csv(master))
 
 
 LIVE_SESSION = "replay-dash"
