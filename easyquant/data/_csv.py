@@ -95,7 +95,22 @@ def _localise(ts: pa.Array, tz: str) -> pa.Array:
         if lo is not None and lo >= since:
             shifted = pc.subtract(ts.cast(pa.int64()), hours * 3_600_000_000_000)
             return shifted.cast(pa.timestamp("ns")).cast(TS_TYPE)
-    return pc.assume_timezone(ts, tz, ambiguous="earliest", nonexistent="earliest")
+    return pc.assume_timezone(ts, tz, ambiguous="earliest", nonexistent="earliest").cast(TS_TYPE)
+
+
+def _actions_from_adjusted(parts: list[tuple[pa.Table, pa.Array]]) -> pd.DataFrame:
+    """Dividends and splits implied by an adjusted-close column, per symbol."""
+    from easyquant.data.vendors.base import actions_from_ratio
+
+    table = pa.concat_tables([t for t, _ in parts])
+    adj = np.concatenate([a.to_numpy(zero_copy_only=False) for _, a in parts])
+    df = table.select(["symbol", "timestamp", "close"]).to_pandas()
+    df["ratio"] = adj / df["close"].to_numpy()
+    frames = []
+    for sym, g in df.groupby("symbol", sort=False):
+        days = pd.DatetimeIndex(g["timestamp"]).tz_localize(None)
+        frames.append(actions_from_ratio(days, g["close"].to_numpy(), g["ratio"].to_numpy(), sym))
+    return pd.concat(frames, ignore_index=True)
 
 
 class CsvSource:
@@ -261,6 +276,11 @@ class CsvSource:
         if skip is not None:
             types[skip[0]] = pa.string()
             include.append(skip[0])
+        adj = lay.adj_close if lay is not None and lay.adj_close in names else None
+        if adj is not None:
+            types[adj] = pa.float64()
+            include.append(adj)
+        adjusted: list[tuple[pa.Table, pa.Array]] = []
         start_line = 1 if lay is not None and not lay.header else 2
         read_opts = pacsv.ReadOptions(
             block_size=self.block_size,
@@ -302,14 +322,16 @@ class CsvSource:
                     if lay is not None and lay.newest_first:
                         held.append(table)
                         continue
+                    table = normalise_daily(table, freq, tz)
+                    if adj is not None and freq.daily:
+                        adjusted.append((table, rb.column(adj)))
                     frac = min(raw.tell() / size, 1.0)
-                    yield (
-                        Batch(normalise_daily(table, freq, tz), str(path), mapping, notes=notes),
-                        frac,
-                    )
+                    yield Batch(table, str(path), mapping, notes=notes), frac
         except (pa.ArrowInvalid, pa.ArrowNotImplementedError, UnicodeDecodeError) as exc:
             self._diagnose(path, names, delim, mapping, ts_type, start_line)
             raise DataError(f"{path}: {str(exc).splitlines()[0]}") from None
+        if adjusted:  # read to the end: the adjusted close's changes are corporate actions
+            notes["actions"] = _actions_from_adjusted(adjusted)
         if held:
             table = pa.concat_tables(held)
             table = table.take(pa.array(np.arange(table.num_rows - 1, -1, -1)))

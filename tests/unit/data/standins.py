@@ -57,6 +57,22 @@ class Akshare(StandIn):
         return df
 
 
+def _akshare_list(self: Akshare) -> pd.DataFrame:
+    """``stock_info_a_code_name()``: code (str, six digits) and name."""
+    self._enter("stock_info_a_code_name")
+    return pd.read_csv(FIXTURES / "akshare_stock_info_a_code_name.csv", dtype=str)
+
+
+def _akshare_halts(self: Akshare, date: str = "") -> pd.DataFrame:
+    """``stock_tfp_em(date)``: the day's suspensions, 代码 as str."""
+    self._enter("stock_tfp_em", date)
+    return pd.read_csv(FIXTURES / "akshare_stock_tfp_em.csv", dtype={"代码": str})
+
+
+Akshare.stock_info_a_code_name = _akshare_list  # type: ignore[attr-defined]
+Akshare.stock_tfp_em = _akshare_halts  # type: ignore[attr-defined]
+
+
 class Baostock(StandIn):
     """baostock: login / query_history_k_data_plus return a ResultData (error_code '0' on
     success) whose ``get_data()`` is a frame of strings."""
@@ -78,6 +94,16 @@ class Baostock(StandIn):
         df = pd.read_csv(path, dtype=str, keep_default_na=False)
         df = _between(df, "date", start_date, end_date)[fields.split(",")]
         return SimpleNamespace(error_code="0", error_msg="success", get_data=lambda: df)
+
+
+def _baostock_basic(self: Baostock, code: str = "", code_name: str = "") -> SimpleNamespace:
+    """``query_stock_basic()``: code, code_name, ipoDate, outDate, type, status as strings."""
+    self._enter("query_stock_basic")
+    df = pd.read_csv(FIXTURES / "baostock_query_stock_basic.csv", dtype=str, keep_default_na=False)
+    return SimpleNamespace(error_code="0", error_msg="success", get_data=lambda: df)
+
+
+Baostock.query_stock_basic = _baostock_basic  # type: ignore[attr-defined]
 
 
 class Tushare(StandIn):

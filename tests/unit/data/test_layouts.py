@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pandas as pd
 import pyarrow as pa
 import pytest
 
@@ -184,3 +185,39 @@ def test_bad_vendor_input_is_refused_lake_untouched(settings, tmp_path, snap, ca
         assert "matches no known layout (akshare, tushare, baostock, yahoo, binance)" in str(
             info.value
         )
+
+
+def test_yahoo_adj_close_becomes_a_dividend_raw_close_stored(settings, tmp_path):
+    path = tmp_path / "AAPL.csv"
+    path.write_text(
+        "Date,Open,High,Low,Close,Adj Close,Volume\n"
+        "2024-05-08,182.85,183.07,181.45,182.74,181.51,45057100\n"
+        "2024-05-09,182.56,184.66,182.11,184.57,183.33,48983000\n"
+        "2024-05-10,184.90,185.09,182.13,183.05,183.05,50759500\n"
+    )
+    result = ingest(make_source("csv", path=path), settings=settings, record=False)
+    acts = result.actions
+    assert list(acts["symbol"]) == ["AAPL"] and acts["ex_date"][0] == pd.Timestamp("2024-05-10")
+    assert acts["split_ratio"][0] == 1.0
+    assert acts["dividend"][0] == pytest.approx(184.57 * (1 - 183.33 / 184.57), abs=1e-6)
+    stored = Lake(settings.lake_dir).read("1d", "AAPL").column("close").to_pylist()
+    assert stored == [182.74, 184.57, 183.05]  # raw closes; adjusted prices derive on read
+
+
+def test_fixed_offset_zones_read_as_the_zone_database_does():
+    import numpy as np
+    import pyarrow.compute as pc
+
+    from easyquant.data._csv import _localise
+
+    naive = pa.array(
+        np.arange(0, 5_000_000, 997, dtype="int64") * 60_000_000_000 + 700_000_000_000_000_000,
+        pa.timestamp("ns"),
+    )
+    for tz in ("UTC", "Asia/Shanghai", "Asia/Hong_Kong", "Asia/Tokyo"):
+        want = pc.assume_timezone(naive, tz).cast(pa.timestamp("ns", tz="UTC"))
+        assert _localise(naive, tz).equals(want), tz
+    old = pa.array([600_000_000_000_000_000], pa.timestamp("ns"))  # 1989: Shanghai had DST
+    assert _localise(old, "Asia/Shanghai").equals(
+        pc.assume_timezone(old, "Asia/Shanghai").cast(pa.timestamp("ns", tz="UTC"))
+    )

@@ -263,3 +263,41 @@ def test_missing_library_names_the_extra_to_install():
     src = make_vendor("akshare")
     with pytest.raises(ConfigError, match=r"pip install 'easyquant\[akshare\]'"):
         _ = src.api
+
+
+def test_akshare_stock_list_gives_boards_st_and_the_days_suspensions():
+    import datetime as dt
+
+    src, _ = adapter("akshare")
+    rows = {i.symbol: i for i in src.instruments(dt.date(2024, 6, 14))}
+    assert sorted(rows) == [
+        "000001.SZ",
+        "300750.SZ",
+        "600519.SH",
+        "600817.SH",
+        "688981.SH",
+        "830799.BJ",
+    ]
+    assert [rows[s].board for s in ("000001.SZ", "300750.SZ", "688981.SH", "830799.BJ")] == [
+        "main",
+        "chinext",
+        "star",
+        "bse",
+    ]
+    assert rows["600519.SH"].name == "贵州茅台" and not rows["600519.SH"].st
+    st = rows["600817.SH"]
+    assert [(p.start, p.end) for p in st.st] == [(dt.date(2024, 6, 14), None)]
+    assert [(p.start, p.end) for p in st.suspended] == [
+        (dt.date(2024, 6, 14), dt.date(2024, 6, 14))
+    ]
+    assert src.api.calls[1] == ("stock_tfp_em", "20240614")
+
+
+def test_baostock_stock_list_keeps_stocks_with_listing_dates():
+    import datetime as dt
+
+    src, _ = adapter("baostock")
+    rows = {i.symbol: i for i in src.instruments()}
+    assert sorted(rows) == ["000001.SZ", "600000.SH", "600001.SH"]  # no index, no ETF
+    assert rows["600001.SH"].listed == dt.date(1998, 1, 22)
+    assert rows["600001.SH"].delisted == dt.date(2009, 12, 29)
