@@ -50,12 +50,38 @@ def register(sub: argparse._SubParsersAction) -> None:
     rp.set_defaults(func=_report)
 
 
+#: Request fields every backtest command takes as ``--name`` options (the model checks them).
+FIELDS = (
+    "strategy",
+    "symbols",
+    "start",
+    "end",
+    "freq",
+    "market",
+    "cash",
+    "commission",
+    "min_commission",
+    "stamp_duty",
+    "slippage_bps",
+    "fill",
+    "benchmark",
+    "rank_by",
+)
+
+
 def _common(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--strategy", required=True, help="built-in name or package.module:Class")
-    p.add_argument("--symbols", required=True, help="comma-separated symbols")
-    p.add_argument("--start", default=None)
-    p.add_argument("--end", default=None)
-    p.add_argument("--freq", default="1d", help="bar frequency (default 1d)")
+    """Add the request's fields as options: their help and defaults come from the model."""
+    from easyquant.backtest.request import BacktestRequest
+
+    for name in FIELDS:
+        field = BacktestRequest.model_fields[name]
+        default = "" if field.is_required() or field.default is None else f" ({field.default})"
+        p.add_argument(
+            "--" + name.replace("_", "-"),
+            required=field.is_required(),
+            default=None,
+            help=f"{field.description}{default}",
+        )
     p.add_argument(
         "--param",
         action="append",
@@ -63,20 +89,6 @@ def _common(p: argparse.ArgumentParser) -> None:
         metavar="NAME=VALUE",
         help="strategy parameter (repeatable)",
     )
-    p.add_argument("--cash", type=float, default=100_000.0)
-    p.add_argument("--commission", type=float, default=None, help="rate of traded value")
-    p.add_argument("--min-commission", type=float, default=None, help="minimum per order")
-    p.add_argument("--stamp-duty", type=float, default=None, help="rate on sells")
-    p.add_argument("--slippage-bps", type=float, default=None)
-    p.add_argument("--market", default="us", help="us, cn or crypto (default us)")
-    p.add_argument(
-        "--fill",
-        default="next_open",
-        choices=("next_open", "close"),
-        help="when a decision at bar t executes (default next_open)",
-    )
-    p.add_argument("--benchmark", default=None, help="benchmark symbol (default: first)")
-    p.add_argument("--rank-by", default="sharpe", help="metric to rank by (default sharpe)")
     p.add_argument("--no-store", action="store_true", help="do not store results")
     p.add_argument("--json", action="store_true", help="print the result as JSON")
 
@@ -95,25 +107,7 @@ def _request(args: argparse.Namespace, *, search: bool = False) -> Any:
     """Return the command line's :class:`BacktestRequest` (ConfigError naming the field)."""
     from easyquant.backtest.request import BacktestRequest
 
-    raw: dict[str, Any] = {
-        name: getattr(args, name)
-        for name in (
-            "strategy",
-            "symbols",
-            "start",
-            "end",
-            "freq",
-            "market",
-            "cash",
-            "commission",
-            "min_commission",
-            "stamp_duty",
-            "slippage_bps",
-            "fill",
-            "benchmark",
-            "rank_by",
-        )
-    }
+    raw: dict[str, Any] = {name: getattr(args, name) for name in FIELDS}
     raw["params"] = args.param
     if search:
         if not args.grid:
@@ -189,7 +183,7 @@ def _sweep(args: argparse.Namespace) -> int:
         _dump(
             {
                 "run_id": run_id if not args.no_store else None,
-                "rank_by": args.rank_by,
+                "rank_by": req.rank_by,
                 "points": len(ranked),
                 "results": [
                     {"rank": i + 1, "params": r.params, "metrics": r.metrics}
@@ -198,10 +192,10 @@ def _sweep(args: argparse.Namespace) -> int:
             }
         )
     else:
-        print(f"sweep {run_id}: {len(ranked)} points ranked by {args.rank_by}")
+        print(f"sweep {run_id}: {len(ranked)} points ranked by {req.rank_by}")
         for i, r in enumerate(top):
             print(
-                f"{i + 1:>4}  {r.params}  {args.rank_by}={_f(r.metrics.get(args.rank_by))}"
+                f"{i + 1:>4}  {r.params}  {req.rank_by}={_f(r.metrics.get(req.rank_by))}"
                 f"  return={r.metrics['total_return']:.2%}"
             )
     return 0

@@ -105,9 +105,9 @@ class WalkForward(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    in_sample: int = Field(ge=2, description="In-sample bars per window")
-    out_of_sample: int = Field(ge=1, description="Out-of-sample bars per window")
-    step: int | None = Field(default=None, ge=1, description="Bars between windows")
+    in_sample: int = Field(ge=2, description="in-sample bars per window")
+    out_of_sample: int = Field(ge=1, description="out-of-sample bars per window")
+    step: int | None = Field(default=None, ge=1, description="bars between windows")
 
 
 class BacktestRequest(BaseModel):
@@ -115,25 +115,37 @@ class BacktestRequest(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    strategy: str = Field(min_length=1, description="Built-in name or package.module:Class")
-    symbols: list[str] = Field(min_length=1, description="Symbols, in their canonical spelling")
-    start: str | None = Field(default=None, description="First day (empty: the first bar)")
-    end: str | None = Field(default=None, description="Last day, inclusive (empty: the last)")
-    freq: str = Field(default="1d", pattern=FREQ_PATTERN)
-    market: str = "us"
-    cash: float = Field(default=100_000.0, gt=0, allow_inf_nan=False)
-    commission: float | None = Field(default=None, ge=0, le=0.5, allow_inf_nan=False)
-    min_commission: float | None = Field(default=None, ge=0, allow_inf_nan=False)
-    stamp_duty: float | None = Field(default=None, ge=0, le=0.5, allow_inf_nan=False)
-    slippage_bps: float | None = Field(default=None, ge=0, le=10_000, allow_inf_nan=False)
-    fill: Literal["next_open", "close"] = "next_open"
-    benchmark: str | None = None
-    params: dict[str, Any] = Field(default_factory=dict, description="Fixed parameters")
-    grid: dict[str, list[Any]] = Field(default_factory=dict, description="Values to search")
-    random: int = Field(default=0, ge=0, description="Random points of the grid (0: all)")
-    seed: int = 0
-    rank_by: str = "sharpe"
-    points_per_task: int = Field(default=1, ge=1, le=1000)
+    strategy: str = Field(min_length=1, description="built-in name or package.module:Class")
+    symbols: list[str] = Field(min_length=1, description="symbols (a list, or 'A,B' text)")
+    start: str | None = Field(default=None, description="first day (default: the first bar)")
+    end: str | None = Field(default=None, description="last day, inclusive (default: the last)")
+    freq: str = Field(default="1d", pattern=FREQ_PATTERN, description="bar frequency")
+    market: str = Field(default="us", description="market profile: us, cn or crypto")
+    cash: float = Field(default=100_000.0, gt=0, allow_inf_nan=False, description="starting cash")
+    commission: float | None = Field(
+        default=None, ge=0, le=0.5, allow_inf_nan=False, description="rate of traded value"
+    )
+    min_commission: float | None = Field(
+        default=None, ge=0, allow_inf_nan=False, description="minimum commission per order"
+    )
+    stamp_duty: float | None = Field(
+        default=None, ge=0, le=0.5, allow_inf_nan=False, description="rate on sells"
+    )
+    slippage_bps: float | None = Field(
+        default=None, ge=0, le=10_000, allow_inf_nan=False, description="slippage per fill, bps"
+    )
+    fill: Literal["next_open", "close"] = Field(
+        default="next_open", description="when a decision at bar t executes: next_open or close"
+    )
+    benchmark: str | None = Field(default=None, description="benchmark symbol (default: first)")
+    params: dict[str, Any] = Field(default_factory=dict, description="fixed strategy parameters")
+    grid: dict[str, list[Any]] = Field(default_factory=dict, description="values to search")
+    random: int = Field(default=0, ge=0, description="random points of the grid (0: all)")
+    seed: int = Field(default=0, description="seed of the random points")
+    rank_by: str = Field(default="sharpe", description="metric that ranks a grid's points")
+    points_per_task: int = Field(
+        default=1, ge=1, le=1000, description="grid points per mapped DAG task"
+    )
     walkforward: WalkForward | None = None
 
     # ----- parsing ------------------------------------------------------------------------

@@ -153,19 +153,13 @@ def test_grid_runs_green_ranked_and_stored(lake, airflow_db, db):
     run_id = dr.run_id
     dag_run = f"dag_run:{DAG_ID}:{run_id}"
     assert comps[dag_run][:2] == ("dag_run", "success")
-    for task_id, map_index in [
-        ("validate", -1),
-        ("plan", -1),
-        ("run_points", 0),
-        ("run_points", 3),
-        ("rank_and_store", -1),
-    ]:
-        kind, state, *_ = comps[f"task:{DAG_ID}:{run_id}:{task_id}:{map_index}:1"]
-        assert (kind, state) == ("task", "success"), (task_id, map_index)
-        kind, state, _msg, _metrics, par, _attrs = comps[
-            f"backtest:{DAG_ID}:{run_id}:{task_id}:{map_index}"
-        ]
-        assert (kind, state, par) == ("backtest", "success", dag_run), (task_id, map_index)
+    steps = ["validate:-1", "plan:-1", "run_points:0", "run_points:3", "rank_and_store:-1"]
+    tries = {s: comps[f"task:{DAG_ID}:{run_id}:{s}:1"][:2] for s in steps}
+    assert tries == dict.fromkeys(steps, ("task", "success"))
+    ours = {s: comps[f"backtest:{DAG_ID}:{run_id}:{s}"] for s in steps}
+    assert {s: (c[0], c[1], c[4]) for s, c in ours.items()} == dict.fromkeys(
+        steps, ("backtest", "success", dag_run)
+    )
     assert f"task:{DAG_ID}:{run_id}:run_points:4:1" not in comps  # 4 points, 1 per task
     _k, _s, msg, metrics, _p, _a = comps[f"backtest:{DAG_ID}:{run_id}:rank_and_store:-1"]
     assert metrics["points"] == 4 and metrics["run_id"] == parent

@@ -135,6 +135,8 @@ def test_sweep_and_walkforward(lake: Settings, db, capsys) -> None:
         (["--strategy", "sma_cross", "--symbols", "ZZZ"], "'ZZZ'"),
         (["--strategy", "sma_cross", "--symbols", "AAA", "--start", "2030-01-01"], "'AAA'"),
         (["--strategy", "sma_cross", *BASE, "--market", "mars"], "unknown market 'mars'"),
+        (["--strategy", "sma_cross", *BASE, "--cash", "lots"], "cash: Input should be a valid"),
+        (["--strategy", "sma_cross", *BASE, "--fill", "open"], "fill: Input should be 'next_open'"),
     ],
 )
 def test_bad_input_is_one_clear_line(
