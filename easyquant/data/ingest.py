@@ -458,52 +458,75 @@ def _publish(
     record: bool,
     progress: Progress | None,
 ) -> None:
+    """Merge each staged symbol into its partition and publish, under the partitions' locks
+    from reading the stored file to committing the catalog, so concurrent ingests add up."""
     pending: list[Pending] = []
-    try:
-        for k, (sym, path) in enumerate(sorted(staged.items())):
-            with pa.memory_map(str(path)) as src:
-                new = pa.ipc.open_file(src).read_all()
-            old = lake.read(f.name, sym)
-            merged = merge(old, new)
-            rep = result.symbols[sym]
-            if cal and new.num_rows:
-                ts = merged.column("timestamp").cast(pa.int64()).to_numpy()
-                nts = new.column("timestamp").cast(pa.int64())
-                first = int(nts[0].as_py())
-                if old is not None and old.num_rows:
-                    prev = int(old.column("timestamp").cast(pa.int64())[-1].as_py())
-                    first = min(first, prev) if prev < first else first
-                rep.gaps = gap_report(cal, f, ts, first, int(nts[-1].as_py()))
-            p = lake.prepare(f.name, sym, merged, cal or lake.calendar(f.name, sym))
-            pending.append(p)
-            rep.status = "stored" if p.changed else "unchanged"
-            del new, old, merged
-            if _after_prepare is not None:
-                _after_prepare(p)
-            if progress is not None:
-                progress(0.9 + 0.1 * (k + 1) / len(staged), f"wrote {sym}", {})
-        conn = None
-        if record:
-            from easyquant.data import catalog
-            from easyquant.db import connect
+    conn = None
+    if record:
+        from easyquant.db import connect
 
-            conn = connect(settings)
-            with conn.cursor() as cur:
-                catalog.upsert_entries(cur, [_entry(p) for p in pending])
-                catalog.insert_reports(cur, _report_rows(result))
-                if result.actions is not None:
-                    catalog.upsert_actions(cur, result.actions)
-        try:
-            for p in pending:
-                Lake.commit(p)
-            if conn is not None:
-                conn.commit()
-        finally:
-            if conn is not None:
-                conn.close()
+        conn = connect(settings)
+    try:
+        with lake.locked(f.name, staged, conn):
+            for k, (sym, path) in enumerate(sorted(staged.items())):
+                with pa.memory_map(str(path)) as src:
+                    new = pa.ipc.open_file(src).read_all()
+                old = lake.read(f.name, sym)
+                merged = merge(old, new)
+                rep = result.symbols[sym]
+                if cal and new.num_rows:
+                    ts = merged.column("timestamp").cast(pa.int64()).to_numpy()
+                    nts = new.column("timestamp").cast(pa.int64())
+                    first = int(nts[0].as_py())
+                    if old is not None and old.num_rows:
+                        prev = int(old.column("timestamp").cast(pa.int64())[-1].as_py())
+                        first = min(first, prev) if prev < first else first
+                    rep.gaps = gap_report(cal, f, ts, first, int(nts[-1].as_py()))
+                p = lake.prepare(f.name, sym, merged, cal or lake.calendar(f.name, sym))
+                pending.append(p)
+                rep.status = "stored" if p.changed else "unchanged"
+                del new, old, merged
+                if _after_prepare is not None:
+                    _after_prepare(p)
+                if progress is not None:
+                    progress(0.9 + 0.1 * (k + 1) / len(staged), f"wrote {sym}", {})
+            _commit(pending, result, conn)
     finally:
         for p in pending:
             Lake.discard(p)
+        if conn is not None:
+            conn.close()  # rolls back (and unlocks) whatever was not committed
+
+
+def _commit(pending: list[Pending], result: IngestResult, conn: Any) -> None:
+    """Rename the prepared files into place and commit the catalog and reports with them.
+
+    When a rename fails midway, the catalog is committed for the files already renamed, so
+    it says what the lake holds, and the error is raised.
+    """
+    if conn is None:
+        for p in pending:
+            Lake.commit(p)
+        return
+    from easyquant.data import catalog
+
+    with conn.cursor() as cur:
+        cur.execute("SAVEPOINT publish")
+        catalog.upsert_entries(cur, [_entry(p) for p in pending])
+        catalog.insert_reports(cur, _report_rows(result))
+        if result.actions is not None:
+            catalog.upsert_actions(cur, result.actions)
+        done: list[Pending] = []
+        try:
+            for p in pending:
+                Lake.commit(p)
+                done.append(p)
+        except BaseException:
+            cur.execute("ROLLBACK TO SAVEPOINT publish")
+            catalog.upsert_entries(cur, [_entry(p) for p in done])
+            conn.commit()
+            raise
+    conn.commit()
 
 
 def _entry(p: Pending) -> dict[str, Any]:

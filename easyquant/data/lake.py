@@ -3,25 +3,40 @@
 Writes are atomic (temp file in the same folder, fsync, rename), so a crash leaves the previous
 file readable. Files are deterministic: fixed row groups and compression, no write times in
 the metadata, so the same rows always give the same bytes.
+
+Many workers may write one lake (Celery workers on several hosts sharing a volume). A writer
+holds the partition's lock from reading the stored file to renaming the merged one
+(:meth:`Lake.locked`: a PostgreSQL advisory lock, which every worker's database shares). Temp
+files and staging folders carry their owner's :func:`~easyquant._proc.owner_token`, so
+:meth:`Lake.sweep` removes only those whose owner has ended, never another live worker's.
 """
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import os
 import shutil
+import time
 import uuid
+from collections.abc import Iterable, Iterator
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from easyquant._proc import pid_alive
+from easyquant._proc import owner_gone, owner_token
 from easyquant.data.batch import TS_TYPE, VALUE_FIELDS
 
 FILE = "data.parquet"
+TMP_PREFIX = f".{FILE}.tmp-"
+# a temp file of a worker on another host or in another container cannot be checked by pid:
+# it is abandoned once nothing has written to it for this long
+FOREIGN_MAX_AGE = 24 * 3600.0
 ROW_GROUP = 1 << 18
 LAKE_SCHEMA = pa.schema([("timestamp", TS_TYPE)] + [(f, pa.float64()) for f in VALUE_FIELDS])
 
@@ -53,15 +68,17 @@ class Pending:
 class Lake:
     """The bar store under ``root`` (``settings.lake_dir``)."""
 
-    def __init__(self, root: Path | str) -> None:
+    def __init__(self, root: Path | str, *, foreign_max_age: float = FOREIGN_MAX_AGE) -> None:
         self.root = Path(root)
+        self.foreign_max_age = foreign_max_age
 
     # ----- paths --------------------------------------------------------------------------
     def path(self, freq: str, symbol: str) -> Path:
         return self.root / "bars" / f"freq={freq}" / f"symbol={symbol}" / FILE
 
     def staging_dir(self, ingest_id: str) -> Path:
-        return self.root / ".staging" / ingest_id
+        """This process's staging folder for ``ingest_id`` (named with its owner token)."""
+        return self.root / ".staging" / f"{ingest_id}@{owner_token()}"
 
     def quarantine_path(self, freq: str, ingest_id: str) -> Path:
         return self.root / "quarantine" / f"freq={freq}" / f"{ingest_id}.parquet"
@@ -122,7 +139,7 @@ class Lake:
         """Write ``table`` (sorted, unique timestamps) to a temp file beside its partition."""
         path = self.path(freq, symbol)
         path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.parent / f".{FILE}.tmp-{os.getpid()}-{uuid.uuid4().hex[:8]}"
+        tmp = path.parent / f"{TMP_PREFIX}{owner_token()}-{uuid.uuid4().hex[:8]}"
         meta = {b"easyquant.calendar": calendar.encode()} if calendar else None
         table = table.select(LAKE_SCHEMA.names).cast(LAKE_SCHEMA).replace_schema_metadata(meta)
         pq.write_table(
@@ -170,22 +187,66 @@ class Lake:
     def discard(pending: Pending) -> None:
         pending.tmp.unlink(missing_ok=True)
 
+    @contextmanager
+    def locked(self, freq: str, symbols: Iterable[str], conn: Any = None) -> Iterator[None]:
+        """Hold the write lock of each ``(freq, symbol)`` partition, taken in sorted order.
+
+        With ``conn`` (a psycopg2 connection) the locks are PostgreSQL advisory locks of its
+        current transaction, shared by every process and host using the database: they last
+        until that transaction commits or rolls back, so commit the catalog inside. Without a
+        database, an exclusive ``flock`` on each partition's folder serves one host.
+        """
+        names = sorted(set(symbols))
+        if conn is not None:
+            with conn.cursor() as cur:
+                for symbol in names:
+                    cur.execute(
+                        "SELECT pg_advisory_xact_lock(hashtextextended(%s, 0))",
+                        [f"easyquant.lake/{freq}/{symbol}"],
+                    )
+            yield
+            return
+        with ExitStack() as stack:
+            for symbol in names:
+                folder = self.path(freq, symbol).parent
+                folder.mkdir(parents=True, exist_ok=True)
+                fd = os.open(folder, os.O_RDONLY | os.O_DIRECTORY)
+                stack.callback(os.close, fd)
+                fcntl.flock(fd, fcntl.LOCK_EX)
+            yield
+
     def sweep(self) -> int:
-        """Remove temp files and staging folders left by crashed ingests; return how many."""
+        """Remove temp files and staging folders whose owner has ended; return how many.
+
+        The owner is judged by the token in the name (:func:`~easyquant._proc.owner_gone`):
+        a live worker's files stay, whichever host or container it runs in.
+        """
         removed = 0
-        for tmp in (self.root / "bars").glob(f"freq=*/symbol=*/.{FILE}.tmp-*"):
-            pid = int(tmp.name.split("-")[1]) if tmp.name.split("-")[1].isdigit() else -1
-            if not pid_alive(pid):
+        now = time.time()
+        for tmp in (self.root / "bars").glob(f"freq=*/symbol=*/{TMP_PREFIX}*"):
+            token = tmp.name.removeprefix(TMP_PREFIX).rsplit("-", 1)[0]
+            if owner_gone(token, now - _last_write(tmp), self.foreign_max_age):
                 tmp.unlink(missing_ok=True)
                 removed += 1
         staging = self.root / ".staging"
         if staging.is_dir():
             for d in staging.iterdir():
-                owner = d.name.rsplit("-", 1)[-1]
-                if not (owner.isdigit() and pid_alive(int(owner))):
+                token = d.name.rpartition("@")[2]
+                if owner_gone(token, now - _last_write(d), self.foreign_max_age):
                     shutil.rmtree(d, ignore_errors=True)
                     removed += 1
         return removed
+
+
+def _last_write(path: Path) -> float:
+    """The newest modification time of ``path`` and, for a folder, of what it holds."""
+    try:
+        times = [path.stat().st_mtime]
+        if path.is_dir():
+            times += [p.stat().st_mtime for p in path.rglob("*")]
+    except OSError:  # removed meanwhile by its owner
+        return time.time()
+    return max(times)
 
 
 def merge(old: pa.Table | None, new: pa.Table) -> pa.Table:
