@@ -35,7 +35,6 @@ if TYPE_CHECKING:
 
 #: Airflow refuses to map a task over more items than ``[core] max_map_length`` (1024).
 MAX_TASKS = 1024
-FREQ_PATTERN = r"^[0-9]+(m|min|h|d)$"
 COSTS = ("commission", "min_commission", "stamp_duty", "slippage_bps")
 NUMBERS = ("cash", *COSTS, "random", "seed", "points_per_task")
 Kind = Literal["backtest", "sweep", "walkforward"]
@@ -119,7 +118,7 @@ class BacktestRequest(BaseModel):
     symbols: list[str] = Field(min_length=1, description="symbols (a list, or 'A,B' text)")
     start: str | None = Field(default=None, description="first day (default: the first bar)")
     end: str | None = Field(default=None, description="last day, inclusive (default: the last)")
-    freq: str = Field(default="1d", pattern=FREQ_PATTERN, description="bar frequency")
+    freq: str = Field(default="1d", description="bar frequency: 1m .. 23h, or 1d")
     market: str = Field(default="us", description="market profile: us, cn or crypto")
     cash: float = Field(default=100_000.0, gt=0, allow_inf_nan=False, description="starting cash")
     commission: float | None = Field(
@@ -216,6 +215,13 @@ class BacktestRequest(BaseModel):
     @classmethod
     def _strip(cls, value: Any) -> Any:
         return value.strip() if isinstance(value, str) else value
+
+    @field_validator("freq")
+    @classmethod
+    def _freq(cls, value: str) -> str:
+        from easyquant.data.frequency import parse_freq
+
+        return str(_named("freq", parse_freq, value))
 
     @field_validator("market")
     @classmethod

@@ -49,6 +49,7 @@ def test_defaults_and_the_shapes_every_entry_point_gives() -> None:
         }
     )
     assert cli == dag
+    assert BacktestRequest.parse({**BASE, "freq": "60min"}).freq == "1h"  # one spelling
     # the command line's repeated NAME=VALUE options are the same objects
     argv = BacktestRequest.parse(
         {
@@ -129,7 +130,8 @@ def test_random_points_are_seeded_and_drawn_from_the_grid() -> None:
         ({"start": "yesterday-ish"}, "start: expected a date or time"),
         ({"end": 20240101}, "end: expected a date or time"),
         ({"start": "2022-01-01", "end": "2021-01-01"}, "start/end: start 2022-01-01 is after"),
-        ({"freq": "1w"}, "freq: String should match pattern"),
+        ({"freq": "1w"}, "freq: expected a bar frequency like 1m, 5m"),
+        ({"freq": "2d"}, "freq: only 1d is supported for daily bars"),
         ({"market": "mars"}, "market: unknown market 'mars'"),
         ({"cash": 0}, "cash: Input should be greater than 0"),
         ({"cash": "lots"}, "cash: Input should be a valid number"),
