@@ -241,3 +241,23 @@ def load_thin_dag(dag_file: Path, dag_id: str, heavy: tuple[str, ...]) -> Any:
     dag = bag.get_dag(dag_id)
     assert dag is not None, f"{dag_id} not found in {dag_file}"
     return dag
+
+
+def synthetic_lake(
+    settings: Settings,
+    symbols: list[str],
+    period: tuple[str, str],
+    *,
+    seed: int,
+    freq: str = "1d",
+    calendar: str = "XNYS",
+) -> Settings:
+    """Store seeded synthetic bars of ``symbols`` over ``period`` (whole range) in the lake."""
+    from easyquant.data import make_source
+    from easyquant.data.ingest import ingest
+
+    source = make_source("synthetic", calendar=calendar, seed=seed)
+    start, end = period
+    kwargs = {"freq": freq, "symbols": list(symbols), "start": start, "end": end}
+    ingest(source, **kwargs, settings=settings, full=True)
+    return settings

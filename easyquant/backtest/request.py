@@ -22,6 +22,7 @@ from pydantic import (
     ConfigDict,
     Field,
     ValidationError,
+    ValidationInfo,
     field_validator,
     model_validator,
 )
@@ -96,6 +97,29 @@ def parse_values(text: str) -> list[str]:
     if not vals:
         raise ConfigError(f"grid values {text!r}: empty")
     return vals
+
+
+def _freq(value: str) -> str:
+    """The frequency's one spelling (``60min`` is ``1h``)."""
+    from easyquant.data.frequency import parse_freq
+
+    return str(parse_freq(value))
+
+
+def _market(value: str) -> str:
+    from easyquant.backtest.market import get_profile
+
+    return get_profile(value).name
+
+
+def _rank_by(value: str) -> str:
+    from easyquant.backtest.sweep import check_rank_by
+
+    check_rank_by(value)
+    return value
+
+
+_CHECKS = {"freq": _freq, "market": _market, "rank_by": _rank_by}
 
 
 class WalkForward(BaseModel):
@@ -216,29 +240,11 @@ class BacktestRequest(BaseModel):
     def _strip(cls, value: Any) -> Any:
         return value.strip() if isinstance(value, str) else value
 
-    @field_validator("freq")
+    @field_validator("freq", "market", "rank_by")
     @classmethod
-    def _freq(cls, value: str) -> str:
-        from easyquant.data.frequency import parse_freq
-
-        return str(_named("freq", parse_freq, value))
-
-    @field_validator("market")
-    @classmethod
-    def _market(cls, value: str) -> str:
-        from easyquant.backtest.market import get_profile
-
-        _named("market", get_profile, value)
-        return value
-
-    @field_validator("rank_by")
-    @classmethod
-    def _rank_by(cls, value: str) -> str:
-        from easyquant.backtest.metrics import METRIC_NAMES
-
-        if value not in METRIC_NAMES:
-            raise ValueError(f"rank by {value!r}: expected one of {', '.join(METRIC_NAMES)}")
-        return value
+    def _known(cls, value: str, info: ValidationInfo) -> str:
+        name = str(info.field_name)
+        return str(_named(name, _CHECKS[name], value))
 
     @field_validator("params", mode="before")
     @classmethod

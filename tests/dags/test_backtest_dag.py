@@ -9,7 +9,7 @@ import pytest
 
 from easyquant.config import Settings
 from easyquant.strategy import Param, Strategy, SymbolBars
-from tests.conftest import REPO, load_thin_dag, run_dag
+from tests.conftest import REPO, load_thin_dag, run_dag, synthetic_lake
 
 DAG_ID = "easyquant_backtest"
 DAG_FILE = REPO / "dags" / "easyquant_backtest.py"
@@ -29,19 +29,7 @@ CONF = {
 
 @pytest.fixture(scope="module")
 def lake(pg_settings: Settings) -> Settings:
-    from easyquant.data import make_source
-    from easyquant.data.ingest import ingest
-
-    ingest(
-        make_source("synthetic", calendar="XNYS", seed=11),
-        freq="1d",
-        symbols=SYMBOLS,
-        start="2021-01-01",
-        end="2022-12-31",
-        settings=pg_settings,
-        full=True,
-    )
-    return pg_settings
+    return synthetic_lake(pg_settings, SYMBOLS, ("2021-01-01", "2022-12-31"), seed=11)
 
 
 def rows(db, sql: str, *args) -> list[tuple]:

@@ -10,23 +10,12 @@ import pytest
 from easyquant.backtest.queries import TRADE_COLUMNS, load_run
 from easyquant.cli import main
 from easyquant.config import Settings
+from tests.conftest import synthetic_lake
 
 
 @pytest.fixture(scope="module")
 def lake(pg_settings: Settings) -> Settings:
-    from easyquant.data import make_source
-    from easyquant.data.ingest import ingest
-
-    ingest(
-        make_source("synthetic", calendar="XNYS", seed=3),
-        freq="1d",
-        symbols=["AAA", "BBB"],
-        start="2020-01-01",
-        end="2022-12-31",
-        settings=pg_settings,
-        full=True,
-    )
-    return pg_settings
+    return synthetic_lake(pg_settings, ["AAA", "BBB"], ("2020-01-01", "2022-12-31"), seed=3)
 
 
 def run_cli(args: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:

@@ -39,20 +39,10 @@ def clear_backtests(settings: Settings) -> None:
 
 
 def seed_lake(settings: Settings) -> None:
-    from easyquant.data import make_source
-    from easyquant.data.ingest import ingest
+    from tests.conftest import synthetic_lake
 
-    src = make_source("synthetic", calendar="XNYS", seed=11)
-    ingest(src, freq="1d", symbols=DAILY, start=START, end=END, settings=settings, full=True)
-    ingest(
-        src,
-        freq="1m",
-        symbols=[MINUTE],
-        start=MINUTE_START,
-        end=MINUTE_END,
-        settings=settings,
-        full=True,
-    )
+    synthetic_lake(settings, DAILY, (START, END), seed=11)
+    synthetic_lake(settings, [MINUTE], (MINUTE_START, MINUTE_END), seed=11, freq="1m")
 
 
 def seed_backtests(settings: Settings) -> Seeded:
