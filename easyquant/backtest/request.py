@@ -376,11 +376,6 @@ class BacktestRequest(BaseModel):
             parent_id=parent_id,
         )
 
-    def with_lake_event(self, extras: Sequence[Mapping[str, Any]]) -> BacktestRequest:
-        """Return the request for a run triggered by lake updates: the symbols and frequency of
-        the last event that names them (``extras`` are the events' extra fields)."""
-        return BacktestRequest.parse(self.model_dump() | lake_event_fields(extras))
-
 
 def lake_event_fields(extras: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
     """Return the symbols and frequency the lake's update events name (the last one wins)."""

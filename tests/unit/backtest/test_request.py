@@ -192,8 +192,8 @@ def test_lake_events_give_the_symbols_and_frequency_last_one_wins() -> None:
     extras = [{"symbols": ["AAA"], "freq": "1m"}, {"symbols": ["BBB", "CCC"]}, {}]
     assert lake_event_fields(extras) == {"symbols": ["BBB", "CCC"], "freq": "1m"}
     assert lake_event_fields([]) == {}
-    req = BacktestRequest.parse({**BASE, "params": {"fast": 3, "slow": 9}})
-    nightly = req.with_lake_event(extras)
+    params = {**BASE, "params": {"fast": 3, "slow": 9}}
+    nightly = BacktestRequest.parse(params | lake_event_fields(extras))
     assert (nightly.symbols, nightly.freq, nightly.params) == (
         ["BBB", "CCC"],
         "1m",
