@@ -1,0 +1,90 @@
+"""The backtest DAG's task functions without Airflow: the lake check names the field, and a
+planned sweep goes queued -> running -> success, ranked, on real PostgreSQL."""
+
+from __future__ import annotations
+
+import pytest
+
+from easyquant.backtest import pipeline, queries
+from easyquant.config import Settings
+from easyquant.errors import ConfigError, DataError
+from tests.conftest import synthetic_lake
+
+PERIOD = ("2022-01-01", "2022-12-31")
+BASE = {"strategy": "sma_cross", "symbols": ["PLA"], "start": PERIOD[0], "end": PERIOD[1]}
+
+
+@pytest.fixture(scope="module")
+def lake(pg_settings: Settings) -> Settings:
+    return synthetic_lake(pg_settings, ["PLA", "PLB"], PERIOD, seed=4)
+
+
+def test_validate_counts_points_and_bars_and_stores_nothing(lake: Settings, db) -> None:
+    checked = pipeline.validate({**BASE, "symbols": "PLA,PLB", "grid": {"fast": [5, 10]}}, lake)
+    assert checked["points"] == 2
+    assert set(checked["bars"]) == {"PLA", "PLB"} and min(checked["bars"].values()) > 200
+    assert pipeline.request_of(checked).symbols == ["PLA", "PLB"]
+    assert queries.count_runs(db) == 0
+
+
+@pytest.mark.parametrize(
+    ("change", "error", "needle"),
+    [
+        ({"symbols": ["PLA", "NOPE"]}, DataError, "symbols: symbol 'NOPE': no 1d bars stored"),
+        ({"benchmark": "NOPE"}, DataError, "benchmark: symbol 'NOPE'"),
+        (
+            {"start": "2030-01-01", "end": "2030-02-01"},
+            DataError,
+            "start/end: symbol 'PLA' has no 1d bars between 2030-01-01 and 2030-02-01",
+        ),
+        ({"freq": "5m"}, DataError, "symbols: symbol 'PLA'"),
+        (
+            {"grid": {"fast": [5]}, "walkforward": {"in_sample": 50, "out_of_sample": 10}},
+            ConfigError,
+            "walkforward: the DAG runs single backtests and sweeps",
+        ),
+    ],
+)
+def test_validate_names_the_field_the_lake_cannot_serve(
+    lake: Settings, db, change: dict, error: type[Exception], needle: str
+) -> None:
+    with pytest.raises(error) as info:
+        pipeline.validate({**BASE, **change}, lake)
+    assert str(info.value).startswith(needle), str(info.value)
+    assert queries.count_runs(db) == 0
+
+
+def test_plan_run_and_finalize_move_points_through_the_states(lake: Settings, db) -> None:
+    checked = pipeline.validate({**BASE, "grid": {"fast": [5, 10], "slow": [20, 40]}}, lake)
+    parent = pipeline.parent_run_id("easyquant_backtest", "manual__2026-01-01T00:00:00")
+    batches = pipeline.plan(checked, parent, lake)
+    assert [len(b["points"]) for b in batches] == [1, 1, 1, 1]
+    assert queries.run_state(db, parent) == "running"
+    assert {k["state"] for k in queries.child_runs(db, parent)} == {"queued"}
+
+    done = pipeline.run_batch(checked, batches[0], lake)
+    assert [d["run_id"] for d in done] == [batches[0]["points"][0]["run_id"]]
+    states = {k["id"]: k["state"] for k in queries.child_runs(db, parent)}
+    assert sorted(states.values()) == ["queued", "queued", "queued", "success"]
+
+    # a point whose task never ran fails the run, naming it, and is stored failed
+    with pytest.raises(Exception, match="3 of 4 points failed"):
+        pipeline.finalize(checked, parent, lake)
+    assert queries.run_state(db, parent) == "failed"
+    assert sorted(k["state"] for k in queries.child_runs(db, parent)) == [
+        "failed",
+        "failed",
+        "failed",
+        "success",
+    ]
+
+    # planning again (a retried DAG run) resets the points; all batches, then a ranked run
+    batches = pipeline.plan(checked, parent, lake)
+    for batch in batches:
+        pipeline.run_batch(checked, batch, lake)
+    summary = pipeline.finalize(checked, parent, lake)
+    assert summary["points"] == 4 and summary["rank_by"] == "sharpe"
+    stored = queries.load_run(db, parent)
+    assert stored["run"]["state"] == "success"
+    assert [c["rank"] for c in stored["children"]] == [1, 2, 3, 4]
+    assert stored["metrics"]["sharpe"] == pytest.approx(summary["best"]["metrics"]["sharpe"])
