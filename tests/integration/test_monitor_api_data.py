@@ -13,10 +13,11 @@ import pytest
 from easyquant.config import Settings
 from easyquant.data import catalog, instruments, load_bars
 from easyquant.data.ingest import ingest
+from easyquant.data.lake import Lake
 from easyquant.data.sources import make_source
 from easyquant.db import connect
 from monitor_api.routes.backtests import MAX_PRICE_BARS
-from tests.conftest import LiveServer
+from tests.conftest import REPO, LiveServer
 from tests.e2e.browser.seed import MASTER
 
 DAILY = ["DATA1", "DATA2", "OTHER"]
@@ -137,25 +138,24 @@ def test_reports_newest_first_with_rejects_gaps_and_quarantine(api, lake) -> Non
 
 
 def test_report_units_come_from_the_ingests_conversions(api, lake) -> None:
-    conn = connect(lake)
-    with conn.cursor() as cur:
-        cur.execute(
-            "INSERT INTO quality_report (ingest_id, source, symbol, freq, status, warnings) "
-            "VALUES ('units-1', 'csv', 'UNITS', '1d', 'stored', %s)",
-            ('{"units_converted": {"volume": "手 -> shares (x100)"}, "layout": "akshare"}',),
-        )
-    conn.commit()
-    conn.close()
+    """An akshare file (成交量 in 手, lots of 100) is stored in shares and says so."""
+    fixture = REPO / "tests" / "fixtures" / "layouts" / "akshare_000001.csv"
+    result = ingest(make_source("csv", path=fixture), settings=lake, full=True)
     try:
-        (r,) = api.get("/api/data/reports", params={"ingest_id": "units-1"}).json()["reports"]
+        body = api.get("/api/data/reports", params={"ingest_id": result.ingest_id}).json()
+        (r,) = body["reports"]
+        assert (r["symbol"], r["status"], r["rows_stored"]) == ("000001.SZ", "stored", 3)
         assert r["units"] == {"volume": "手 -> shares (x100)"}
-        assert r["warnings"]["layout"] == "akshare"
+        bars = api.get("/api/data/bars", params={"symbol": "000001.SZ"}).json()["bars"]
+        assert [b["volume"] for b in bars] == [115836600, 73361000, 86419400]
     finally:
         conn = connect(lake)
         with conn.cursor() as cur:
-            cur.execute("DELETE FROM quality_report WHERE ingest_id = 'units-1'")
+            cur.execute("DELETE FROM quality_report WHERE ingest_id = %s", (result.ingest_id,))
+            cur.execute("DELETE FROM bar_catalog WHERE symbol = '000001.SZ'")
         conn.commit()
         conn.close()
+        shutil.rmtree(Lake(lake.lake_dir).path("1d", "000001.SZ").parent)
 
 
 def test_bars_raw_match_the_lake(api, lake) -> None:

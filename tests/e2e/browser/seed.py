@@ -183,7 +183,7 @@ def seed_status() -> dict[str, str]:
     }
 
 
-A_SHARES = ["600519.SH", "000001.SZ", "300750.SZ"]
+A_SHARES = ["600519.SH", "300750.SZ"]
 MASTER = """symbol,name,exchange,board,currency,lot,min_order,tick,listed,delisted,st,suspended
 600519,贵州茅台,,,,,,,2001-08-27,,,2024-03-04..2024-03-05
 000001,平安银行,,,,,,,1991-04-03,,,
@@ -195,12 +195,14 @@ AAPL,Apple,XNAS,main,USD,1,1,0.01,1980-12-12,,,
 
 
 def seed_market_data(settings: Settings, folder: Path) -> None:
-    """A-share bars on the Shanghai calendar with a split and a dividend, a file with a bad row
-    kept in quarantine, and the instrument master: what the Data page shows."""
+    """A-share bars on the Shanghai calendar with a split and a dividend, a file in akshare's
+    layout (volume in lots), a file with a bad row kept in quarantine, and the instrument
+    master: what the Data page shows."""
     import pandas as pd
 
-    from easyquant.data import catalog, instruments, make_source
+    from easyquant.data import catalog, instruments, load_bars, make_source
     from easyquant.data.ingest import ingest
+    from tests.conftest import REPO
 
     src = make_source("synthetic", calendar="XSHG", seed=23)
     ingest(
@@ -212,6 +214,18 @@ def seed_market_data(settings: Settings, folder: Path) -> None:
         settings=settings,
         full=True,
     )
+    # the traded prices of 600519.SH drop by a 2.5 dividend on 2023-06-30 and halve in a 2:1
+    # split on 2024-01-08 (volume doubles): raw bars jump there, adjusted ones run on smoothly
+    bars = load_bars("600519.SH", settings=settings)["600519.SH"]
+    day = bars.index.tz_localize(None).normalize()
+    prices = ["open", "high", "low", "close"]
+    bars.loc[day >= pd.Timestamp("2023-06-30"), prices] -= 2.5
+    split = day >= pd.Timestamp("2024-01-08")
+    bars.loc[split, prices] /= 2
+    bars.loc[split, "volume"] *= 2
+    traded = folder / "600519.SH.csv"
+    bars.set_axis(day.strftime("%Y-%m-%d"), axis=0).rename_axis("date").to_csv(traded)
+    ingest(make_source("csv", path=traded), settings=settings, full=True)
     catalog.store_actions(
         settings,
         pd.DataFrame(
@@ -231,6 +245,8 @@ def seed_market_data(settings: Settings, folder: Path) -> None:
             ]
         ),
     )
+    akshare = REPO / "tests" / "fixtures" / "layouts" / "akshare_000001.csv"
+    ingest(make_source("csv", path=akshare), settings=settings, full=True)
     bad = folder / "688981.csv"
     bad.write_text(
         "date,open,high,low,close,volume\n2024-01-02,40,41,39,40.5,120000\n"

@@ -101,16 +101,24 @@ def test_data_page_on_a_desktop(stack, market, open_page, locale) -> None:
     page.wait_for_function("location.hash.includes('adjust=forward')")
     note.filter(has_text=words["forward_note"]).wait_for()
     assert page.locator("[data-adjust='forward']").get_attribute("aria-checked") == "true"
-    # quality reports of the chosen symbol; the rejected row of another is shown for all symbols
-    reports = api_get(stack, "/api/data/reports", symbol=SYMBOL, freq="1d")
-    assert page.locator(".reports tr[data-id]").count() == len(reports["reports"]) >= 1
-    assert words["reports"] in page.locator(".data-page").inner_text()
-    page.locator(".card:has(.reports) .chip.on button").click()
-    page.wait_for_function("!location.hash.includes('symbol=')")
+    # every ingest's quality report; narrowed to the charted symbol on demand
     everything = api_get(stack, "/api/data/reports", limit=50)
     page.wait_for_function(
         f"document.querySelectorAll('.reports tr[data-id]').length === {len(everything['reports'])}"
     )
+    assert words["reports"] in page.locator(".data-page").inner_text()
+    page.locator("button.reports-only").click()
+    mine = api_get(stack, "/api/data/reports", symbol=SYMBOL, freq="1d")
+    page.wait_for_function(
+        f"document.querySelectorAll('.reports tr[data-id]').length === {len(mine['reports'])}"
+    )
+    page.locator(".reports-only button").click()
+    page.wait_for_function(
+        f"document.querySelectorAll('.reports tr[data-id]').length === {len(everything['reports'])}"
+    )
+    lots = next(r for r in everything["reports"] if r["units"])
+    units = page.locator(f".reports tr[data-id='{lots['id']}'] td").nth(8).inner_text()
+    assert units == "volume: 手 -> shares (x100)" == f"volume: {lots['units']['volume']}"
     rejected = next(r for r in everything["reports"] if r["rows_rejected"])
     row = page.locator(f".reports tr[data-id='{rejected['id']}']")
     assert next(iter(rejected["rejects"])) in row.inner_text()
@@ -120,9 +128,7 @@ def test_data_page_on_a_desktop(stack, market, open_page, locale) -> None:
     master = api_get(stack, "/api/data/instruments")
     assert page.locator(".instruments tr[data-id]").count() == master["total"]
     assert words["board"] in page.locator(".instruments tr[data-id='300750.SZ']").inner_text()
-    page.goto(f"{stack.url}/#/data?symbol={SYMBOL}")
-    page.wait_for_selector(".data-page canvas")
-    page.wait_for_selector(".instruments tr[data-id]")
+    page.evaluate("window.scrollTo(0, 0)")
     no_sideways_scroll(page, DESKTOP["width"])
     doc_shot(p, f"data-{words['lang']}")
     p.assert_no_console_errors()

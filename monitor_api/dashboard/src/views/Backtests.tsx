@@ -75,7 +75,18 @@ function RunsTable({ runs }: { runs: BacktestRun[] }) {
         render: (r) => <span title={paramText(r.params)}>{paramText(r.params)}</span>,
         className: 'mono params',
       },
-      { key: 'period', label: t('col.period'), value: (r) => r.start, render: (r) => `${shortDate(r.start)}\u2009→\u2009${shortDate(r.end)}` },
+      {
+        key: 'period',
+        label: t('col.period'),
+        value: (r) => r.start,
+        // may break after the arrow when the window is too narrow for every column
+        render: (r) => (
+          <>
+            <span className="nowrap">{shortDate(r.start)}&thinsp;→</span> <span className="nowrap">{shortDate(r.end)}</span>
+          </>
+        ),
+        className: 'period',
+      },
       { key: 'state', label: t('col.state'), value: (r) => r.state, render: (r) => <StateBadge state={r.state} /> },
       // before the metrics: their count varies ("all metrics"), the time of a run does not
       { key: 'created_at', label: t('col.created'), value: (r) => r.created_at, render: (r) => shortTime(r.created_at), className: 'num' },

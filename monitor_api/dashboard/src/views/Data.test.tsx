@@ -48,7 +48,7 @@ const REPORT = {
   rejects: { 'high below low': 2, 'missing close': 1 },
   samples: [{ line: 17, field: 'high', reason: 'high below low' }],
   gaps: { expected_bars: 242, missing_bars: 2, missing_sessions: 2, first_missing_sessions: ['2023-05-04', '2023-05-05'], off_calendar_rows: 0 },
-  warnings: { jumps: 1, units_converted: { volume: 'lots (100 shares) -> shares' } },
+  warnings: { jumps: 1, layout: 'akshare', units_converted: { volume: 'lots (100 shares) -> shares' } },
   units: { volume: 'lots (100 shares) -> shares' },
   quarantine_path: '/lake/quarantine/freq=1d/ing-1.parquet',
   error: null,
@@ -149,8 +149,15 @@ describe('Data page in English', () => {
     expect(h.lastQuery('api/data/bars')).toEqual({ symbol: 'AAPL', freq: '1d', adjust: 'forward' });
     expect(h.host.querySelector('[data-adjust="forward"]')?.getAttribute('aria-checked')).toBe('true');
     expect(h.text()).toContain('Forward-adjusted (qfq)');
-    // the reports follow the chosen symbol
-    expect(h.lastQuery('api/data/reports')).toMatchObject({ symbol: 'AAPL', freq: '1d' });
+    // every ingest's report, until narrowed to the charted symbol
+    expect(h.lastQuery('api/data/reports')).toEqual({ limit: '50', offset: '0' });
+    await act(async () => h.button('only AAPL').click());
+    await h.settle();
+    expect(h.lastQuery('api/data/reports')).toEqual({ symbol: 'AAPL', freq: '1d', limit: '50', offset: '0' });
+    expect(h.host.querySelector('.chip.on.reports-only')?.textContent).toContain('Showing AAPL only');
+    await act(async () => (h.host.querySelector('.chip.on.reports-only button') as HTMLButtonElement).click());
+    await h.settle();
+    expect(h.lastQuery('api/data/reports')).toEqual({ limit: '50', offset: '0' });
   });
 
   it('charts a symbol picked in the catalog', async () => {
@@ -181,6 +188,8 @@ describe('Data page in English', () => {
     expect(detail.textContent).toContain('May 4, 2023, May 5, 2023');
     expect(detail.textContent).toContain('"line":17');
     expect(detail.textContent).toContain('Warnings: jumps1');
+    expect(detail.textContent).toContain('File layoutakshare');
+    expect(detail.textContent).not.toContain('Warnings: layout');
     expect(detail.textContent).not.toContain('units_converted'); // shown as units, not as a warning
   });
 

@@ -28,7 +28,7 @@ export function Data({ query }: { query: URLSearchParams }) {
     <section className="view data-page">
       <Catalog selected={shown} onPick={(e) => go({ symbol: e.symbol, freq: e.freq })} onFirst={setFirstEntry} />
       <BarsCard sel={shown} onAdjust={(adjust) => go({ ...shown, adjust })} />
-      <Reports sel={sel.symbol ? sel : null} onAll={() => go({ symbol: null })} />
+      <Reports sel={shown} />
       <Instruments />
     </section>
   );
@@ -209,23 +209,30 @@ function reportColumns(): Column<QualityReport>[] {
   ];
 }
 
-function Reports({ sel, onAll }: { sel: DataSelection | null; onAll: () => void }) {
+function Reports({ sel }: { sel: DataSelection }) {
   const locale = useLocale();
   const [offset, setOffset] = useState(0);
   const [open, setOpen] = useState<number | null>(null);
-  const symbol = sel?.symbol ?? undefined;
-  const freq = sel?.symbol ? sel.freq : undefined;
+  // every ingest's report by default; one click narrows them to the charted symbol
+  const [only, setOnly] = useState(false);
+  const symbol = only && sel.symbol ? sel.symbol : undefined;
+  const freq = symbol ? sel.freq : undefined;
   const res = useResource((signal) => dataApi.reports({ symbol, freq, limit: PAGE_SIZE, offset }, signal), [symbol, freq, offset], 30_000);
   // eslint-disable-next-line react-hooks/exhaustive-deps -- labels follow the locale
   const columns = useMemo(reportColumns, [locale]);
-  const extra = symbol ? (
-    <span className="chip on">
+  const choose = (next: boolean) => (setOffset(0), setOnly(next));
+  const extra = !sel.symbol ? undefined : symbol ? (
+    <span className="chip on reports-only">
       {t('dataPage.reportsFor', { symbol })}{' '}
-      <button type="button" className="link" onClick={() => (setOffset(0), onAll())} aria-label={t('dataPage.reportsAll')}>
+      <button type="button" className="link" onClick={() => choose(false)} aria-label={t('dataPage.reportsAll')}>
         ✕
       </button>
     </span>
-  ) : undefined;
+  ) : (
+    <button type="button" className="chip reports-only" onClick={() => choose(true)}>
+      {t('dataPage.reportsOnly', { symbol: sel.symbol })}
+    </button>
+  );
   return (
     <Card title={t('dataPage.reports')} note={t('dataPage.reportsNote')} extra={extra}>
       <DataState res={res} what={t('dataPage.reportsWhat')}>
@@ -253,7 +260,9 @@ function Reports({ sel, onAll }: { sel: DataSelection | null; onAll: () => void 
 
 function ReportDetail({ r }: { r: QualityReport }) {
   const gaps = gapSummary(r.gaps);
-  const warnings = Object.entries(r.warnings ?? {}).filter(([k]) => k !== 'units_converted');
+  // the layout and the units are notes on how the file was read, shown on their own
+  const warnings = Object.entries(r.warnings ?? {}).filter(([k]) => k !== 'units_converted' && k !== 'layout');
+  const layout = typeof r.warnings?.layout === 'string' ? r.warnings.layout : null;
   return (
     <div className="detail report-detail">
       <div className="kv">
@@ -263,6 +272,12 @@ function ReportDetail({ r }: { r: QualityReport }) {
         <span>
           {r.source} {r.origin && <span className="muted">{r.origin}</span>}
         </span>
+        {layout && (
+          <>
+            <span>{t('dataPage.layout')}</span>
+            <span>{layout}</span>
+          </>
+        )}
         <span>{t('dataPage.skipped')}</span>
         <span className="num">{count(r.rows_skipped)}</span>
         {gaps && gaps.sessions.length > 0 && (
