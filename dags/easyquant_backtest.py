@@ -58,6 +58,18 @@ def _cost(default: float | None, title: str, what: str, maximum: float | None = 
     )
 
 
+def _count(default: int, title: str, description: str, **bounds: int) -> Param:
+    """A whole number from ``default`` up (``maximum=`` caps it)."""
+    return Param(
+        default, type="integer", minimum=default, title=title, description=description, **bounds
+    )
+
+
+def _choice(choices: list[str], title: str, description: str) -> Param:
+    """One of ``choices`` (the first is the default)."""
+    return Param(choices[0], type="string", enum=choices, title=title, description=description)
+
+
 def _day(title: str, what: str, which: str) -> Param:
     """An optional day of the period (empty: the lake's first or last stored bar)."""
     return Param(
@@ -102,13 +114,11 @@ PARAMS = {
         examples=["1m", "5m", "1h", "1d"],
         description="Bar frequency to read from the lake.",
     ),
-    "market": Param(
-        "us",
-        type="string",
-        enum=["us", "cn", "crypto"],
-        title="Market",
-        description="us: lot 1, shorting allowed; cn: China A-shares (lot 100, T+1, +-10% "
-        "daily limits, stamp duty); crypto: fractional, 24/7.",
+    "market": _choice(
+        ["us", "cn", "crypto"],
+        "Market",
+        "us: lot 1, shorting allowed; cn: China A-shares (lot 100, T+1, +-10% daily limits, "
+        "stamp duty); crypto: fractional, 24/7.",
     ),
     "cash": Param(100_000.0, type="number", exclusiveMinimum=0, title="Starting cash"),
     "commission": _cost(0.001, "Commission", "Rate of traded value (0.001 = 0.1%).", 0.5),
@@ -116,12 +126,10 @@ PARAMS = {
     "slippage_bps": _cost(
         None, "Slippage (bps)", "Every fill's price worsened by this many basis points.", 10_000
     ),
-    "fill": Param(
-        "next_open",
-        type="string",
-        enum=["next_open", "close"],
-        title="Fills",
-        description="When a decision made at bar t executes: bar t+1's open, or bar t's close.",
+    "fill": _choice(
+        ["next_open", "close"],
+        "Fills",
+        "When a decision made at bar t executes: bar t+1's open, or bar t's close.",
     ),
     "params": Param(
         {},
@@ -136,21 +144,15 @@ PARAMS = {
         description='Values to search, e.g. {"fast": [5, 10], "slow": "20:60:10"} (a list, '
         '"a,b,c" or "start:stop:step"). Empty: one run with the fixed parameters.',
     ),
-    "random": Param(
-        0,
-        type="integer",
-        minimum=0,
-        title="Random points",
-        description="Try this many random points of the grid instead of all (0: all).",
+    "random": _count(
+        0, "Random points", "Try this many random points of the grid instead of all (0: all)."
     ),
-    "rank_by": Param("sharpe", type="string", enum=RANK_BY, title="Rank by"),
-    "points_per_task": Param(
+    "rank_by": _choice(RANK_BY, "Rank by", "The metric that ranks a grid's points."),
+    "points_per_task": _count(
         1,
-        type="integer",
-        minimum=1,
+        "Points per task",
+        "Grid points backtested by one mapped task (data is read once per task).",
         maximum=1000,
-        title="Points per task",
-        description="Grid points backtested by one mapped task (data is read once per task).",
     ),
     "benchmark": Param(
         None,
