@@ -196,7 +196,8 @@ def layouts(csv: Path, repeat: int) -> None:
     ratios, cpu_ratios, digests = [], [], set()
     for i in range(repeat):
         res = {}
-        for name, path in (("easyquant", plain), ("easyquant-akshare", ak)):
+        order = [("easyquant", plain), ("easyquant-akshare", ak)]
+        for name, path in order if i % 2 == 0 else order[::-1]:  # alternate who runs first
             out = Path(f"/tmp/eq_bench_out_{name}")
             res[name] = _child_run(name, path, out)
             digests.add(_lake_digest(out))
