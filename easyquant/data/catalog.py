@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from typing import Any
 
 import pandas as pd
@@ -62,6 +63,18 @@ def insert_reports(cur: psycopg2.extensions.cursor, reports: Iterable[dict[str, 
         cur.execute(f"INSERT INTO quality_report ({cols}) VALUES ({marks})", row)
 
 
+@contextmanager
+def cursor(settings: Settings) -> Iterator[psycopg2.extensions.cursor]:
+    """A cursor on a new connection: committed when the block ends, rolled back if it raises."""
+    conn = connect(settings)
+    try:
+        with conn.cursor() as cur:
+            yield cur
+        conn.commit()
+    finally:
+        conn.close()
+
+
 def _fetch_dicts(cur: psycopg2.extensions.cursor) -> list[dict[str, Any]]:
     """Return the rows of the query just run on ``cur`` as dicts keyed by column name."""
     assert cur.description is not None, "the query returned no rows to fetch"
@@ -71,33 +84,25 @@ def _fetch_dicts(cur: psycopg2.extensions.cursor) -> list[dict[str, Any]]:
 
 def list_entries(settings: Settings, freq: str | None = None) -> list[dict[str, Any]]:
     """Return the catalog rows (optionally one frequency), ordered by frequency and symbol."""
-    conn = connect(settings)
-    try:
-        with conn.cursor() as cur:
-            cur.execute(
-                "SELECT symbol, freq, calendar, first_ts, last_ts, rows, checksum, path, "
-                "updated_at FROM bar_catalog WHERE %(f)s::text IS NULL OR freq = %(f)s "
-                "ORDER BY freq, symbol",
-                {"f": freq},
-            )
-            return _fetch_dicts(cur)
-    finally:
-        conn.close()
+    with cursor(settings) as cur:
+        cur.execute(
+            "SELECT symbol, freq, calendar, first_ts, last_ts, rows, checksum, path, "
+            "updated_at FROM bar_catalog WHERE %(f)s::text IS NULL OR freq = %(f)s "
+            "ORDER BY freq, symbol",
+            {"f": freq},
+        )
+        return _fetch_dicts(cur)
 
 
 def reports(settings: Settings, ingest_id: str | None = None) -> list[dict[str, Any]]:
     """Return quality reports, of one ingest or all, oldest first."""
-    conn = connect(settings)
-    try:
-        with conn.cursor() as cur:
-            cur.execute(
-                "SELECT * FROM quality_report WHERE %(i)s::text IS NULL OR ingest_id = %(i)s "
-                "ORDER BY id",
-                {"i": ingest_id},
-            )
-            return _fetch_dicts(cur)
-    finally:
-        conn.close()
+    with cursor(settings) as cur:
+        cur.execute(
+            "SELECT * FROM quality_report WHERE %(i)s::text IS NULL OR ingest_id = %(i)s "
+            "ORDER BY id",
+            {"i": ingest_id},
+        )
+        return _fetch_dicts(cur)
 
 
 def upsert_actions(cur: psycopg2.extensions.cursor, actions: pd.DataFrame) -> int:
@@ -119,27 +124,17 @@ def upsert_actions(cur: psycopg2.extensions.cursor, actions: pd.DataFrame) -> in
 
 def store_actions(settings: Settings, actions: pd.DataFrame) -> int:
     """Upsert corporate actions in one transaction; return how many."""
-    conn = connect(settings)
-    try:
-        with conn.cursor() as cur:
-            n = upsert_actions(cur, actions)
-        conn.commit()
-    finally:
-        conn.close()
-    return n
+    with cursor(settings) as cur:
+        return upsert_actions(cur, actions)
 
 
 def load_actions(settings: Settings, symbols: Sequence[str]) -> pd.DataFrame:
     """Return the corporate actions of ``symbols`` from the ``corporate_action`` table."""
-    conn = connect(settings)
-    try:
-        with conn.cursor() as cur:
-            cur.execute(
-                "SELECT symbol, ex_date, split_ratio, dividend FROM corporate_action "
-                "WHERE symbol = ANY(%s) ORDER BY symbol, ex_date",
-                (list(symbols),),
-            )
-            rows = cur.fetchall()
-    finally:
-        conn.close()
+    with cursor(settings) as cur:
+        cur.execute(
+            "SELECT symbol, ex_date, split_ratio, dividend FROM corporate_action "
+            "WHERE symbol = ANY(%s) ORDER BY symbol, ex_date",
+            (list(symbols),),
+        )
+        rows = cur.fetchall()
     return pd.DataFrame(rows, columns=["symbol", "ex_date", "split_ratio", "dividend"])

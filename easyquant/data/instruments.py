@@ -277,67 +277,57 @@ def store(
     Refuse (DataError naming the row and the ``listed`` field, nothing stored) an instrument
     whose listing date falls after a bar already stored for it.
     """
-    from easyquant.db import connect
+    from easyquant.data.catalog import cursor
 
     where = origin or source
-    conn = connect(settings)
-    try:
-        with conn.cursor() as cur:
-            cur.execute(
-                "SELECT symbol, min(first_ts) FROM bar_catalog WHERE symbol = ANY(%s) "
-                "GROUP BY symbol",
-                ([i.symbol for i in instruments],),
-            )
-            first = {s: ts.date() for s, ts in cur.fetchall()}
-            for inst in instruments:
-                bar = first.get(inst.symbol)
-                if inst.listed and bar and inst.listed > bar:
-                    raise DataError(
-                        f"{where}: line {inst.line}, field 'listed': {inst.symbol} is listed on "
-                        f"{inst.listed}, but bars are stored from {bar}"
+    with cursor(settings) as cur:
+        cur.execute(
+            "SELECT symbol, min(first_ts) FROM bar_catalog WHERE symbol = ANY(%s) GROUP BY symbol",
+            ([i.symbol for i in instruments],),
+        )
+        first = {s: ts.date() for s, ts in cur.fetchall()}
+        for inst in instruments:
+            bar = first.get(inst.symbol)
+            if inst.listed and bar and inst.listed > bar:
+                raise DataError(
+                    f"{where}: line {inst.line}, field 'listed': {inst.symbol} is listed on "
+                    f"{inst.listed}, but bars are stored from {bar}"
+                )
+        for inst in instruments:
+            row = asdict(inst)
+            row["source"] = source
+            cur.execute(_UPSERT, row)
+            cur.execute("DELETE FROM instrument_period WHERE symbol = %s", (inst.symbol,))
+            for kind in PERIOD_KINDS:
+                for p in getattr(inst, kind):
+                    cur.execute(
+                        "INSERT INTO instrument_period (symbol, kind, start_date, end_date) "
+                        "VALUES (%s, %s, %s, %s)",
+                        (inst.symbol, kind, p.start, p.end),
                     )
-            for inst in instruments:
-                row = asdict(inst)
-                row["source"] = source
-                cur.execute(_UPSERT, row)
-                cur.execute("DELETE FROM instrument_period WHERE symbol = %s", (inst.symbol,))
-                for kind in PERIOD_KINDS:
-                    for p in getattr(inst, kind):
-                        cur.execute(
-                            "INSERT INTO instrument_period (symbol, kind, start_date, end_date) "
-                            "VALUES (%s, %s, %s, %s)",
-                            (inst.symbol, kind, p.start, p.end),
-                        )
-        conn.commit()
-    finally:
-        conn.close()
     return len(instruments)
 
 
 def load(settings: Settings, symbols: Iterable[str] | None = None) -> dict[str, Instrument]:
     """Return the stored instruments (all, or those of ``symbols``) keyed by symbol."""
-    from easyquant.db import connect
+    from easyquant.data.catalog import cursor
 
     wanted = None if symbols is None else [symbols_mod.canonical(s) for s in symbols]
-    conn = connect(settings)
-    try:
-        with conn.cursor() as cur:
-            cur.execute(
-                "SELECT symbol, exchange, board, currency, lot, min_order, tick, name, listed, "
-                "delisted FROM instrument WHERE %(s)s::text[] IS NULL OR symbol = ANY(%(s)s) "
-                "ORDER BY symbol",
-                {"s": wanted},
-            )
-            out = {r[0]: Instrument(*r) for r in cur.fetchall()}
-            cur.execute(
-                "SELECT symbol, kind, start_date, end_date FROM instrument_period "
-                "WHERE %(s)s::text[] IS NULL OR symbol = ANY(%(s)s) ORDER BY symbol, start_date",
-                {"s": wanted},
-            )
-            for sym, kind, start, end in cur.fetchall():
-                getattr(out[sym], kind).append(Period(start, end))
-    finally:
-        conn.close()
+    with cursor(settings) as cur:
+        cur.execute(
+            "SELECT symbol, exchange, board, currency, lot, min_order, tick, name, listed, "
+            "delisted FROM instrument WHERE %(s)s::text[] IS NULL OR symbol = ANY(%(s)s) "
+            "ORDER BY symbol",
+            {"s": wanted},
+        )
+        out = {r[0]: Instrument(*r) for r in cur.fetchall()}
+        cur.execute(
+            "SELECT symbol, kind, start_date, end_date FROM instrument_period "
+            "WHERE %(s)s::text[] IS NULL OR symbol = ANY(%(s)s) ORDER BY symbol, start_date",
+            {"s": wanted},
+        )
+        for sym, kind, start, end in cur.fetchall():
+            getattr(out[sym], kind).append(Period(start, end))
     return out
 
 

@@ -1,8 +1,8 @@
 """China A-share adapters: akshare and baostock (free, no token) and tushare (token).
 
 Call shapes follow each library's documentation: akshare ``stock_zh_a_hist`` (daily, dates
-``YYYYMMDD``, ``adjust`` "" / "qfq" / "hfq") and ``stock_zh_a_hist_min_em`` (minutes, 时间
-column); baostock ``query_history_k_data_plus`` (strings; ``adjustflag`` 3 raw, 2 forward;
+``YYYYMMDD``, ``adjust`` "" / "qfq" / "hfq") and ``stock_zh_a_hist_min_em`` (minutes; 时间 is
+the bar's end); baostock ``query_history_k_data_plus`` (strings; ``adjustflag`` 3 raw, 2 forward;
 minute ``time`` ``YYYYMMDDHHMMSSsss`` is the bar's end) and ``query_stock_basic``; tushare pro
 ``daily`` (newest first) and ``adj_factor``. Each answer is mapped with its layout table.
 """
@@ -96,9 +96,11 @@ class AkshareSource(VendorSource):
             return frame_to_table(
                 pd.DataFrame(columns=["日期", *_AK_VALUES]), AKSHARE, symbol
             ), None
+        if not freq.daily:  # East Money labels a minute bar by its end: label it by its start
+            ends = pd.DatetimeIndex(pd.to_datetime(raw["时间"].astype(str)))
+            ts = (ends - pd.Timedelta(minutes=freq.minutes)).tz_localize(self.tz)
+            return frame_to_table(raw, AKSHARE, symbol, ts=ts), None
         table = frame_to_table(raw, AKSHARE, symbol)
-        if not freq.daily:
-            return table, None
         qfq = self._hist(symbol, freq, start, end, "qfq")
         if qfq is None or len(qfq) != len(raw):
             return table, None

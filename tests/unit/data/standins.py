@@ -69,6 +69,21 @@ def _akshare_halts(self: Akshare, date: str = "") -> pd.DataFrame:
     return pd.read_csv(FIXTURES / "akshare_stock_tfp_em.csv", dtype={"代码": str})
 
 
+def _akshare_minutes(
+    self: Akshare,
+    symbol: str,
+    start_date: str = "",
+    end_date: str = "",
+    period: str = "5",
+    adjust: str = "",
+) -> pd.DataFrame:
+    """``stock_zh_a_hist_min_em``: 时间 (str, the bar's end), prices, 成交量 in 手."""
+    self._enter("stock_zh_a_hist_min_em", symbol, start_date, end_date, period, adjust)
+    path = FIXTURES / f"akshare_stock_zh_a_hist_min_em_{symbol}_{period}.csv"
+    return pd.read_csv(path) if path.exists() else pd.DataFrame()
+
+
+Akshare.stock_zh_a_hist_min_em = _akshare_minutes  # type: ignore[attr-defined]
 Akshare.stock_info_a_code_name = _akshare_list  # type: ignore[attr-defined]
 Akshare.stock_tfp_em = _akshare_halts  # type: ignore[attr-defined]
 
@@ -86,6 +101,7 @@ class Baostock(StandIn):
     ):
         self._enter("query_history_k_data_plus", code, start_date, end_date, frequency, adjustflag)
         suffix = "_adjustflag2" if adjustflag == "2" else ""
+        suffix += "" if frequency == "d" else f"_{frequency}"
         path = FIXTURES / f"baostock_k_{code.split('.')[1]}{suffix}.csv"
         if not path.exists():
             return SimpleNamespace(

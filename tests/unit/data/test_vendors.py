@@ -301,3 +301,30 @@ def test_baostock_stock_list_keeps_stocks_with_listing_dates():
     assert sorted(rows) == ["000001.SZ", "600000.SH", "600001.SH"]  # no index, no ETF
     assert rows["600001.SH"].listed == dt.date(1998, 1, 22)
     assert rows["600001.SH"].delisted == dt.date(2009, 12, 29)
+
+
+@pytest.mark.parametrize(
+    ("name", "given", "symbol", "first", "volume"),
+    [
+        ("baostock", "600000", "600000.SH", (6.78, 6.79), 1523400),  # volume in shares
+        ("akshare", "000001", "000001.SZ", (10.28, 10.30), 52341 * 100),  # 成交量 in 手
+    ],
+)
+def test_minute_bars_are_labelled_by_their_start(settings, name, given, symbol, first, volume):
+    src, _ = adapter(name)
+    ingest(
+        src,
+        symbols=[given],
+        freq="5m",
+        start="2024-06-11",
+        end="2024-06-11",
+        settings=settings,
+        record=False,
+    )
+    got = Lake(settings.lake_dir).read("5m", symbol).to_pandas().set_index("timestamp")
+    local = [t.tz_convert("Asia/Shanghai").strftime("%H:%M") for t in got.index]
+    assert local[:2] == ["09:30", "09:35"]  # the vendor's 09:35 bar covers 09:30-09:35
+    if name == "baostock":
+        assert local[2:] == ["11:25", "13:00"]  # the last bar before lunch and the first after
+    assert (got["open"].iloc[0], got["close"].iloc[0]) == pytest.approx(first)
+    assert got["volume"].iloc[0] == volume
