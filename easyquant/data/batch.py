@@ -82,6 +82,17 @@ class Source(Protocol):
     ) -> Iterator[Batch]: ...
 
 
+def join_parts(parts: list[pa.Table]) -> pa.Table:
+    """Concatenate the tables fetched for one symbol's ranges, numbering their rows anew."""
+    if not parts:
+        return BATCH_SCHEMA.empty_table()
+    table = pa.concat_tables(parts)
+    if len(parts) > 1:
+        lines = pa.array(np.arange(1, table.num_rows + 1, dtype=np.int64))
+        table = table.set_column(table.num_columns - 1, "line", lines)
+    return table
+
+
 def missing_ranges(
     start: pd.Timestamp | None, end: pd.Timestamp | None, stored: Span | None
 ) -> list[tuple[pd.Timestamp | None, pd.Timestamp | None]]:

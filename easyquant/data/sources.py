@@ -25,6 +25,7 @@ from easyquant.data.batch import (
     Span,
     _files,
     check_symbol,
+    join_parts,
     map_columns,
     missing_ranges,
     normalise_daily,
@@ -181,14 +182,11 @@ class SyntheticSource:
                 for lo, hi in missing_ranges(start, end, span)
                 if lo is not None and hi is not None and lo <= hi
             ]
-            table = pa.concat_tables(parts) if parts else BATCH_SCHEMA.empty_table()
+            table = join_parts(parts)
             if span is not None and table.num_rows:
                 ts = table.column("timestamp").cast(pa.int64()).to_numpy()
                 keep = np.flatnonzero((ts < span[0]) | (ts > span[1]))
                 table = table.take(pa.array(keep))
-            if len(parts) > 1:
-                lines = pa.array(np.arange(1, table.num_rows + 1, dtype=np.int64))
-                table = table.set_column(table.num_columns - 1, "line", lines)
             yield Batch(
                 table, f"synthetic:{symbol}", line_word="bar", progress=(i + 1) / len(symbols)
             )

@@ -26,6 +26,7 @@ from easyquant.data.batch import (
     VALUE_FIELDS,
     Batch,
     Span,
+    join_parts,
     missing_ranges,
     normalise_daily,
 )
@@ -244,15 +245,12 @@ class VendorSource:
                 parts.append(normalise_daily(table, freq, self.tz))
                 if acts is not None and len(acts):
                     actions.append(acts)
-            table = pa.concat_tables(parts) if parts else BATCH_SCHEMA.empty_table()
+            table = join_parts(parts)
             if span is None and parts and table.num_rows == 0:
                 raise VendorError(
                     f"{self.name}: symbol {symbol!r}: empty answer for {start and start.date()} "
                     f"to {end.date()} (unknown symbol, or no trading in that period)"
                 )
-            if len(parts) > 1:
-                lines = pa.array(np.arange(1, table.num_rows + 1, dtype=np.int64))
-                table = table.set_column(table.num_columns - 1, "line", lines)
             notes: dict[str, Any] = {"layout": self.name}
             if actions:
                 notes["actions"] = pd.concat(actions, ignore_index=True)
