@@ -73,8 +73,10 @@ def make_layouts(base: Path, plain: Path, akshare: Path) -> None:
     tmp = plain.with_suffix(".tmp")
     pacsv.write_csv(t, tmp)
     os.replace(tmp, plain)
-    ts = pc.strftime(t.column("timestamp"), format="%Y-%m-%d %H:%M:%S")
-    close = t.column("close")
+    ts = pc.strftime(
+        t.column("timestamp").cast(pa.timestamp("s", tz="UTC")), format="%Y-%m-%d %H:%M:%S"
+    )
+    close, opn, high, low = (t.column(c) for c in ("close", "open", "high", "low"))
     cols = {
         "时间": ts,
         "股票代码": t.column("symbol"),
@@ -84,10 +86,11 @@ def make_layouts(base: Path, plain: Path, akshare: Path) -> None:
         "最低": t.column("low"),
         "成交量": vol,
         "成交额": pc.round(pc.multiply(t.column("volume"), close), 2),
-        "振幅": pc.round(pc.divide(pc.subtract(t.column("high"), t.column("low")), close), 4),
-        "涨跌幅": pc.round(pc.divide(pc.subtract(close, t.column("open")), close), 4),
-        "涨跌额": pc.round(pc.subtract(close, t.column("open")), 2),
-        "换手率": pc.round(pc.divide(vol, 1e4), 4),
+        # akshare gives 振幅, 涨跌幅 and 换手率 in percent with two decimals
+        "振幅": pc.round(pc.divide(pc.multiply(pc.subtract(high, low), 100.0), close), 2),
+        "涨跌幅": pc.round(pc.divide(pc.multiply(pc.subtract(close, opn), 100.0), opn), 2),
+        "涨跌额": pc.round(pc.subtract(close, opn), 2),
+        "换手率": pc.round(pc.divide(vol, 1e4), 2),
     }
     tmp = akshare.with_suffix(".tmp")
     pacsv.write_csv(pa.table(cols), tmp)
