@@ -82,6 +82,10 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     iload.set_defaults(func=_instruments_load)
     ifetch = isub.add_parser("fetch", help="load the A-share list from a vendor adapter")
     ifetch.add_argument("--source", required=True, choices=("akshare", "baostock"))
+    ifetch.add_argument(
+        "--symbols", help="baostock: only these, with dated ST and suspension periods"
+    )
+    ifetch.add_argument("--start", help="baostock --symbols: first day of the periods")
     ifetch.add_argument("--json", action="store_true")
     ifetch.set_defaults(func=_instruments_fetch)
     ils = isub.add_parser("ls", help="list the instrument master")
@@ -254,11 +258,18 @@ def _instruments_load(args: argparse.Namespace) -> int:
 
 
 def _instruments_fetch(args: argparse.Namespace) -> int:
+    import datetime as dt
+
     from easyquant.data import instruments
     from easyquant.data.vendors import make_vendor
     from easyquant.db import ensure_ready
 
-    rows = make_vendor(args.source).instruments()  # type: ignore[attr-defined]
+    src: Any = make_vendor(args.source)
+    if args.source == "baostock" and args.symbols:
+        start = dt.date.fromisoformat(args.start) if args.start else None
+        rows = src.instruments(symbols=args.symbols.split(","), start=start)
+    else:
+        rows = src.instruments()
     settings = ensure_ready(get_settings())
     n = instruments.store(settings, rows, source=args.source, origin=args.source)
     print(json.dumps({"stored": n}) if args.json else f"stored {n} instruments from {args.source}")

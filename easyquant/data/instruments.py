@@ -154,6 +154,21 @@ def _periods(text: str, where: str) -> list[Period]:
     return out
 
 
+def periods_from_flags(days: Sequence[dt.date], flags: Sequence[bool]) -> list[Period]:
+    """Turn per-day flags (sorted days) into periods; a run reaching the last day stays open."""
+    out: list[Period] = []
+    start: dt.date | None = None
+    for i, (day, flag) in enumerate(zip(days, flags, strict=True)):
+        if flag and start is None:
+            start = day
+        if not flag and start is not None:
+            out.append(Period(start, days[i - 1]))
+            start = None
+    if start is not None:
+        out.append(Period(start, None))
+    return out
+
+
 def check_periods(periods: Sequence[Period], where: str) -> list[Period]:
     """Return ``periods`` sorted; raise DataError naming ``where`` when two overlap."""
     ordered = sorted(periods, key=lambda p: p.start)

@@ -16,10 +16,10 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
-from easyquant.data.frequency import Freq
-from easyquant.data.instruments import Instrument, Period, make_instrument
+from easyquant.data.frequency import Freq, parse_freq
+from easyquant.data.instruments import Instrument, Period, make_instrument, periods_from_flags
 from easyquant.data.layouts import AKSHARE, BAOSTOCK, TUSHARE
-from easyquant.data.symbols import vendor_code
+from easyquant.data.symbols import canonical, vendor_code
 from easyquant.data.vendors.base import (
     VendorError,
     VendorSource,
@@ -197,8 +197,18 @@ class BaostockSource(VendorSource):
         fwd = fwd[fwd["tradestatus"].astype(str) != "0"] if "tradestatus" in fwd else fwd
         return table, _ratio_actions(table, fwd["close"], symbol)
 
-    def instruments(self, day: dt.date | None = None) -> list[Instrument]:
-        """Stocks from ``query_stock_basic`` (type 1) with listing and delisting dates."""
+    def instruments(
+        self,
+        day: dt.date | None = None,
+        *,
+        symbols: list[str] | None = None,
+        start: dt.date | None = None,
+    ) -> list[Instrument]:
+        """Stocks from ``query_stock_basic`` (type 1) with listing and delisting dates.
+
+        For ``symbols``, dated ST and suspension periods from ``start`` to ``day`` come from
+        the daily ``isST`` and ``tradestatus`` fields.
+        """
         self._login()
         basic = self._result(
             "*",
@@ -220,7 +230,22 @@ class BaostockSource(VendorSource):
             )
             inst.line = i
             out.append(inst)
+        if symbols:
+            wanted = {canonical(s) for s in symbols}
+            out = [i for i in out if i.symbol in wanted]
+            for inst in out:
+                self._status_periods(inst, start, day)
         return out
+
+    def _status_periods(self, inst: Instrument, start: dt.date | None, end: dt.date | None) -> None:
+        lo = pd.Timestamp(start) if start else None
+        hi = pd.Timestamp(end) if end else None
+        k = self._k(inst.symbol, parse_freq("1d"), lo, hi, "3")
+        if k.empty:
+            return
+        days = [dt.date.fromisoformat(d) for d in k["date"].astype(str)]
+        inst.st = periods_from_flags(days, list(k["isST"].astype(str) == "1"))
+        inst.suspended = periods_from_flags(days, list(k["tradestatus"].astype(str) == "0"))
 
 
 class TushareSource(VendorSource):

@@ -328,3 +328,17 @@ def test_minute_bars_are_labelled_by_their_start(settings, name, given, symbol, 
         assert local[2:] == ["11:25", "13:00"]  # the last bar before lunch and the first after
     assert (got["open"].iloc[0], got["close"].iloc[0]) == pytest.approx(first)
     assert got["volume"].iloc[0] == volume
+
+
+def test_baostock_gives_dated_st_and_suspension_periods():
+    import datetime as dt
+
+    src, _ = adapter("baostock")
+    (inst,) = src.instruments(
+        dt.date(2024, 6, 19), symbols=["sh.600000"], start=dt.date(2024, 6, 1)
+    )
+    assert inst.symbol == "600000.SH" and inst.listed == dt.date(1999, 11, 10)
+    assert [(p.start, p.end) for p in inst.suspended] == [
+        (dt.date(2024, 6, 12), dt.date(2024, 6, 12))
+    ]
+    assert [(p.start, p.end) for p in inst.st] == [(dt.date(2024, 6, 18), None)]  # still ST
