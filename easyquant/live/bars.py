@@ -176,11 +176,9 @@ class History:
             self.append(ev.ts, ev.bars)
 
     def bars(self) -> Bars:
+        """The history as Bars: views of the arrays, the time index built only if read."""
         n = self.n
-        index = pd.DatetimeIndex(self._ts[:n].view("datetime64[ns]"), name="timestamp").tz_localize(
-            "UTC"
-        )
-        return Bars(index, self.symbols, {c: a[:n] for c, a in self._a.items()})
+        return Bars(None, self.symbols, {c: a[:n] for c, a in self._a.items()}, ts=self._ts[:n])
 
 
 def events_from_frames(frames: Mapping[str, pd.DataFrame]) -> list[BarEvent]:

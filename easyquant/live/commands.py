@@ -64,6 +64,12 @@ def register(sub: argparse._SubParsersAction) -> None:
         help="close every position when a risk limit halts the session",
     )
     lv.add_argument("--heartbeat", type=float, default=None, help="status heartbeat, s (default 5)")
+    lv.add_argument(
+        "--warmup",
+        type=int,
+        default=None,
+        help="bars of lake history before the first live bar (default: the strategy's window)",
+    )
     lv.add_argument("--json", action="store_true", help="print the final summary as JSON")
     lv.set_defaults(func=_run)
     actions = lv.add_subparsers(dest="live_action", metavar="ACTION", required=False)
@@ -123,6 +129,7 @@ OPTIONS = {
     "stamp_duty": "--stamp-duty",
     "slippage_bps": "--slippage-bps",
     "heartbeat": "--heartbeat",
+    "warmup": "--warmup",
 }
 RISK_OPTIONS = ("max_position_value", "max_gross_exposure", "max_order_value", "max_daily_loss")
 

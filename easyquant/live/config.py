@@ -34,6 +34,7 @@ IDENTITY = (
     "stamp_duty",
     "slippage_bps",
     "seed",
+    "warmup",
 )
 
 
@@ -61,6 +62,8 @@ class SessionConfig:
     slippage_bps: float | None = None
     risk: dict[str, Any] = field(default_factory=dict)
     heartbeat: float = 5.0
+    #: bars of lake history before the first live bar; None: the strategy's decision window
+    warmup: int | None = None
 
     def validate(self) -> Strategy:
         """Check every field; return the strategy instance. ConfigError names the field."""
@@ -88,6 +91,12 @@ class SessionConfig:
             raise ConfigError(f"cash: must be > 0, got {self.cash!r}")
         if not (isinstance(self.heartbeat, int | float) and 0.1 <= self.heartbeat <= 300):
             raise ConfigError(f"heartbeat: must be 0.1 to 300 seconds, got {self.heartbeat!r}")
+        if self.warmup is not None and not (
+            isinstance(self.warmup, int)
+            and not isinstance(self.warmup, bool)
+            and 0 <= self.warmup <= 1_000_000
+        ):
+            raise ConfigError(f"warmup: must be 0 to 1000000 bars, got {self.warmup!r}")
         self.freq = parse_freq(self.freq).name  # "1D" and "1d" are one frequency
         parse_speed(self.speed)
         self.profile()

@@ -23,6 +23,8 @@ from easyquant.errors import ConfigError, DataError, NotFoundError
 from easyquant.live.journal import Store
 from easyquant.live.queries import session_rows
 from easyquant.live.records import SessionRow, ns_of, ts_of
+from easyquant.live.warmup import first_bar_ts, load_warmup, warmup_size
+from easyquant.strategy.base import Bars, Decisions, Strategy
 
 DAY_NS = 86_400_000_000_000
 REL = 1e-9
@@ -58,6 +60,21 @@ def _close(a: float, b: float) -> bool:
     return abs(a - b) <= max(1e-9, REL * max(abs(a), abs(b)))
 
 
+def _trading_from(strategy: Strategy, first: int) -> Strategy:
+    """The same strategy, deciding on every bar but trading from bar ``first`` on (the bars
+    before it are a live session's warm-up)."""
+    if first == 0:
+        return strategy
+
+    class FromFirst(type(strategy)):  # type: ignore[misc]
+        def decisions(self, data: Bars) -> Decisions:
+            out = super().decisions(data)
+            out.target[:first] = np.nan
+            return out
+
+    return FromFirst(**strategy.param_values)
+
+
 def check_parity(settings: Settings, session: str, date: str) -> dict[str, Any]:
     """Return a report: ``identical`` and the differences in orders, fills and P&L on ``date``.
 
@@ -67,7 +84,6 @@ def check_parity(settings: Settings, session: str, date: str) -> dict[str, Any]:
     from easyquant.backtest.engine import BacktestConfig
     from easyquant.backtest.runner import run_backtest
     from easyquant.live.config import SessionConfig
-    from easyquant.strategy.base import Bars
 
     store = Store(settings, session)
     store.connect()
@@ -79,9 +95,13 @@ def check_parity(settings: Settings, session: str, date: str) -> dict[str, Any]:
         strategy = cfg.validate()
         profile = cfg.profile()
         lo, hi = session_bounds(row, date)
-        events = [e for e in store.load_events() if e.ts < hi]
+        stored = store.load_events()
+        events = [e for e in stored if e.ts < hi]
         if not any(e.ts >= lo for e in events):
             raise NoBars(f"session {session}: no bars on {date}")
+        # the history the session started with: decided on, never traded
+        warm = load_warmup(cfg, warmup_size(cfg, strategy), first_bar_ts(cfg, stored), settings)
+        events = warm + events
         live_fills = store.exec(
             "SELECT f.bar_ts, f.symbol, f.quantity, f.price, f.fees, o.phase FROM live_fill f "
             "JOIN live_order o USING (client_order_id) WHERE f.session = %s AND f.bar_ts >= %s "
@@ -134,8 +154,11 @@ def check_parity(settings: Settings, session: str, date: str) -> dict[str, Any]:
                 for c in full:
                     full[c][:, j] = getattr(data, c)[:, k]
         data = Bars(data.index, cfg.symbols, full)
+    first = len(warm)  # the session's first bar (the warm-up's timestamps come before it)
     bt = run_backtest(
-        strategy, data, BacktestConfig(cash=float(row.initial_cash), market=profile, fill=cfg.fill)
+        _trading_from(strategy, first),
+        data,
+        BacktestConfig(cash=float(row.initial_cash), market=profile, fill=cfg.fill),
     )
     sim = bt.sim
     ts = data.index.asi8
@@ -182,9 +205,9 @@ def check_parity(settings: Settings, session: str, date: str) -> dict[str, Any]:
         diffs.append(f"order {cid}: {state} live ({reason})")
 
     eq_live = {int(ns_of(r[0]) or 0): float(r[1]) for r in eq_rows}
-    before = [t for t in ts if t < lo]
+    before = [t for t in ts[first:] if t < lo]
     in_day = [i for i, t in enumerate(ts) if lo <= t < hi]
-    start_bt = float(sim.equity[len(before) - 1]) if before else float(row.initial_cash)
+    start_bt = float(sim.equity[first + len(before) - 1]) if before else float(row.initial_cash)
     end_bt = float(sim.equity[in_day[-1]])
     start_lv = eq_live.get(int(before[-1])) if before else float(row.initial_cash)
     end_lv = eq_live.get(int(ts[in_day[-1]]))

@@ -38,6 +38,8 @@ from easyquant.live.orders import Halt, OrderManager
 from easyquant.live.reconcile import reconcile
 from easyquant.live.records import DatabaseUnavailable, ts_of
 from easyquant.live.risk import check_loss
+from easyquant.live.warmup import first_bar_ts, load_warmup, warmup_size
+from easyquant.strategy.incremental import Decider
 
 __all__ = ["LiveService", "SessionConfig", "run_session"]
 
@@ -95,6 +97,8 @@ class LiveService:
             self.crash,
         )
         self.history = History(config.symbols)
+        self.decider = Decider(self.strategy)
+        self.warmup_bars = 0
         self.guard = BarGuard(config.symbols)
         self.tracker = status.Tracker(
             f"live:{config.session}",
@@ -160,8 +164,19 @@ class LiveService:
         row = self.store.load_session()
         assert row is not None
         events = self.store.load_events()
-        self.history = History(self.config.symbols, capacity=max(1024, 2 * len(events)))
+        warm = load_warmup(
+            self.config,
+            warmup_size(self.config, self.strategy),
+            first_bar_ts(self.config, events),
+            self.settings,
+        )
+        self.warmup_bars = len(warm)
+        size = len(warm) + len(events)
+        self.history = History(self.config.symbols, capacity=max(1024, 2 * size))
+        self.history.extend(warm)
         self.history.extend(events)
+        self.decider = Decider(self.strategy)
+        self.decider.start(self.history.bars())
         self.guard = BarGuard(self.config.symbols)
         for ev in events:
             self.broker.on_market(ev)
@@ -184,9 +199,9 @@ class LiveService:
         the first bar is not seconds late (the strategy's answer is discarded)."""
         from easyquant.backtest import market as mk
 
-        if len(self.history):
+        if len(self.history) and not self.decider.per_bar:  # per bar: started on it already
             with contextlib.suppress(StrategyError):  # reported when its bar is processed
-                self.strategy.decide(self.history.bars())
+                self.decider.decide(self.history.bars())
         cfg = self.profile.vector()
         mk.fill_order(
             self.profile, side="buy", quantity=1.0, bar=mk.Bar(1.0, 1.0, 1.0, 1.0), cash=10.0
@@ -194,6 +209,25 @@ class LiveService:
         mk.slipped(mk.BUY, mk.trigger_price(mk.BUY, 0, 0.0, 1.0, 1.0, 1.0, 1.0, False), cfg)
         mk.round_lot(mk.target_quantity(0.5, 100.0, 1.0, cfg), 1.0)
         mk.awaits_one_lot(0.5, 0.0, 0.0)
+
+    def _decision_note(self) -> str:
+        """Say how decisions are made and what history they start from (and, for a strategy
+        that declares no window, what each decision costs)."""
+        d = self.decider
+        if d.per_bar:
+            how = "decisions: next() once per bar, its state kept"
+        elif d.window is not None:
+            how = f"decisions: over the last {d.window} bars"
+        else:
+            how = d.cost_note(self.history.bars()) or "decisions: over the whole history"
+        want = warmup_size(self.config, self.strategy)
+        if want and not self.warmup_bars:
+            warm = f"no warm-up history in the lake (wanted {want} bars)"
+        else:
+            warm = f"warm-up: {self.warmup_bars} bars from the lake"
+        note = f"{how}; {warm}"
+        log.info("session %s: %s", self.config.session, note)
+        return note
 
     # ----- the loop -------------------------------------------------------------------------
     def run(self) -> str:
@@ -217,6 +251,7 @@ class LiveService:
             self._open()
             self._recover()
             self._warm_up()
+            note = self._decision_note()
             self.store.mark_running(os.getpid())
         except BaseException:
             self.store.close()
@@ -226,7 +261,7 @@ class LiveService:
             state="running",
             progress=None,
             message=f"{cfg.strategy} on {','.join(cfg.symbols)}: {cfg.feed} feed, "
-            f"{cfg.broker} broker" + (" (halted)" if self.om.halted else ""),
+            f"{cfg.broker} broker" + (" (halted)" if self.om.halted else "") + f"; {note}",
             attrs={
                 "session": cfg.session,
                 "strategy": cfg.strategy,
@@ -363,7 +398,7 @@ class LiveService:
             self._store_halt()
         self.history.append(ev.ts, ev.bars)
         try:
-            decisions = self.strategy.decide(self.history.bars())
+            decisions = self.decider.decide(self.history.bars())
         except StrategyError as exc:
             decisions = {}
             if not om.halted:

@@ -30,110 +30,11 @@ import pandas as pd
 from numba import njit
 
 from easyquant.errors import ConfigError, DataError, StrategyError
+from easyquant.strategy.params import Param
 
 MARKET, LIMIT, STOP = 0, 1, 2
 ORDER_KINDS = {"market": MARKET, "limit": LIMIT, "stop": STOP}
 _COLUMNS = ("open", "high", "low", "close", "volume")
-
-
-# ----- parameters ---------------------------------------------------------------------------
-class Param:
-    """A typed, validated strategy parameter declared as a class attribute.
-
-    ``fast = Param(10, ge=1, doc="fast SMA window")``: the type is the default's type
-    (int, float, bool or str) unless ``type`` is given.
-    """
-
-    def __init__(
-        self,
-        default: Any,
-        *,
-        type: type | None = None,
-        ge: float | None = None,
-        le: float | None = None,
-        gt: float | None = None,
-        lt: float | None = None,
-        choices: Sequence[Any] | None = None,
-        doc: str = "",
-    ) -> None:
-        self.type = type or builtin_type(default)
-        self.ge, self.le, self.gt, self.lt = ge, le, gt, lt
-        self.choices = tuple(choices) if choices is not None else None
-        self.doc = doc
-        self.name = ""
-        self.default = self.coerce(default, owner="Param") if default is not None else None
-
-    def __set_name__(self, owner: type, name: str) -> None:
-        self.name = name
-
-    def __get__(self, obj: Any, owner: type | None = None) -> Any:
-        if obj is None:
-            return self
-        return obj._params[self.name]
-
-    def coerce(self, value: Any, *, owner: str) -> Any:
-        """Convert ``value`` (possibly a CLI string) to this parameter's type and check bounds."""
-        where = f"strategy {owner}: parameter {self.name or '?'}"
-        t = self.type
-        try:
-            if t is bool:
-                if isinstance(value, str):
-                    low = value.strip().lower()
-                    if low not in ("true", "false", "1", "0", "yes", "no"):
-                        raise ValueError(value)
-                    value = low in ("true", "1", "yes")
-                elif not isinstance(value, bool | np.bool_ | int):
-                    raise ValueError(value)
-                value = bool(value)
-            elif t is int:
-                if isinstance(value, bool):
-                    raise ValueError(value)
-                as_float = float(value)
-                if not as_float.is_integer():
-                    raise ValueError(value)
-                value = int(as_float)
-            elif t is float:
-                if isinstance(value, bool):
-                    raise ValueError(value)
-                value = float(value)
-                if not np.isfinite(value):
-                    raise ValueError(value)
-            else:
-                value = t(value)
-        except (TypeError, ValueError):
-            raise ConfigError(f"{where}: expected {t.__name__}, got {value!r}") from None
-        checks = (
-            (self.ge, lambda v, b: v >= b, ">="),
-            (self.le, lambda v, b: v <= b, "<="),
-            (self.gt, lambda v, b: v > b, ">"),
-            (self.lt, lambda v, b: v < b, "<"),
-        )
-        for bound, ok, sign in checks:
-            if bound is not None and not ok(value, bound):
-                raise ConfigError(f"{where}: must be {sign} {bound}, got {value!r}")
-        if self.choices is not None and value not in self.choices:
-            raise ConfigError(f"{where}: expected one of {list(self.choices)}, got {value!r}")
-        return value
-
-    def describe(self) -> dict[str, Any]:
-        """Return this parameter as plain data (name, type, default, bounds, doc)."""
-        out: dict[str, Any] = {
-            "name": self.name,
-            "type": self.type.__name__,
-            "default": self.default,
-            "doc": self.doc,
-        }
-        for key in ("ge", "le", "gt", "lt", "choices"):
-            if getattr(self, key) is not None:
-                out[key] = getattr(self, key)
-        return out
-
-
-def builtin_type(value: Any) -> type:
-    for t in (bool, int, float, str):
-        if isinstance(value, t):
-            return t
-    raise TypeError(f"Param default must be bool, int, float or str, got {type(value).__name__}")
 
 
 # ----- data ---------------------------------------------------------------------------------
@@ -152,9 +53,12 @@ class SymbolBars:
         cols: Mapping[str, np.ndarray],
         cache: dict[Any, Any],
         shared: bool = False,
+        origin: int = 0,
     ) -> None:
         self.symbol = symbol
         self.shared = shared
+        #: the bar number of the first row in the whole history (see ``Bars.origin``)
+        self.origin = origin
         self.index = index
         self.open = cols["open"]
         self.high = cols["high"]
@@ -182,30 +86,74 @@ class Bars:
     """
 
     def __init__(
-        self, index: pd.DatetimeIndex, symbols: Sequence[str], arrays: Mapping[str, np.ndarray]
+        self,
+        index: pd.DatetimeIndex | None,
+        symbols: Sequence[str],
+        arrays: Mapping[str, np.ndarray],
+        *,
+        ts: np.ndarray | None = None,
+        origin: int = 0,
     ) -> None:
-        self.index = index
+        if index is None and ts is None:
+            raise TypeError("Bars: give the index or the bar times (ts, ns since the epoch)")
+        self._index = index
+        self._ts = ts
         self.symbols = list(symbols)
         self.open = arrays["open"]
         self.high = arrays["high"]
         self.low = arrays["low"]
         self.close = arrays["close"]
         self.volume = arrays["volume"]
+        #: the bar number of the first row in the whole history (``data[k:]`` starts at k)
+        self.origin = origin
         self._cache: dict[Any, Any] = {}
         #: True while this data serves many runs (a sweep sets it): see ``SymbolBars.shared``
         self.shared = False
 
+    @property
+    def index(self) -> pd.DatetimeIndex:
+        """The bar times (UTC), built on first use when the bars were given as ``ts``."""
+        if self._index is None:
+            assert self._ts is not None
+            self._index = pd.DatetimeIndex(
+                self._ts.view("datetime64[ns]"), name="timestamp"
+            ).tz_localize("UTC")
+        return self._index
+
+    @property
+    def ts(self) -> np.ndarray:
+        """The bar times as int64 ns since the epoch (no index is built)."""
+        if self._ts is None:
+            assert self._index is not None
+            self._ts = self._index.asi8
+        return self._ts
+
     def __len__(self) -> int:
-        return len(self.index)
+        return len(self.close)
 
     @property
     def arrays(self) -> dict[str, np.ndarray]:
         return {c: getattr(self, c) for c in _COLUMNS}
 
     def __getitem__(self, key: slice) -> Bars:
+        """The bars of a contiguous slice, as data of their own (rows counted from the
+        slice's start: ``origin`` is kept); see :meth:`since` for a window of one history."""
         if not isinstance(key, slice) or key.step not in (None, 1):
             raise TypeError("Bars supports contiguous slices only, e.g. data[:k]")
-        return Bars(self.index[key], self.symbols, {c: a[key] for c, a in self.arrays.items()})
+        return Bars(
+            None if self._index is None else self._index[key],
+            self.symbols,
+            {c: a[key] for c, a in self.arrays.items()},
+            ts=None if self._ts is None else self._ts[key],
+            origin=self.origin,
+        )
+
+    def since(self, row: int) -> Bars:
+        """The bars from ``row`` on, as a window of this history: ``origin`` moves with it, so
+        a strategy that counts bars from the first one (a rebalancing schedule) keeps count."""
+        out = self[row:]
+        out.origin = self.origin + range(len(self))[row:].start
+        return out
 
     def column(self, symbol: str) -> SymbolBars:
         """Return one symbol's bars."""
@@ -216,6 +164,7 @@ class Bars:
             {c: a[:, j] for c, a in self.arrays.items()},
             self._cache,
             self.shared,
+            self.origin,
         )
 
     def frame(self, symbol: str) -> pd.DataFrame:
@@ -335,6 +284,29 @@ def _first_unordered(ts: np.ndarray) -> int:
                 if later[i] <= before[i]:
                     return a + i
     return -1
+
+
+def window_start(close: np.ndarray, bars: int) -> int:
+    """Return the first row of the shortest tail of ``close`` (bars x symbols) holding at
+    least ``bars`` closes of every symbol (0 when a symbol has fewer in all)."""
+    return int(_window_start(np.asarray(close, dtype=np.float64).reshape(len(close), -1), bars))
+
+
+@njit(cache=True, nogil=True)
+def _window_start(close: np.ndarray, bars: int) -> int:
+    n, m = close.shape
+    start = n
+    for j in range(m):
+        seen = 0
+        t = n - 1
+        while t >= 0 and seen < bars:
+            if close[t, j] == close[t, j]:  # not nan
+                seen += 1
+            t -= 1
+        if seen < bars:
+            return 0
+        start = min(start, t + 1)
+    return start if bars > 0 else n
 
 
 # ----- decisions ----------------------------------------------------------------------------
@@ -465,9 +437,16 @@ class Strategy:
         """Return the validated parameter values."""
         return dict(self._params)
 
-    def warmup(self) -> int:
-        """Return how many bars of history a decision needs at most (0: the whole history)."""
-        return 0
+    def decision_window(self) -> int | None:
+        """Return how many bars of each symbol a decision depends on, or None (undeclared).
+
+        A vectorised strategy (``signal``, ``weights``) is then evaluated live over the last
+        ``window`` bars rather than the whole history, and must decide on them as it does on
+        the whole history (``tests/unit/strategy`` checks every built-in on every bar). A
+        per-bar strategy (``next``) is warmed up with that many bars, so that its state at the
+        first live bar is the state a backtest reaches there. None: the whole history.
+        """
+        return None
 
     def _style(self) -> str:
         cls = type(self)
@@ -522,34 +501,44 @@ class Strategy:
         kind = np.zeros((n, m), dtype=np.int8)
         price = np.full((n, m), np.nan)
         col = {s: j for j, s in enumerate(data.symbols)}
-        try:
-            self.init(data)
-        except Exception as exc:
-            raise self._error(exc, None, data, None) from exc
+        self._init(data)
         for t in range(n):
-            try:
-                out = self.next(t, data)
-            except Exception as exc:
-                raise self._error(exc, None, data, t) from exc
-            if not out:
-                continue
-            for sym, val in out.items():
-                if sym not in col:
-                    raise self._error(KeyError(f"unknown symbol {sym!r}"), sym, data, t)
-                tg = val if isinstance(val, Target) else Target(float(val))
-                j = col[sym]
+            for j, tg in self._step(t, data, col).items():
                 target[t, j] = tg.value
                 kind[t, j] = ORDER_KINDS[tg.kind]
                 price[t, j] = tg.price if tg.price is not None else np.nan
         return Decisions(target, kind, price)
 
+    def _init(self, data: Bars) -> None:
+        try:
+            self.init(data)
+        except Exception as exc:
+            raise self._error(exc, None, data, None) from exc
+
+    def _step(self, t: int, data: Bars, col: Mapping[str, int]) -> dict[int, Target]:
+        """Run ``next(t, data)``; return its targets by symbol column."""
+        try:
+            out = self.next(t, data)
+        except Exception as exc:
+            raise self._error(exc, None, data, t) from exc
+        row: dict[int, Target] = {}
+        for sym, val in (out or {}).items():
+            if sym not in col:
+                raise self._error(KeyError(f"unknown symbol {sym!r}"), sym, data, t)
+            row[col[sym]] = val if isinstance(val, Target) else Target(float(val))
+        return row
+
     def decide(self, history: Bars) -> dict[str, Target]:
-        """Return the decision for the last bar of ``history`` (the live, per-bar path)."""
+        """Return the decision for the last bar of ``history``, computed afresh: a vectorised
+        strategy over its window (see :meth:`decision_window`), a per-bar one over the whole
+        history. The live service keeps a per-bar strategy's state between bars instead
+        (:class:`easyquant.strategy.incremental.Decider`)."""
         if len(history) == 0:
             return {}
-        w = self.warmup()
-        window = history[len(history) - w :] if 0 < w < len(history) else history
-        return self.decisions(window).row(len(window) - 1, window.symbols)
+        window = self.decision_window() if self._style() != "next" else None
+        if window is not None:
+            history = history.since(window_start(history.close, window))
+        return self.decisions(history).row(len(history) - 1, history.symbols)
 
     def _error(
         self, exc: BaseException, symbol: str | None, data: Bars, t: int | None

@@ -22,6 +22,9 @@ class SmaCross(Strategy):
         if self.fast >= self.slow:
             raise ValueError(f"fast ({self.fast}) must be < slow ({self.slow})")
 
+    def decision_window(self) -> int:
+        return self.slow
+
     def signal(self, bars: SymbolBars) -> np.ndarray:
         close = bars.close
         if not bars.shared:  # one run: both averages and the comparison in one pass
@@ -33,7 +36,10 @@ class SmaCross(Strategy):
 
 class MomentumRotation(Strategy):
     """Every ``rebalance`` bars, hold the ``top`` symbols with the best ``lookback`` return,
-    equally weighted (only those with positive momentum when ``absolute`` is set)."""
+    equally weighted (only those with positive momentum when ``absolute`` is set).
+
+    Rebalances fall on bars ``lookback``, ``lookback + rebalance``, ... counted from the first
+    bar of the whole history (``data.origin``), so a window of it keeps the schedule."""
 
     name = "momentum_rotation"
     lookback = Param(60, ge=1, doc="momentum window (bars)")
@@ -41,12 +47,18 @@ class MomentumRotation(Strategy):
     rebalance = Param(21, ge=1, doc="bars between rebalances")
     absolute = Param(False, doc="hold cash instead of symbols with negative momentum")
 
+    def decision_window(self) -> int:
+        return self.lookback + 1
+
     def weights(self, data: Bars) -> np.ndarray:
         n, m = data.close.shape
         mom = momentum(data.close, self.lookback)
         out = np.full((n, m), np.nan)
         top = min(self.top, m)
-        for t in range(self.lookback, n, self.rebalance):
+        # the first rebalance bar at or after this data's first bar, in whole-history numbers
+        first = max(self.lookback, data.origin)
+        first += -(first - self.lookback) % self.rebalance
+        for t in range(first - data.origin, n, self.rebalance):
             row = mom[t]
             valid = np.flatnonzero(np.isfinite(row))
             if len(valid) == 0:
@@ -68,6 +80,9 @@ class BollingerReversion(Strategy):
     window = Param(20, ge=2, doc="band window (bars)")
     k = Param(2.0, gt=0, doc="band width in standard deviations")
 
+    def decision_window(self) -> int:
+        return self.window
+
     def signal(self, bars: SymbolBars) -> np.ndarray:
         close = bars.close
         mid = sma(close, self.window)
@@ -82,7 +97,8 @@ class OpeningRangeBreakout(Strategy):
     """Intraday: after the first ``range_bars`` bars of a day, go long (a stop order) above the
     opening range's high; go flat after ``exit_bar`` bars of the day. One entry per day.
 
-    Written with the per-bar ``next`` hook to show stateful logic.
+    Written with the per-bar ``next`` hook to show stateful logic: ``next`` reads only bar
+    ``t`` and the state it keeps, so a live session calls it once per new bar.
     """
 
     name = "opening_range_breakout"
@@ -94,20 +110,27 @@ class OpeningRangeBreakout(Strategy):
         if self.exit_bar <= self.range_bars:
             raise ValueError(f"exit_bar ({self.exit_bar}) must be > range_bars ({self.range_bars})")
 
+    def decision_window(self) -> int:
+        # a day's state matters until its exit bar: that many bars reach back to the day's
+        # first bar or, past the exit bar, decide "flat" whatever came before
+        return self.exit_bar + 1
+
     def init(self, data: Bars) -> None:
-        ns = data.index.asi8 + int(self.utc_offset_hours * 3600e9)
-        self._day = ns // 86_400_000_000_000
-        self._bar_of_day = np.zeros(len(data), dtype=np.int64)
-        self._range_high = np.full(len(data.symbols), np.nan)
+        self._offset = int(self.utc_offset_hours * 3600e9)
+        self._day = -1  # the day of the last bar seen
+        self._bar_of_day = 0
+        self._range_high = np.full(len(data.symbols), -np.inf)
         self._entered: dict[str, bool] = {}
 
     def next(self, t: int, data: Bars) -> Mapping[str, float | Target] | None:
-        if t > 0 and self._day[t] == self._day[t - 1]:
-            self._bar_of_day[t] = self._bar_of_day[t - 1] + 1
+        day = (int(data.ts[t]) + self._offset) // 86_400_000_000_000
+        if day == self._day:
+            self._bar_of_day += 1
         else:
+            self._day, self._bar_of_day = day, 0
             self._range_high[:] = -np.inf
             self._entered = {}
-        i = self._bar_of_day[t]
+        i = self._bar_of_day
         out: dict[str, float | Target] = {}
         for j, sym in enumerate(data.symbols):
             if i < self.range_bars:
