@@ -23,33 +23,11 @@ import platform
 import sys
 import tempfile
 import time
-import uuid
 from pathlib import Path
 
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-
-
-def _settings(home: Path):  # type: ignore[no-untyped-def]
-    from easyquant.config import load_settings
-    from easyquant.db import ensure_database, ensure_ready, migrate
-
-    url = os.environ.get("EASYQUANT_DATABASE_URL")
-    if url:
-        base = load_settings(home=home, database_url=url)
-        name = f"eq_bench_live_{uuid.uuid4().hex[:8]}"
-        settings = load_settings(home=home, database_url=base.dsn(name))
-        ensure_database(settings, name)
-        migrate(settings)
-        return settings, None
-    from tests.conftest import free_port
-
-    settings = load_settings(home=home, database_url=None, embedded_pg_port=free_port())
-    ensure_ready(settings)
-    from easyquant.db.embedded import EmbeddedPostgres
-
-    return settings, EmbeddedPostgres(settings)
 
 
 def main() -> None:
@@ -71,8 +49,11 @@ def main() -> None:
     from easyquant.live.journal import Store
     from easyquant.live.service import LiveService, SessionConfig
 
+    from bench._scratch import scratch_settings
+
     home = Path(tempfile.mkdtemp(prefix="eqbench-live-"))
-    settings, server = _settings(home)
+    settings, cleanup = scratch_settings(home, "eq_bench_live")
+    external = bool(os.environ.get("EASYQUANT_DATABASE_URL"))
     status.set_default_writer(status.StatusWriter(settings))
     symbols = [f"S{i:02d}" for i in range(args.symbols)]
     import pandas as pd
@@ -142,22 +123,7 @@ def main() -> None:
     )
     bt_s = time.perf_counter() - t
     same = len(bt.sim.fills["bar"]) == fills and abs(bt.final_equity - svc.last_equity) < 1e-6
-    if server is not None:
-        server.stop(mode="fast")
-    else:  # drop the scratch database
-        from easyquant.db import connect
-
-        status.set_default_writer(None)
-        admin = connect(settings, database="postgres", autocommit=True)
-        with admin.cursor() as cur:
-            name = settings.dsn().rsplit("/", 1)[1]
-            cur.execute(
-                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE "
-                "datname = %s AND pid <> pg_backend_pid()",
-                (name,),
-            )
-            cur.execute(f'DROP DATABASE IF EXISTS "{name}"')
-        admin.close()
+    cleanup()
 
     p50, p99 = float(np.percentile(lat, 50)), float(np.percentile(lat, 99))
     rt50, rt99 = float(np.percentile(rt, 50)) * 1e3, float(np.percentile(rt, 99)) * 1e3
@@ -168,12 +134,13 @@ def main() -> None:
         f"`python bench/live.py --days {args.days} --symbols {args.symbols} --out "
         "bench/RESULTS.md`: a replay session as fast as possible through the whole live path "
         "(guard, history, the unchanged `sma_cross` strategy "
-        f"({args.fast}/{args.slow}) deciding on the full history at every bar, order manager, "
+        f"({args.fast}/{args.slow}) deciding over its {args.slow}-bar window at every bar, order "
+        "manager, "
         "risk checks, paper broker with its own ledger), persistence on: every order written "
         "ahead, every fill, position, bar and equity point stored in PostgreSQL. Seeded "
         f"synthetic 1-minute bars, {len(symbols)} symbols x {args.days}+ XNYS sessions. "
         f"Machine: {os.cpu_count()} shared CPUs, Python {platform.python_version()}, database "
-        f"{'server from EASYQUANT_DATABASE_URL' if server is None else 'embedded'}; measured "
+        f"{'server from EASYQUANT_DATABASE_URL' if external else 'embedded'}; measured "
         f"{time.strftime('%Y-%m-%d')} while other work shared the machine.",
         "",
         "| measure | value |",

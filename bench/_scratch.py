@@ -1,0 +1,54 @@
+"""A scratch PostgreSQL database for a benchmark: a new database on the server in
+EASYQUANT_DATABASE_URL (dropped afterwards), or an embedded server in a temp dir."""
+
+from __future__ import annotations
+
+import os
+import socket
+import uuid
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+
+def scratch_settings(home: Path, prefix: str) -> tuple[Any, Callable[[], None]]:
+    """Return migrated settings and the function that removes what was made."""
+    from easyquant import status
+    from easyquant.config import load_settings
+    from easyquant.db import connect, ensure_database, ensure_ready, migrate
+
+    url = os.environ.get("EASYQUANT_DATABASE_URL")
+    if url:
+        base = load_settings(home=home, database_url=url)
+        name = f"{prefix}_{uuid.uuid4().hex[:8]}"
+        settings = load_settings(home=home, database_url=base.dsn(name))
+        ensure_database(settings, name)
+        migrate(settings)
+
+        def drop() -> None:
+            status.set_default_writer(None)
+            admin = connect(settings, database="postgres", autocommit=True)
+            with admin.cursor() as cur:
+                cur.execute(
+                    "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE "
+                    "datname = %s AND pid <> pg_backend_pid()",
+                    (name,),
+                )
+                cur.execute(f'DROP DATABASE IF EXISTS "{name}"')
+            admin.close()
+
+        return settings, drop
+    from easyquant.db.embedded import EmbeddedPostgres
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = int(s.getsockname()[1])
+    settings = load_settings(home=home, database_url=None, embedded_pg_port=port)
+    ensure_ready(settings)
+    server = EmbeddedPostgres(settings)
+
+    def stop() -> None:
+        status.set_default_writer(None)
+        server.stop(mode="fast")
+
+    return settings, stop
