@@ -39,6 +39,7 @@ from easyquant.live.reconcile import reconcile
 from easyquant.live.records import DatabaseUnavailable, ts_of
 from easyquant.live.risk import check_loss
 from easyquant.live.warmup import first_bar_ts, load_warmup, warmup_size
+from easyquant.status import State
 from easyquant.strategy.incremental import Decider
 
 __all__ = ["LiveService", "SessionConfig", "run_session"]
@@ -120,7 +121,7 @@ class LiveService:
         self.last_outage_s: float | None = None
         self._pending_message: str | None = None
         self._last_report = time.monotonic()
-        self.state = "running"
+        self.state: State = "running"
 
     # ----- start-up -------------------------------------------------------------------------
     def _open(self) -> None:
@@ -231,7 +232,8 @@ class LiveService:
 
     # ----- the loop -------------------------------------------------------------------------
     def run(self) -> str:
-        """Run until the feed ends (``finished``) or stop is requested (``stopped``)."""
+        """Run until the feed ends (``success``) or stop is requested (``stopped``); the states
+        are ``easyquant.status``'s, for the session's row and its status component alike."""
         cfg = self.config
         # the feed first: bad feed options or missing data fail before anything is stored
         feed = self._feed or make_feed(
@@ -287,7 +289,7 @@ class LiveService:
                     self._report()
                     if self.stop.is_set():
                         break
-            self.state = "stopped" if self.stop.is_set() else "finished"
+            self.state = "stopped" if self.stop.is_set() else "success"
         except BaseException as exc:
             self.state = "failed"
             self._finish(f"{type(exc).__name__}: {exc}")
@@ -303,13 +305,7 @@ class LiveService:
             log.warning(
                 "session %s: could not store state %s: %s", self.config.session, self.state, exc
             )
-        metrics = self.metrics()
-        if self.state == "failed":
-            self.tracker.finish("failed", message, **metrics)
-        elif self.state == "stopped":
-            self.tracker.finish("stopped", message, **metrics)
-        else:
-            self.tracker.finish("success", message, **metrics)
+        self.tracker.finish(self.state, message, **self.metrics())
         self.store.close()
         self.broker.close()
 

@@ -14,6 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from easyquant.errors import NotFoundError
 from easyquant.live import queries, sessions
+from easyquant.status import State
 from monitor_api.deps import DbDep
 
 router = APIRouter(prefix="/api/live", tags=["live"])
@@ -55,7 +56,10 @@ class LiveSession(BaseModel):
     market: str
     feed: str
     broker: str
-    state: str = Field(description="running, stopped, finished or failed")
+    state: State = Field(
+        description="queued, running, success (the feed ended), failed or stopped; a halt is "
+        "the halted flag"
+    )
     halted: bool
     halt_reason: str | None
     equity: float | None

@@ -30,7 +30,7 @@ def sessions(db, pg_settings):
             heartbeat=0.3,
             risk=risk,
         )
-        assert LiveService(cfg, pg_settings, feed=ListFeed(list(events))).run() == "finished"
+        assert LiveService(cfg, pg_settings, feed=ListFeed(list(events))).run() == "success"
 
 
 def test_parity_dag_checks_the_date_and_reports_through_status(airflow_db, sessions, db):

@@ -26,7 +26,7 @@ def session(db, pg_settings):
         heartbeat=0.3,
         risk={"max_order_value": 90_000.0},
     )
-    assert LiveService(cfg, pg_settings, feed=ListFeed(events)).run() == "finished"
+    assert LiveService(cfg, pg_settings, feed=ListFeed(events)).run() == "success"
     return "api1"
 
 
@@ -52,7 +52,7 @@ def test_sessions_list_has_the_shape_the_dashboard_expects(session, api, db):
     assert [s["session"] for s in sessions] == ["api1"]
     s = sessions[0]
     assert s["strategy"] == "tests.unit.live.support:Threshold"
-    assert s["symbols"] == ["AAA", "BBB"] and s["state"] == "finished" and s["halted"] is False
+    assert s["symbols"] == ["AAA", "BBB"] and s["state"] == "success" and s["halted"] is False
     cash = one(db, "SELECT cash FROM live_session WHERE id = 'api1'")
     assert s["cash"] == pytest.approx(cash)
     pos = {p["symbol"]: p for p in s["positions"]}
@@ -131,3 +131,22 @@ def test_openapi_describes_the_live_routes(api):
         "recent_fills",
         "risk",
     } <= set(fields)
+
+
+def test_a_sessions_state_is_a_status_state_and_a_halt_is_a_flag(session, api, db):
+    from psycopg2.errors import CheckViolation
+
+    from easyquant.status import STATES
+
+    comp = one(db, "SELECT state FROM component WHERE id = 'live:api1'")
+    assert comp == one(db, "SELECT state FROM live_session WHERE id = 'api1'") == "success"
+    for state in STATES:
+        with db.cursor() as cur:
+            cur.execute("UPDATE live_session SET state = %s WHERE id = 'api1'", (state,))
+        db.rollback()
+    for bad in ("finished", "halted"):
+        with pytest.raises(CheckViolation), db.cursor() as cur:
+            cur.execute("UPDATE live_session SET state = %s WHERE id = 'api1'", (bad,))
+        db.rollback()
+    r = httpx.post(f"{api.url}/api/live/sessions/api1/halt", json={"reason": "check"})
+    assert r.status_code == 200 and r.json()["halted"] is True and r.json()["state"] == "success"

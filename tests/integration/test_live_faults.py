@@ -148,7 +148,7 @@ def test_kill_9_at_random_points_and_crash_points_loses_and_duplicates_nothing(l
     # restart once more and let it finish, uninterrupted
     proc = _spawn(lake, session, ["--speed", "max"])
     assert proc.wait(timeout=180) == 0, proc.stderr.read().decode()[-3000:]  # type: ignore
-    assert one(db, "SELECT state FROM live_session WHERE id = %s", session) == "finished"
+    assert one(db, "SELECT state FROM live_session WHERE id = %s", session) == "success"
     assert (
         one(
             db,
@@ -179,7 +179,7 @@ def test_kill_9_at_random_points_and_crash_points_loses_and_duplicates_nothing(l
         start="2020-01-01",
         end="2022-12-31",
     )
-    assert LiveService(cfg, lake).run() == "finished"
+    assert LiveService(cfg, lake).run() == "success"
     interrupted = check_ledger(db, session)  # also: no client order id sent twice
     reference = check_ledger(db, "reference")
     assert len(reference["fills"]) > 50
@@ -219,7 +219,7 @@ def test_a_crash_around_a_breach_changes_nothing(lake, db, crash):
         end="2020-12-31",
         risk={"max_daily_loss": 1500.0, "flatten_on_breach": True},
     )
-    assert LiveService(cfg, lake).run() == "finished"
+    assert LiveService(cfg, lake).run() == "success"
     ref = _session_state(db, "breach_ref")
     assert ref[0] is True and "max_daily_loss" in ref[1] and ref[2] is False
     flat = one(

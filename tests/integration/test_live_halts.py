@@ -103,8 +103,8 @@ def test_late_and_stale_bars_are_refused_and_the_session_goes_on(pg_settings, db
         event(bar("AAA", 4, 93), bar("BBB", 4, 96)),
     ]
     cfg = SessionConfig(session="late1", strategy=THRESHOLD, symbols=SYMBOLS, heartbeat=0.3)
-    assert LiveService(cfg, pg_settings, feed=ListFeed(events)).run() == "finished"
-    assert one(db, "SELECT state FROM live_session WHERE id = 'late1'") == "finished"
+    assert LiveService(cfg, pg_settings, feed=ListFeed(events)).run() == "success"
+    assert one(db, "SELECT state FROM live_session WHERE id = 'late1'") == "success"
     assert one(db, "SELECT count(*) FROM live_order WHERE session = 'late1'") == 0
     taken = rows(
         db,
@@ -214,7 +214,7 @@ def test_orders_written_before_a_crash_are_not_sent_after_a_halt(lake, db, flatt
     else:
         assert sent == [] and sorted(left) == sorted(held)
     assert one(db, "SELECT halted FROM live_session WHERE id = %s", name) is True
-    assert one(db, "SELECT state FROM live_session WHERE id = %s", name) == "finished"
+    assert one(db, "SELECT state FROM live_session WHERE id = %s", name) == "success"
     check_ledger(db, name)
 
 

@@ -120,7 +120,7 @@ def test_database_outage_pauses_trading_and_recovers_without_loss(own_server):
     log = err.decode()
     assert "trading paused" in log and "database unreachable for" in log
 
-    assert _q(settings, "SELECT state FROM live_session WHERE id = 'outage'")[0][0] == "finished"
+    assert _q(settings, "SELECT state FROM live_session WHERE id = 'outage'")[0][0] == "success"
     outages = _q(
         settings,
         "SELECT message, (detail->>'seconds')::float FROM live_event WHERE "
@@ -155,7 +155,7 @@ def test_database_outage_pauses_trading_and_recovers_without_loss(own_server):
     previous = status.default_writer()
     status.set_default_writer(writer)
     try:
-        assert LiveService(cfg, settings).run() == "finished"
+        assert LiveService(cfg, settings).run() == "success"
     finally:
         status._default = previous  # the test run's writer, untouched
         writer.close()

@@ -21,7 +21,7 @@ def run(pg_settings, name: str, events, risk, **params) -> LiveService:
         risk=risk,
     )
     svc = LiveService(cfg, pg_settings, feed=ListFeed(events))
-    assert svc.run() == "finished"
+    assert svc.run() == "success"
     return svc
 
 

@@ -75,7 +75,7 @@ def live_fills(db, session: str) -> list[tuple]:
 
 def test_replayed_session_adds_up_and_equals_the_backtest(lake, db, capsys):
     state = LiveService(replay_config("rp1"), lake).run()
-    assert state == "finished"
+    assert state == "success"
     ledger = check_ledger(db, "rp1")
     assert len(ledger["fills"]) > 40  # the strategy trades often: a real comparison
 
@@ -118,7 +118,7 @@ def test_replayed_session_adds_up_and_equals_the_backtest(lake, db, capsys):
     m = comp["metrics"]
     assert m["bars"] == 505 and m["equity"] == pytest.approx(bt.final_equity)
     assert m["latency_p99_ms"] is not None and m["orders_sent"] == len(ids)
-    assert one(db, "SELECT state FROM live_session WHERE id = 'rp1'") == "finished"
+    assert one(db, "SELECT state FROM live_session WHERE id = 'rp1'") == "success"
 
     # easyquant parity on a day with fills: identical
     day = str(np.datetime64(expected[len(expected) // 2][0], "ns").astype("datetime64[D]"))
@@ -134,7 +134,7 @@ def test_replayed_session_adds_up_and_equals_the_backtest(lake, db, capsys):
 def test_parity_reports_differences_when_a_halt_changed_the_session(lake, db, capsys):
     # a gross exposure limit halts the session at its first buy: from then on it differs
     cfg = replay_config("rp2", risk={"max_gross_exposure": 10_000.0})
-    assert LiveService(cfg, lake).run() == "finished"
+    assert LiveService(cfg, lake).run() == "success"
     assert one(db, "SELECT halted FROM live_session WHERE id = 'rp2'") is True
     first = rows(
         db,
@@ -178,7 +178,7 @@ def test_bad_bars_are_refused_with_a_warning_and_never_traded_on(pg_settings, db
         session="bad1", strategy=THRESHOLD, symbols=["AAA"], feed="replay", heartbeat=0.3
     )
     svc = LiveService(cfg, pg_settings, feed=ListFeed(events))
-    assert svc.run() == "finished"
+    assert svc.run() == "success"
     assert one(db, "SELECT count(*) FROM live_order WHERE session = 'bad1'") == 0
     assert one(db, "SELECT count(*) FROM paper_submission WHERE account = 'bad1'") == 0
     taken = [
@@ -281,7 +281,7 @@ def _cli(args, capsys) -> str:
 
 def test_restart_continues_after_the_last_bar(lake, db):
     cfg = replay_config("rs1", end="2020-06-30")
-    assert LiveService(cfg, lake).run() == "finished"
+    assert LiveService(cfg, lake).run() == "success"
     n = one(db, "SELECT count(*) FROM live_bar WHERE session = 'rs1'")
     cfg2 = replay_config("rs1", end="2020-12-31")
     cfg2.end = "2020-12-31"
@@ -289,13 +289,13 @@ def test_restart_continues_after_the_last_bar(lake, db):
     with pytest.raises(Exception, match="params"):
         LiveService(replay_config("rs1", params={"fast": 4, "slow": 8}), lake).run()
     # ... and continues after its last bar otherwise (the period may grow)
-    assert LiveService(cfg2, lake).run() == "finished"
+    assert LiveService(cfg2, lake).run() == "success"
     m = one(db, "SELECT count(*) FROM live_bar WHERE session = 'rs1'")
     assert (
         m > n and one(db, "SELECT count(DISTINCT ts) FROM live_bar WHERE session = 'rs1'") == m // 2
     )
     whole = LiveService(replay_config("rs2", end="2020-12-31"), lake).run()
-    assert whole == "finished"
+    assert whole == "success"
     a, b = check_ledger(db, "rs1"), check_ledger(db, "rs2")
     assert a == b
 
@@ -360,7 +360,7 @@ def test_live_cli_unknown_session_and_missing_symbols(lake, db, capsys):
 def test_live_equals_the_backtest_across_markets_and_fill_timing(lake, db, market, fill, extra):
     name = f"mk_{market}_{fill}_{len(extra)}"
     cfg = replay_config(name, market=market, fill=fill, **extra)
-    assert LiveService(cfg, lake).run() == "finished"
+    assert LiveService(cfg, lake).run() == "success"
     check_ledger(db, name)
     store = Store(lake, name)
     store.connect()

@@ -89,7 +89,7 @@ def live_fills(db, session: str) -> list[tuple]:
 def test_first_live_decision_is_the_backtests(lake, db, strategy, params):
     name = f"warm-{strategy}"
     svc = LiveService(config(name, strategy, params), lake)
-    assert svc.run() == "finished"
+    assert svc.run() == "success"
     session_bars, decisions, bt_fills = backtest_from_start(strategy, params)
     window = make_strategy(strategy, params).decision_window()
     assert svc.warmup_bars == window  # both symbols trade every day: one event per day
@@ -113,7 +113,7 @@ def test_first_live_decision_is_the_backtests(lake, db, strategy, params):
 def test_without_warmup_the_first_decisions_wait_for_the_window(lake, db):
     params = {"fast": 5, "slow": 40}
     svc = LiveService(config("cold", "sma_cross", params, warmup=0), lake)
-    assert svc.run() == "finished" and svc.warmup_bars == 0
+    assert svc.run() == "success" and svc.warmup_bars == 0
     session_bars, _, _ = backtest_from_start("sma_cross", params)
     first_fill = live_fills(db, "cold")[0][0]
     # 40 bars of the session's own before the slow average exists, then the next open

@@ -277,5 +277,5 @@ def seed_live(settings: Settings) -> str:
         risk={"max_order_value": 60_000},
     )
     state = LiveService(config, settings).run()
-    assert state == "finished", state
+    assert state == "success", state
     return LIVE_SESSION

@@ -26,7 +26,7 @@ def get_session(stack, name: str) -> dict:
 
 def test_live_view_shows_the_session_and_halts_and_resumes_it(stack, session, open_page) -> None:
     s = get_session(stack, session)
-    assert s["state"] == "finished" and not s["halted"]
+    assert s["state"] == "success" and not s["halted"]
     p = open_page()
     page = p.page
     page.on("dialog", lambda d: d.accept())  # "Halt session …?" confirmation
