@@ -190,20 +190,20 @@ async function request<T>(method: 'GET' | 'POST', path: string, body?: unknown, 
     });
   } catch (e) {
     if (e instanceof DOMException && e.name === 'AbortError') throw e;
-    throw new ApiError('network', null, 'monitor_api is unreachable');
+    throw new ApiError('network', null, t('api.unreachable'));
   }
   if (!res.ok) {
     const detail = await errorDetail(res);
-    if (res.status === 401 || res.status === 403) throw new ApiError('unauthorized', res.status, 'token refused');
+    if (res.status === 401 || res.status === 403) throw new ApiError('unauthorized', res.status, t('conn.tokenRefused'));
     if (res.status === 404 || res.status === 405 || res.status === 501) {
-      throw new ApiError('not_found', res.status, detail || `${path} is not available`);
+      throw new ApiError('not_found', res.status, detail || t('api.notAvailable', { path }));
     }
-    throw new ApiError('http', res.status, detail || `${method} ${path} failed with HTTP ${res.status}`);
+    throw new ApiError('http', res.status, detail || t('api.httpFailed', { method, path, status: res.status }));
   }
   try {
     return (await res.json()) as T;
   } catch {
-    throw new ApiError('parse', res.status, `${path} did not return JSON`);
+    throw new ApiError('parse', res.status, t('api.notJson', { path }));
   }
 }
 

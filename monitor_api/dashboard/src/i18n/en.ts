@@ -47,6 +47,10 @@ export const en = {
   'conn.tipHealth': 'database: {database}, listener: {listener}, clients: {clients}',
   'conn.tipLastError': 'last error: {error}',
 
+  'api.unreachable': 'monitor_api is unreachable',
+  'api.notAvailable': '{path} is not available',
+  'api.httpFailed': '{method} {path} failed with HTTP {status}',
+  'api.notJson': '{path} did not return JSON',
   'settings.title': 'Settings',
   'settings.token': 'API token (EASYQUANT_API_TOKEN), kept in this browser',
   'settings.none': 'none',

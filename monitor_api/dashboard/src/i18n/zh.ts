@@ -48,6 +48,10 @@ export const zh: Record<MessageKey, string> = {
   'conn.tipHealth': '数据库：{database}，监听：{listener}，客户端：{clients}',
   'conn.tipLastError': '最近错误：{error}',
 
+  'api.unreachable': '无法连接 monitor_api',
+  'api.notAvailable': '{path} 不可用',
+  'api.httpFailed': '{method} {path} 失败，HTTP {status}',
+  'api.notJson': '{path} 返回的不是 JSON',
   'settings.title': '设置',
   'settings.token': 'API 令牌（EASYQUANT_API_TOKEN），保存在本浏览器中',
   'settings.none': '无',
