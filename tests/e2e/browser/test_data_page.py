@@ -23,6 +23,7 @@ WORDS = {
         "forward_note": "Forward-adjusted (qfq)",
         "reports": "Quality reports",
         "board": "ChiNext",
+        "rows": "Rows",
     },
     "zh-CN": {
         "lang": "zh",
@@ -32,6 +33,7 @@ WORDS = {
         "forward_note": "前复权",
         "reports": "质量报告",
         "board": "创业板",
+        "rows": "行数",
     },
 }
 
@@ -141,9 +143,19 @@ def test_data_page_on_a_phone(stack, market, open_page, locale) -> None:
     no_sideways_scroll(page, PHONE["width"])
     box = page.locator(".data-page .chart canvas").first.bounding_box()
     assert box is not None and 200 < box["width"] <= PHONE["width"]
+    # each table is a column of cards: nothing to scroll sideways, every value labelled
     for sel in (".catalog", ".reports", ".instruments"):
-        wrap = page.locator(f"{sel} .table-wrap").bounding_box()
-        assert wrap is not None and wrap["x"] >= 0 and wrap["x"] + wrap["width"] <= PHONE["width"]
+        wrap = page.locator(f"{sel} .table-wrap")
+        box = wrap.bounding_box()
+        assert box is not None and box["x"] >= 0 and box["x"] + box["width"] <= PHONE["width"]
+        assert wrap.evaluate("e => e.scrollWidth <= e.clientWidth"), sel
+        assert not page.locator(f"{sel} thead").is_visible()
+    label = (
+        page.locator(f".catalog tr[data-id='1d/{SYMBOL}'] td")
+        .nth(5)
+        .evaluate("e => getComputedStyle(e, '::before').content")
+    )
+    assert label == '"' + WORDS[locale]["rows"] + ' "'
     assert WORDS[locale]["nav"][4] in page.locator("header nav").inner_text()
     doc_shot(p, f"data-{WORDS[locale]['lang']}-phone")
     p.assert_no_console_errors()
