@@ -178,6 +178,10 @@ def test_language_switch_relabels_every_view_and_is_remembered(stack, market, op
     page.locator("th button", has_text="夏普比率").wait_for()
     heads = page.eval_on_selector_all("table.grid thead th", "els => els.map(e => e.textContent)")
     assert any("夏普比率" in h for h in heads) and not any("Sharpe" in h for h in heads)
+    wrap = page.locator(".table-wrap").first  # the Chinese labels fit a desktop window too
+    assert wrap.evaluate("e => e.scrollWidth <= e.clientWidth"), wrap.evaluate(
+        "e => [e.scrollWidth, e.clientWidth]"
+    )
     page.locator("header nav a", has_text="流水线").click()
     page.locator("form.trigger h2", has_text="触发 DAG").wait_for()
     # kept across a reload, although the browser speaks English
