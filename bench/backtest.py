@@ -1,7 +1,8 @@
 """Backtest speed: EasyQuant against vectorbt, backtesting.py, backtrader and a bare loop.
 
 All engines run in the same process on the same 1,000,000 seeded one-minute bars with the same
-rules (SMA crossover, long/flat, all-in whole shares, next-open fills, 0.1% commission):
+rules (`sma_trend`: long while the fast SMA is above the slow one, flat below; all-in whole
+shares, next-open fills, 0.1% commission):
 
 - one SMA(10, 30) run, each engine (backtrader and backtesting.py once: they are slow);
 - a 20 x 20 (fast, slow) sweep: EasyQuant (in-process sweep, 1 and 2 threads), the bare loop,
@@ -36,7 +37,7 @@ from easyquant.backtest.market import get_profile
 from easyquant.backtest.runner import run_backtest
 from easyquant.backtest.sweep import run_sweep
 from easyquant.strategy import Bars
-from easyquant.strategy.builtins import SmaCross
+from easyquant.strategy.builtins import SmaTrend
 
 CASH = 100_000.0
 FEE = 0.001
@@ -258,13 +259,13 @@ def main() -> None:
         print(rows[-1], flush=True)
 
     # warm up compiled code (numba caches on disk; vectorbt compiles on first use)
-    run_backtest("sma_cross", small, cfg, params={"fast": FAST, "slow": SLOW})
+    run_backtest("sma_trend", small, cfg, params={"fast": FAST, "slow": SLOW})
     bare_sma(small["open"].to_numpy(), small["close"].to_numpy(), FAST, SLOW, CASH, FEE)
 
     t, (beq, bn) = timed(lambda: bare_sma(o, c, FAST, SLOW, CASH, FEE), repeat=5)
     add("single", "bare loop", t, f"equity {beq:,.2f}, {bn} trades")
     t, res = timed(
-        lambda: run_backtest("sma_cross", df, cfg, params={"fast": FAST, "slow": SLOW}), repeat=5
+        lambda: run_backtest("sma_trend", df, cfg, params={"fast": FAST, "slow": SLOW}), repeat=5
     )
     n_trades = len(res.trades)
     add(
@@ -276,7 +277,7 @@ def main() -> None:
     )
 
     def with_curve() -> Any:
-        r = run_backtest("sma_cross", df, cfg, params={"fast": FAST, "slow": SLOW})
+        r = run_backtest("sma_trend", df, cfg, params={"fast": FAST, "slow": SLOW})
         return r, r.sim.equity  # the curve is built when first read (replayed from the fills)
 
     t, (res, curve) = timed(with_curve, repeat=5)
@@ -319,7 +320,7 @@ def main() -> None:
     add("sweep 20x20", "bare loop", t, f"{len(points)} points")
     for workers in (1, 2):
         t, ranked = timed(
-            lambda w=workers: run_sweep(SmaCross, points, Bars.from_frames(df), cfg, workers=w)
+            lambda w=workers: run_sweep(SmaTrend, points, Bars.from_frames(df), cfg, workers=w)
         )
         got = {(r.params["fast"], r.params["slow"]): r.metrics["final_equity"] for r in ranked}
         ours = [got[(p["fast"], p["slow"])] for p in points]
@@ -376,7 +377,8 @@ def render(rows: list[Row], n: int, loads: list[str]) -> str:
         "## Backtest",
         "",
         f"`python bench/backtest.py --out bench/RESULTS.md`: {n:,} seeded one-minute bars, "
-        "SMA crossover long/flat, all-in whole shares, next-open fills, 0.1% commission; every "
+        "`sma_trend` (SMA 10/30 long/flat), all-in whole shares, next-open fills, "
+        "0.1% commission; every "
         "engine in the same process on the same data, in the same run. Machine: "
         f"{platform.machine()}, {_cpus()} shared CPUs, Python {platform.python_version()}, "
         f"numba {numba.__version__}, vectorbt {vectorbt.__version__}, backtesting.py "

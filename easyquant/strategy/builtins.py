@@ -1,5 +1,5 @@
-"""Built-in strategies: SMA crossover, momentum rotation, Bollinger mean reversion and an
-intraday opening-range breakout."""
+"""Built-in strategies: SMA crossover, SMA trend, momentum rotation, Bollinger mean reversion
+and an intraday opening-range breakout."""
 
 from __future__ import annotations
 
@@ -8,13 +8,19 @@ from collections.abc import Mapping
 import numpy as np
 
 from easyquant.strategy.base import Bars, Param, Strategy, SymbolBars, Target
-from easyquant.strategy.indicators import above_below, momentum, rolling_std, sma, sma_above_below
+from easyquant.strategy.indicators import (
+    above_below,
+    crossings,
+    momentum,
+    rolling_std,
+    sma,
+    sma_above_below,
+)
 
 
-class SmaCross(Strategy):
-    """Long while the fast SMA of the close is above the slow one, flat while below."""
+class _SmaPair(Strategy):
+    """Two simple moving averages of the close, a fast and a slow one."""
 
-    name = "sma_cross"
     fast = Param(10, ge=1, doc="fast SMA window (bars)")
     slow = Param(30, ge=2, doc="slow SMA window (bars)")
 
@@ -22,16 +28,47 @@ class SmaCross(Strategy):
         if self.fast >= self.slow:
             raise ValueError(f"fast ({self.fast}) must be < slow ({self.slow})")
 
+    def averages(self, bars: SymbolBars) -> tuple[np.ndarray, np.ndarray]:
+        """Return both averages (computed once per data in a sweep)."""
+        close = bars.close
+        f = bars.cached(("sma", self.fast), lambda: sma(close, self.fast))
+        s = bars.cached(("sma", self.slow), lambda: sma(close, self.slow))
+        return f, s
+
+
+class SmaCross(_SmaPair):
+    """The textbook SMA crossover: buy when the fast SMA of the close crosses above the slow
+    one, sell when it crosses below.
+
+    A cross is a strict change between two consecutive bars the symbol has: the fast average
+    below the slow one on the earlier bar and above it on the later (or the reverse). A bar
+    where the averages are equal starts no cross, and the end of the warm-up is no cross: a
+    fast average already above the slow one there buys nothing until the next cross.
+    """
+
+    name = "sma_cross"
+
+    def decision_window(self) -> int:
+        # a cross compares two bars' averages: the slow window ending at the bar before
+        return self.slow + 1
+
+    def signal(self, bars: SymbolBars) -> np.ndarray:
+        return crossings(*self.averages(bars))
+
+
+class SmaTrend(_SmaPair):
+    """Long while the fast SMA of the close is above the slow one, flat while below (from the
+    first bar both averages exist: no cross is awaited)."""
+
+    name = "sma_trend"
+
     def decision_window(self) -> int:
         return self.slow
 
     def signal(self, bars: SymbolBars) -> np.ndarray:
-        close = bars.close
         if not bars.shared:  # one run: both averages and the comparison in one pass
-            return sma_above_below(close, self.fast, self.slow)
-        f = bars.cached(("sma", self.fast), lambda: sma(close, self.fast))
-        s = bars.cached(("sma", self.slow), lambda: sma(close, self.slow))
-        return above_below(f, s)
+            return sma_above_below(bars.close, self.fast, self.slow)
+        return above_below(*self.averages(bars))
 
 
 class MomentumRotation(Strategy):
@@ -144,5 +181,6 @@ class OpeningRangeBreakout(Strategy):
 
 
 BUILTINS: dict[str, type[Strategy]] = {
-    cls.name: cls for cls in (SmaCross, MomentumRotation, BollingerReversion, OpeningRangeBreakout)
+    cls.name: cls
+    for cls in (SmaCross, SmaTrend, MomentumRotation, BollingerReversion, OpeningRangeBreakout)
 }

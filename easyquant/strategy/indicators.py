@@ -161,6 +161,34 @@ def crossed_above(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return out
 
 
+def crossings(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Return 1.0 where ``a`` crosses above ``b``, 0.0 where it crosses below, nan elsewhere
+    (1-d).
+
+    A cross is a strict change between two consecutive bars where both values exist: ``a < b``
+    on the earlier and ``a > b`` on the later (or the reverse). A bar where either is missing
+    is skipped; a bar where they are equal breaks a cross.
+    """
+    a = np.ascontiguousarray(a, dtype=np.float64)
+    return _crossings(a, np.ascontiguousarray(b, dtype=np.float64), np.empty(len(a)))
+
+
+@njit(cache=True, nogil=True)
+def _crossings(a: np.ndarray, b: np.ndarray, out: np.ndarray) -> np.ndarray:
+    before = 0  # the relation on the last bar with both values: -1 below, 0 equal or none, 1
+    for i in range(len(a)):
+        out[i] = np.nan
+        if a[i] != a[i] or b[i] != b[i]:
+            continue
+        now = 1 if a[i] > b[i] else (-1 if a[i] < b[i] else 0)
+        if now == 1 and before == -1:
+            out[i] = 1.0
+        elif now == -1 and before == 1:
+            out[i] = 0.0
+        before = now
+    return out
+
+
 def above_below(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     """Return 1.0 where ``a > b``, 0.0 where ``a < b``, nan otherwise (one pass, 1-d)."""
     a = np.ascontiguousarray(a, dtype=np.float64)

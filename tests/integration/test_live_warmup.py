@@ -82,7 +82,7 @@ def live_fills(db, session: str) -> list[tuple]:
 @pytest.mark.parametrize(
     ("strategy", "params"),
     [
-        ("sma_cross", {"fast": 5, "slow": 40}),
+        ("sma_trend", {"fast": 5, "slow": 40}),
         ("momentum_rotation", {"lookback": 30, "top": 1, "rebalance": 1}),
     ],
 )

@@ -45,6 +45,7 @@ def test_load_by_name_and_import_path() -> None:
         load_strategy("easyquant.strategy.base:Param")
     assert set(BUILTINS) == {
         "sma_cross",
+        "sma_trend",
         "momentum_rotation",
         "bollinger_reversion",
         "opening_range_breakout",

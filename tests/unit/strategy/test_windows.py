@@ -51,6 +51,7 @@ DATA = {
 }
 PARAMS = {
     "sma_cross": [{"fast": 3, "slow": 12}, {"fast": 10, "slow": 30}],
+    "sma_trend": [{"fast": 3, "slow": 12}, {"fast": 10, "slow": 30}],
     "bollinger_reversion": [{"window": 15, "k": 1.0}, {"window": 40, "k": 2.0}],
     "momentum_rotation": [
         {"lookback": 20, "top": 1, "rebalance": 7},
