@@ -28,6 +28,7 @@ from easyquant.data import calendars
 from easyquant.data.batch import Batch, Source, Span, check_symbol
 from easyquant.data.frequency import NS_PER_DAY, Freq, parse_freq
 from easyquant.data.lake import LAKE_SCHEMA, Lake, Pending, merge
+from easyquant.data.notes import canonical_codes, collect_actions, note_batch, note_stored
 from easyquant.data.symbols import calendar_of, canonical
 from easyquant.data.validate import FIELDS, REASONS, SequenceState, check_batch
 from easyquant.errors import ConfigError, DataError
@@ -165,7 +166,7 @@ def ingest(
             missing = [s for s in wanted if result.symbols.get(s, SymbolReport(s)).rows_read == 0]
             if missing:
                 raise DataError(f"{where}: symbol {missing[0]!r} not found in the input")
-        _note_stored(result, wanted, stored, lo, hi)
+        note_stored(result, wanted, stored, lo, hi)
         if result.actions is not None:
             for sym, n in result.actions["symbol"].value_counts().items():
                 if sym in result.symbols:
@@ -222,7 +223,7 @@ def _stage(
             names = [s if s is not None else "" for s in enc.dictionary.to_pylist()]
             if not names:
                 continue
-            codes, names = _canonical_codes(batch, table, codes, names)
+            codes, names = canonical_codes(batch, table, codes, names)
             keep = np.ones(table.num_rows, dtype=bool)
             if wanted_set is not None:
                 keep &= np.isin(codes, [i for i, s in enumerate(names) if s in wanted_set])
@@ -243,7 +244,7 @@ def _stage(
                     rep = result.symbols.setdefault(s, SymbolReport(s, origin=batch.origin))
                     rep.rows_read += int(counts_read[i])
                     rep.rows_skipped += int(counts_skip[i])
-                    _note_batch(rep, batch)
+                    note_batch(rep, batch)
             if not fresh.all():
                 idx = np.flatnonzero(fresh)
                 table = table.take(pa.array(idx))
@@ -289,76 +290,8 @@ def _stage(
             w.close()
         if quarantine is not None:
             quarantine.close()
-    result.actions = _collect_actions(seen_notes)
+    result.actions = collect_actions(seen_notes)
     return paths
-
-
-def _canonical_codes(
-    batch: Batch, table: pa.Table, codes: np.ndarray, names: list[str]
-) -> tuple[np.ndarray, list[str]]:
-    """Map a batch's symbol spellings to the stored ones (two spellings may become one)."""
-    canon = []
-    for i, name in enumerate(names):
-        try:
-            canon.append(canonical(name))
-        except ConfigError as exc:
-            row = int(np.flatnonzero(codes == i)[0])
-            line = int(table.column("line")[row].as_py())
-            raise DataError(
-                f"{batch.origin}: {batch.line_word} {line}, field "
-                f"{batch.field_name('symbol')!r}: {exc}"
-            ) from None
-    if canon == names:
-        return codes, names
-    uniq = list(dict.fromkeys(canon))
-    remap = np.array([uniq.index(c) for c in canon], dtype=np.int32)
-    return remap[codes], uniq
-
-
-def _note_batch(rep: SymbolReport, batch: Batch) -> None:
-    """Copy what the source did (layout, units converted, rows not bars) into the report."""
-    notes = batch.notes
-    if not notes:
-        return
-    rep.warnings["layout"] = notes.get("layout")
-    if notes.get("units"):
-        rep.warnings["units_converted"] = notes["units"]
-    dropped = {canonical(k): v for k, v in notes.get("not_bars", {}).items()}
-    if rep.symbol in dropped:
-        rep.warnings["not_bars"] = dropped[rep.symbol]
-
-
-def _collect_actions(notes: dict[int, dict[str, Any]]) -> Any:
-    """Corporate actions the source derived (e.g. from adjusted prices), symbols canonical."""
-    frames = [n["actions"] for n in notes.values() if n.get("actions") is not None]
-    frames = [f for f in frames if len(f)]
-    if not frames:
-        return None
-    out = pd.concat(frames, ignore_index=True)
-    out["symbol"] = [canonical(s) for s in out["symbol"]]
-    return out.drop_duplicates(["symbol", "ex_date"], keep="last").reset_index(drop=True)
-
-
-def _note_stored(
-    result: IngestResult,
-    wanted: list[str] | None,
-    stored: dict[str, Span],
-    lo: pd.Timestamp | None,
-    hi: pd.Timestamp | None,
-) -> None:
-    """Say, per symbol, when the request asked only for bars that are stored already."""
-    for sym in wanted or []:
-        rep = result.symbols.get(sym)
-        span = stored.get(sym)
-        if span is None or (rep is not None and rep.rows_read > rep.rows_skipped):
-            continue
-        rep = result.symbols.setdefault(sym, SymbolReport(sym))
-        first = pd.Timestamp(span[0]).date().isoformat()
-        last = pd.Timestamp(span[1]).date().isoformat()
-        asked = (
-            f"{lo.date() if lo is not None else '...'} to {hi.date() if hi is not None else '...'}"
-        )
-        rep.warnings["already_stored"] = f"requested {asked}; stored {first} to {last}"
 
 
 def _bad_row_message(batch: Batch, table: pa.Table, checked: Any, i: int, count: int) -> str:
