@@ -30,8 +30,9 @@ def request_from_dag(ctx: Any) -> dict[str, Any]:
     """Check a DAG run's Params once (as an IngestRequest) and resolve symbols and period.
 
     A scheduled run ingests its data interval (as dates in the calendar's time zone); a manual
-    run the Params' start and end, else its data interval. A ``rule`` takes its symbols from
-    the instrument master. Return the request as JSON (for XCom) plus ``scheduled``.
+    run the Params' start and end, else its data interval (a start alone runs to today). A
+    ``rule`` takes its symbols from the instrument master. Return the request as JSON (for
+    XCom) plus ``scheduled``.
     """
     from easyquant.data import calendars
 
@@ -48,8 +49,12 @@ def request_from_dag(ctx: Any) -> dict[str, Any]:
         _local_date(ctx.get("data_interval_end"), tz),
     )
     start, end = interval
-    if not scheduled:
-        start, end = (p.get("start") or interval[0]), (p.get("end") or interval[1])
+    if not scheduled:  # the Params' dates, else the run's interval; the end defaults to today
+        import pandas as pd
+
+        today = pd.Timestamp.now(tz).date().isoformat()
+        start = p.get("start") or interval[0]
+        end = p.get("end") or interval[1] or (today if start else None)
     request = parse_request(
         {
             "source": p.get("source") or "synthetic",

@@ -141,3 +141,15 @@ def test_malformed_symbol_is_refused_naming_the_field_lake_untouched(airflow_db,
     assert "bad symbol!" in str(info.value)
     assert lake_files(pg_settings.lake_dir) == before
     assert count(db, "quality_report") == 0 and not components(db)
+
+
+def test_manual_run_with_a_start_alone_runs_to_today(airflow_db, db, pg_settings):
+    import pandas as pd
+
+    conf = {"symbols": ["AAA"], "start": "2026-01-02", "calendar": "XNYS"}
+    dr = run_dag("easyquant_etl", conf=conf)
+    assert str(dr.state) in ("success", "DagRunState.SUCCESS"), dr.state
+    comps = components(db)
+    config = comps[f"etl:easyquant_etl:{dr.run_id}:validate:-1"][3]
+    today = pd.Timestamp.now("America/New_York").date().isoformat()
+    assert (config["start"], config["end"]) == ("2026-01-02", today)
