@@ -37,6 +37,22 @@ class Settings(BaseSettings):
     poll_interval: float = Field(default=2.0, gt=0, le=300, description="Bridge poll fallback, s")
     bridge_listen: bool = Field(default=True, description="LISTEN/NOTIFY; false: poll only")
     client_queue_size: int = Field(default=1000, ge=10, le=1_000_000)
+    allowed_hosts: str = Field(
+        default="",
+        description="Comma-separated host names the API answers besides localhost, 127.0.0.1, "
+        "::1 and api_host (a foreign Host header is refused: DNS rebinding)",
+    )
+    max_body_bytes: int = Field(default=1_048_576, ge=1024, le=1 << 30)
+    ws_max_message: int = Field(
+        default=4096, ge=256, le=1 << 20, description="Largest websocket message a client may send"
+    )
+    ws_max_clients: int = Field(default=500, ge=1, le=100_000)
+    ws_control_queue: int = Field(
+        default=16, ge=1, le=10_000, description="Unsent replies a client may have before it is cut"
+    )
+    ws_stall_timeout: float = Field(
+        default=30.0, gt=0, le=3600, description="Cut a client whose send has been stuck this long"
+    )
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     demo: bool = Field(
         default=True,

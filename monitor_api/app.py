@@ -12,9 +12,11 @@ from fastapi.responses import HTMLResponse
 from fastapi.staticfiles import StaticFiles
 
 from easyquant.config import Settings, get_settings
+from easyquant.errors import ConfigError
 from monitor_api.bridge import StatusBridge
 from monitor_api.deps import require_token
 from monitor_api.routes import backtests, data, live, pipelines, status
+from monitor_api.security import Guard, check_exposure, install_log_redaction, server_options
 
 STATIC = Path(__file__).parent / "static"
 
@@ -22,6 +24,8 @@ STATIC = Path(__file__).parent / "static"
 def create_app(settings: Settings | None = None) -> FastAPI:
     """Build the app for ``settings`` (default: from the environment)."""
     settings = settings or get_settings()
+    check_exposure(settings)
+    install_log_redaction()
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -40,6 +44,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         lifespan=lifespan,
     )
     app.state.settings = settings
+    app.add_middleware(Guard, settings=settings)
     guarded = [Depends(require_token)]
     app.include_router(status.router, dependencies=guarded)
     app.include_router(status.ws_router)
@@ -68,17 +73,19 @@ def main() -> None:
 
     from easyquant.config import load_settings
 
-    settings = load_settings()
+    try:
+        settings = load_settings()
+        app = create_app(settings)
+    except ConfigError as exc:
+        raise SystemExit(f"monitor_api: {exc}") from None
     logging.basicConfig(level=settings.log_level)
     uvicorn.run(
-        create_app(settings),
+        app,
         host=settings.api_host,
         port=settings.api_port,
         log_level=settings.log_level.lower(),
         ws_ping_interval=20,
-        # per-message deflate costs one compressor per client per frame: with 100 dashboards it
-        # took most of the server's CPU; status frames are small and travel on a LAN
-        ws_per_message_deflate=False,
+        **server_options(settings),
     )
 
 

@@ -10,6 +10,9 @@
   fragments and its own sender task, which joins what has queued into one frame, so a slow or
   dead client never delays another. A client whose queue overflows is dropped to "needs a
   snapshot" and resynchronised when it catches up.
+- What a client sends is bounded too: a message over ``ws_max_message`` bytes, more than
+  ``ws_control_queue`` unsent replies, or a send stuck for ``ws_stall_timeout`` seconds cuts the
+  client (close 1009 or 1008). Replies never echo what the client sent.
 """
 
 from __future__ import annotations
@@ -56,11 +59,16 @@ class Client:
     frame, so a client that falls behind gets fewer, larger frames instead of a growing backlog.
     """
 
-    def __init__(self, ws: WebSocket, max_queue: int) -> None:
+    def __init__(self, ws: WebSocket, max_queue: int, max_control: int = 16) -> None:
         self.ws = ws
         self.queue: deque[str] = deque()
         self.control: deque[str] = deque()
         self.max_queue = max_queue
+        self.max_control = max_control
+        self.sending_since: float | None = None  # monotonic start of a send still under way
+        self.cut = asyncio.Event()  # set when the client went over a bound: disconnect it
+        self.cut_code = 1008
+        self.cut_reason = ""
         self.needs_snapshot = True
         self.wakeup = asyncio.Event()
         self.dropped = 0
@@ -78,8 +86,17 @@ class Client:
         self.wakeup.set()
 
     def reply(self, message: str) -> None:
+        if len(self.control) >= self.max_control:
+            self.disconnect(1008, "too many unanswered messages")
+            return
         self.control.append(message)
         self.wakeup.set()
+
+    def disconnect(self, code: int, reason: str) -> None:
+        """Mark the client for disconnection; ``StatusBridge.serve`` closes it."""
+        if not self.cut.is_set():
+            self.cut_code, self.cut_reason = code, reason
+            self.cut.set()
 
     def resync(self) -> None:
         self.queue.clear()
@@ -281,6 +298,7 @@ class StatusBridge:
         while True:
             await asyncio.sleep(min(interval, 1.0))
             self._mark_stale()
+            self._cut_stalled()
             now = time.monotonic()
             if getattr(self, "_last_poll", 0.0) + interval > now:
                 continue
@@ -316,6 +334,12 @@ class StatusBridge:
         if changed:
             self.broadcast(changed)
 
+    def _cut_stalled(self) -> None:
+        limit = time.monotonic() - self.settings.ws_stall_timeout
+        for client in self.clients:
+            if client.sending_since is not None and client.sending_since < limit:
+                client.disconnect(1008, "not reading: send stalled")
+
     def broadcast(self, components: list[dict[str, Any]]) -> None:
         fragment = json.dumps([public(c) for c in components], default=str)[1:-1]
         for client in self.clients:
@@ -340,23 +364,42 @@ class StatusBridge:
         # database is down, serve the cache: the resync after reconnecting sends a fresh one
         with contextlib.suppress(psycopg2.Error):
             self._apply(await asyncio.to_thread(self._read, after_seq=self.max_seq))
-        client = Client(ws, self.settings.client_queue_size)
+        client = Client(ws, self.settings.client_queue_size, self.settings.ws_control_queue)
         self.clients.add(client)
-        sender = asyncio.create_task(self._send_loop(client))
+        tasks = [
+            asyncio.create_task(self._send_loop(client)),
+            asyncio.create_task(self._receive_loop(client)),
+            asyncio.create_task(client.cut.wait()),
+        ]
         try:
-            while True:
-                raw = await ws.receive_text()
-                reply = self._answer(raw)
-                if reply is not None:
-                    client.reply(reply)
-        except (WebSocketDisconnect, RuntimeError):
-            pass
+            await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
         finally:
             client.closed = True
             self.clients.discard(client)
-            sender.cancel()
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await sender
+            for task in tasks:
+                task.cancel()
+            for task in tasks:
+                with contextlib.suppress(asyncio.CancelledError, Exception):
+                    await task
+        if client.cut.is_set():
+            # a client that does not read cannot take a close frame either: give up after 1 s
+            # and return, which makes the server drop the connection
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(ws.close(client.cut_code, client.cut_reason), 1.0)
+
+    async def _receive_loop(self, client: Client) -> None:
+        limit = self.settings.ws_max_message
+        try:
+            while not client.cut.is_set():
+                raw = await client.ws.receive_text()
+                if len(raw) > limit:  # the server's own frame limit normally stops it first
+                    client.disconnect(1009, f"message over {limit} bytes")
+                    return
+                reply = self._answer(raw)
+                if reply is not None:
+                    client.reply(reply)
+        except (WebSocketDisconnect, RuntimeError, KeyError):
+            pass
 
     @staticmethod
     def _answer(raw: str) -> str | None:
@@ -370,23 +413,27 @@ class StatusBridge:
             )
         if msg["type"] == "ping":
             return json.dumps({"type": "pong"})
-        return json.dumps(
-            {"type": "error", "error": f"unknown message type {msg['type']!r}; expected 'ping'"}
-        )
+        return json.dumps({"type": "error", "error": "unknown message type; expected 'ping'"})
 
     async def _send_loop(self, client: Client) -> None:
         try:
             while True:
                 if client.control:
-                    await client.ws.send_text(client.control.popleft())
+                    await self._send(client, client.control.popleft())
                 elif client.needs_snapshot:
                     client.needs_snapshot = False
                     client.queue.clear()
-                    await client.ws.send_text(self.snapshot_message())
+                    await self._send(client, self.snapshot_message())
                 elif client.queue:
-                    await client.ws.send_text(client.take_update(self._frames))
+                    await self._send(client, client.take_update(self._frames))
                 else:
                     client.wakeup.clear()
                     await client.wakeup.wait()
         except (WebSocketDisconnect, RuntimeError, OSError):
             client.closed = True
+
+    @staticmethod
+    async def _send(client: Client, text: str) -> None:
+        client.sending_since = time.monotonic()
+        await client.ws.send_text(text)
+        client.sending_since = None

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import secrets
 from collections.abc import Iterator
 from typing import Annotated
 
@@ -13,6 +12,7 @@ from starlette.requests import HTTPConnection
 from easyquant.config import Settings
 from easyquant.db import connect
 from monitor_api.bridge import StatusBridge
+from monitor_api.security import bearer, offered_subprotocols, subprotocol_token, token_matches
 
 
 def get_settings(request: HTTPConnection) -> Settings:
@@ -37,27 +37,12 @@ def get_db(request: Request) -> Iterator[psycopg2.extensions.connection]:
         conn.close()
 
 
-def token_ok(settings: Settings, presented: str | None) -> bool:
-    """Return True when no token is configured or ``presented`` matches it."""
-    if settings.api_token is None:
-        return True
-    if not presented:
-        return False
-    return secrets.compare_digest(
-        presented.encode(), settings.api_token.get_secret_value().encode()
-    )
-
-
-def _bearer(header: str | None) -> str | None:
-    if header and header.lower().startswith("bearer "):
-        return header[7:].strip()
-    return None
-
-
 def require_token(request: Request) -> None:
-    """Refuse the request with 401 when a token is configured and not presented correctly."""
+    """Refuse the request with 401 when a token is configured and not presented correctly
+    (``security.Guard`` checks first, before the body is read; this keeps a route safe when
+    it is mounted without the guard)."""
     settings: Settings = request.app.state.settings
-    if not token_ok(settings, _bearer(request.headers.get("authorization"))):
+    if not token_matches(settings, bearer(request.headers.get("authorization"))):
         raise HTTPException(
             status.HTTP_401_UNAUTHORIZED,
             "missing or wrong API token: send 'Authorization: Bearer <EASYQUANT_API_TOKEN>'",
@@ -66,7 +51,11 @@ def require_token(request: Request) -> None:
 
 
 def websocket_token(ws: WebSocket) -> str | None:
-    return _bearer(ws.headers.get("authorization")) or ws.query_params.get("token")
+    """The token from the ``Authorization`` header or a ``bearer.<base64url>`` subprotocol;
+    never from the URL."""
+    return bearer(ws.headers.get("authorization")) or subprotocol_token(
+        offered_subprotocols(ws.headers)
+    )
 
 
 SettingsDep = Annotated[Settings, Depends(get_settings)]

@@ -9,7 +9,8 @@ from fastapi import APIRouter, HTTPException, Query, WebSocket
 from easyquant import status_queries
 from easyquant.status import State
 from easyquant.status_queries import database_answers, fetch_components, public
-from monitor_api.deps import BridgeDep, DbDep, SettingsDep, token_ok, websocket_token
+from monitor_api.deps import BridgeDep, DbDep, SettingsDep, websocket_token
+from monitor_api.security import SUBPROTOCOL, offered_subprotocols, token_matches
 
 router = APIRouter(prefix="/api", tags=["status"])
 ws_router = APIRouter()
@@ -64,8 +65,12 @@ def _one(db: Any, component_id: str) -> dict[str, Any]:
 @ws_router.websocket("/ws/status")
 async def ws_status(ws: WebSocket, bridge: BridgeDep, settings: SettingsDep) -> None:
     """Send a snapshot of every component, then updates as they change."""
-    await ws.accept()
-    if not token_ok(settings, websocket_token(ws)):
+    offered = offered_subprotocols(ws.headers)
+    await ws.accept(subprotocol=SUBPROTOCOL if SUBPROTOCOL in offered else None)
+    if not token_matches(settings, websocket_token(ws)):
         await ws.close(code=1008, reason="missing or wrong API token")
+        return
+    if len(bridge.clients) >= settings.ws_max_clients:
+        await ws.close(code=1013, reason="too many clients; try again later")
         return
     await bridge.serve(ws)

@@ -197,7 +197,10 @@ def test_bad_token_closes_socket_with_1008_and_rest_401(pg_settings, db):
                 server.ws_url, additional_headers={"Authorization": "Bearer s3cret-token"}
             ) as ws:
                 assert json.loads(await ws.recv())["type"] == "snapshot"
-            async with websockets.connect(server.ws_url + "?token=s3cret-token") as ws:
+            token = base64.urlsafe_b64encode(b"s3cret-token").decode().rstrip("=")
+            async with websockets.connect(
+                server.ws_url, subprotocols=["easyquant", "bearer." + token]
+            ) as ws:
                 assert json.loads(await ws.recv())["type"] == "snapshot"
 
         asyncio.run(scenario())

@@ -1,7 +1,7 @@
 // React layer over StatusClient: one client per app, shared through context.
 
 import { createContext, useContext, useEffect, useState, useSyncExternalStore, type ReactNode } from 'react';
-import { initialStatusState, statusSocketUrl, type StatusState } from '../state/status';
+import { initialStatusState, statusSocketProtocols, statusSocketUrl, type StatusState } from '../state/status';
 import { browserStatusClient, type StatusClient } from '../state/statusClient';
 import { getToken, subscribeToken } from '../token';
 
@@ -9,7 +9,14 @@ const StatusContext = createContext<StatusClient | null>(null);
 
 /** Provide a status client; pass one in tests, or let it build the browser one. */
 export function StatusProvider({ client, children }: { client?: StatusClient; children: ReactNode }) {
-  const [own] = useState(() => client ?? browserStatusClient(() => statusSocketUrl(window.location, getToken() || null)));
+  const [own] = useState(
+    () =>
+      client ??
+      browserStatusClient(
+        () => statusSocketUrl(window.location),
+        () => statusSocketProtocols(getToken() || null),
+      ),
+  );
   useEffect(() => {
     own.start();
     // A new token means a new connection (and a fresh snapshot).

@@ -10,6 +10,7 @@ import {
   selectComponents,
   serverNow,
   statusReducer,
+  statusSocketProtocols,
   statusSocketUrl,
   type ServerMessage,
   type StatusState,
@@ -217,8 +218,13 @@ describe('parseServerMessage', () => {
 });
 
 describe('statusSocketUrl', () => {
-  it('matches the page scheme and passes the token as a query parameter', () => {
-    expect(statusSocketUrl({ protocol: 'http:', host: 'h:8000', pathname: '/' }, null)).toBe('ws://h:8000/ws/status');
-    expect(statusSocketUrl({ protocol: 'https:', host: 'h', pathname: '/index.html' }, 'a b&c')).toBe('wss://h/ws/status?token=a%20b%26c');
+  it('matches the page scheme and never carries the token', () => {
+    expect(statusSocketUrl({ protocol: 'http:', host: 'h:8000', pathname: '/' })).toBe('ws://h:8000/ws/status');
+    expect(statusSocketUrl({ protocol: 'https:', host: 'h', pathname: '/index.html' })).toBe('wss://h/ws/status');
+  });
+  it('puts the token in a base64url subprotocol, UTF-8 and all', () => {
+    expect(statusSocketProtocols(null)).toEqual([]);
+    expect(statusSocketProtocols('a b&c')).toEqual(['easyquant', 'bearer.YSBiJmM']);
+    expect(statusSocketProtocols('é?>')).toEqual(['easyquant', 'bearer.w6k_Pg']);
   });
 });

@@ -309,11 +309,20 @@ export function countComponents(components: Record<string, Component>, nowMs: nu
   return { kinds, states, stale, total: Object.keys(components).length };
 }
 
-/** Build the websocket URL from the page location and an optional token. */
-export function statusSocketUrl(loc: { protocol: string; host: string; pathname: string }, token: string | null): string {
+/** Build the websocket URL from the page location (never with the token in it). */
+export function statusSocketUrl(loc: { protocol: string; host: string; pathname: string }): string {
   const scheme = loc.protocol === 'https:' ? 'wss:' : 'ws:';
   // The dashboard is served at "/" by monitor_api; keep any prefix it is mounted under.
   const prefix = loc.pathname.replace(/[^/]*$/, '').replace(/\/$/, '');
-  const q = token ? `?token=${encodeURIComponent(token)}` : '';
-  return `${scheme}//${loc.host}${prefix}/ws/status${q}`;
+  return `${scheme}//${loc.host}${prefix}/ws/status`;
+}
+
+/** The subprotocols that carry an optional token: 'easyquant' and 'bearer.<base64url(token)>'
+ * (a header, so the token stays out of URLs and access logs). */
+export function statusSocketProtocols(token: string | null): string[] {
+  if (!token) return [];
+  let bin = '';
+  for (const b of new TextEncoder().encode(token)) bin += String.fromCharCode(b);
+  const b64 = btoa(bin).replace(/\+/g, '-').replace(/\//g, '_').replace(/=+$/, '');
+  return ['easyquant', `bearer.${b64}`];
 }

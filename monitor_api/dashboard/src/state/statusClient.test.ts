@@ -6,8 +6,9 @@ let token = '';
 
 function makeClient(extra: Partial<ConstructorParameters<typeof StatusClient>[0]> = {}) {
   return new StatusClient({
-    url: () => `ws://test/ws/status${token ? `?token=${token}` : ''}`,
-    createSocket: (u) => new FakeSocket(u),
+    url: () => 'ws://test/ws/status',
+    protocols: () => (token ? ['easyquant', `bearer.${token}`] : []),
+    createSocket: (u, p) => new FakeSocket(u, p),
     now: () => Date.now(),
     setTimeout: (fn, ms) => setTimeout(fn, ms),
     clearTimeout: (h) => clearTimeout(h as ReturnType<typeof setTimeout>),
@@ -108,7 +109,8 @@ describe('StatusClient', () => {
     token = 'secret';
     client.restart();
     expect(FakeSocket.all).toHaveLength(2);
-    expect(FakeSocket.last().url).toBe('ws://test/ws/status?token=secret');
+    expect(FakeSocket.last().url).toBe('ws://test/ws/status');
+    expect(FakeSocket.last().protocols).toEqual(['easyquant', 'bearer.secret']);
   });
 
   it('ignores events from a socket it has replaced', () => {

@@ -26,9 +26,12 @@ export interface SocketLike {
 }
 
 export interface StatusClientDeps {
-  /** The URL to connect to; called on every attempt so a new token is picked up. */
+  /** The URL to connect to; called on every attempt. */
   url: () => string;
-  createSocket: (url: string) => SocketLike;
+  /** Subprotocols to offer (they carry the token, which never goes in the URL); called on
+   * every attempt so a new token is picked up. */
+  protocols?: () => string[];
+  createSocket: (url: string, protocols: string[]) => SocketLike;
   now: () => number;
   setTimeout: (fn: () => void, ms: number) => unknown;
   clearTimeout: (handle: unknown) => void;
@@ -96,7 +99,7 @@ export class StatusClient {
     this.dispatch({ type: 'connect', at: this.deps.now() });
     let socket: SocketLike;
     try {
-      socket = this.deps.createSocket(this.deps.url());
+      socket = this.deps.createSocket(this.deps.url(), this.deps.protocols?.() ?? []);
     } catch (e) {
       this.onClosed(1006, e instanceof Error ? e.message : 'cannot open socket');
       return;
@@ -179,10 +182,11 @@ export class StatusClient {
 }
 
 /** A client wired to the browser's WebSocket, timers and clock. */
-export function browserStatusClient(url: () => string): StatusClient {
+export function browserStatusClient(url: () => string, protocols?: () => string[]): StatusClient {
   return new StatusClient({
     url,
-    createSocket: (u) => new WebSocket(u) as unknown as SocketLike,
+    protocols,
+    createSocket: (u, p) => new WebSocket(u, p) as unknown as SocketLike,
     now: () => Date.now(),
     setTimeout: (fn, ms) => window.setTimeout(fn, ms),
     clearTimeout: (h) => window.clearTimeout(h as number),

@@ -38,7 +38,10 @@ export class FakeSocket implements SocketLike {
   sent: string[] = [];
   closedByClient: { code?: number; reason?: string } | null = null;
 
-  constructor(readonly url: string) {
+  constructor(
+    readonly url: string,
+    readonly protocols: string[] = [],
+  ) {
     FakeSocket.all.push(this);
   }
   static last(): FakeSocket {
