@@ -157,6 +157,7 @@ PARAMS = {
     "benchmark": Param(
         None,
         type=["null", "string"],
+        pattern=SYMBOL_PATTERN,
         title="Benchmark",
         description="Symbol for alpha and beta. Empty: the first symbol.",
     ),

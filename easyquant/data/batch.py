@@ -19,6 +19,8 @@ import pandas as pd
 import pyarrow as pa
 
 from easyquant.data.frequency import Freq
+from easyquant.data.symbols import SYMBOL_RE as SYMBOL_RE  # the one rule, used here too
+from easyquant.data.symbols import check_symbol as check_symbol
 from easyquant.errors import ConfigError, DataError
 
 PRICE_FIELDS = ("open", "high", "low", "close")
@@ -29,16 +31,6 @@ BATCH_SCHEMA = pa.schema(
     + [(f, pa.float64()) for f in VALUE_FIELDS]
     + [("line", pa.int64())]
 )
-SYMBOL_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._\-]{0,39}$")
-
-
-def check_symbol(symbol: str, *, option: str = "symbols") -> str:
-    """Return ``symbol`` if it can name a lake partition, else raise ConfigError."""
-    if not isinstance(symbol, str) or not SYMBOL_RE.match(symbol):
-        raise ConfigError(
-            f"{option}: invalid symbol {symbol!r}; expected 1-40 letters, digits, '.', '_' or '-'"
-        )
-    return symbol
 
 
 @dataclass

@@ -31,6 +31,7 @@ import pyarrow.parquet as pq
 
 from easyquant._proc import owner_gone, owner_token
 from easyquant.data.batch import TS_TYPE, VALUE_FIELDS
+from easyquant.data.symbols import check_symbol
 
 FILE = "data.parquet"
 TMP_PREFIX = f".{FILE}.tmp-"
@@ -74,6 +75,8 @@ class Lake:
 
     # ----- paths --------------------------------------------------------------------------
     def path(self, freq: str, symbol: str) -> Path:
+        """The partition's file; a symbol that could leave the lake is a ConfigError."""
+        check_symbol(symbol)
         return self.root / "bars" / f"freq={freq}" / f"symbol={symbol}" / FILE
 
     def staging_dir(self, ingest_id: str) -> Path:

@@ -56,6 +56,8 @@ CODE_PREFIXES = {
 }
 QUOTES = ("USDT", "USDC", "FDUSD", "BUSD", "TUSD", "DAI", "USD", "EUR", "BTC", "ETH", "BNB")
 JOINED_QUOTES = ("USDT", "USDC", "FDUSD", "BUSD", "TUSD")
+# What any stored symbol looks like: it names a lake folder, so no separator can be in it
+SYMBOL_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._\-]{0,39}$")
 CRYPTO_CALENDAR = "24/7"
 
 _PREFIXED = re.compile(r"^(SH|SZ|BJ)[.:_]?(\d{6})$", re.IGNORECASE)
@@ -126,7 +128,16 @@ def parse(symbol: str, *, option: str = "symbols") -> SymbolInfo:
     if m:
         base, quote = m.group(1), m.group(2)
         return SymbolInfo(f"{base}-{quote}", "crypto", None, CRYPTO_CALENDAR, base, quote)
-    return SymbolInfo(text, "other")
+    return SymbolInfo(check_symbol(text, option=option), "other")
+
+
+def check_symbol(symbol: str, *, option: str = "symbols") -> str:
+    """Return ``symbol`` if it can name a lake partition, else raise ConfigError."""
+    if not isinstance(symbol, str) or not SYMBOL_RE.match(symbol):
+        raise ConfigError(
+            f"{option}: invalid symbol {symbol!r}; expected 1-40 letters, digits, '.', '_' or '-'"
+        )
+    return symbol
 
 
 def canonical(symbol: str, *, option: str = "symbols") -> str:

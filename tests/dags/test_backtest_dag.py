@@ -297,3 +297,14 @@ def test_an_asset_triggered_run_backtests_what_the_ingest_stored():
     assert mod._request(ctx) == {"strategy": "sma_cross", "symbols": ["BTA", "BTB"], "freq": "1d"}
     ctx["dag_run"] = SimpleNamespace(run_type="manual")
     assert mod._request(ctx) == params
+
+
+@pytest.mark.parametrize("bad", ["AAA/../../x", "../x", "a b"])
+def test_the_benchmark_param_refuses_a_path(bad):
+    """The trigger form refuses a benchmark that is not a symbol before any task runs."""
+    from airflow.sdk.definitions.param import ParamValidationError
+
+    param = _dag_module().PARAMS["benchmark"]
+    with pytest.raises(ParamValidationError):
+        param.resolve(bad)
+    assert param.resolve("SPY") == "SPY" and param.resolve(None) is None
