@@ -53,6 +53,11 @@ class Settings(BaseSettings):
     ws_stall_timeout: float = Field(
         default=30.0, gt=0, le=3600, description="Cut a client whose send has been stuck this long"
     )
+    strategy_modules: str = Field(
+        default="easyquant.strategy,strategies",
+        description="Comma-separated module prefixes a strategy import path may name "
+        "(built-ins, and a 'strategies' package on the Python path)",
+    )
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     demo: bool = Field(
         default=True,

@@ -52,6 +52,8 @@ for _key, _value in AIRFLOW_ENV.items():
     if _key.startswith("AIRFLOW"):
         os.environ[_key] = _value
 os.environ["AIRFLOW__CORE__UNIT_TEST_MODE"] = "False"
+# the suite's own strategies live in its test modules: allow them, beside the default prefixes
+os.environ["EASYQUANT_STRATEGY_MODULES"] = "easyquant.strategy,strategies,tests"
 
 
 @pytest.fixture(scope="session")

@@ -9,10 +9,21 @@ from easyquant.strategy.base import Strategy
 from easyquant.strategy.builtins import BUILTINS
 
 
-def load_strategy(spec: str) -> type[Strategy]:
+def allowed_module(module_name: str, prefixes: str) -> bool:
+    """True when ``module_name`` is one of the comma-separated ``prefixes`` or inside one."""
+    return any(
+        module_name == p or module_name.startswith(p + ".")
+        for p in (part.strip() for part in prefixes.split(","))
+        if p
+    )
+
+
+def load_strategy(spec: str, allowed: str | None = None) -> type[Strategy]:
     """Return the Strategy subclass named by ``spec`` (a built-in name or ``pkg.module:Class``).
 
-    Raise ConfigError naming ``spec`` when it cannot be found or is not a Strategy.
+    Only modules under the ``allowed`` prefixes (default: ``EASYQUANT_STRATEGY_MODULES``) are
+    imported: a request cannot make a worker import arbitrary code. Raise ConfigError naming
+    ``spec`` when it is not allowed, cannot be found or is not a Strategy.
     """
     if spec in BUILTINS:
         return BUILTINS[spec]
@@ -22,6 +33,15 @@ def load_strategy(spec: str) -> type[Strategy]:
             "or an import path package.module:Class"
         )
     module_name, _, attr = spec.partition(":")
+    if allowed is None:
+        from easyquant.config import get_settings
+
+        allowed = get_settings().strategy_modules
+    if not allowed_module(module_name, allowed):
+        raise ConfigError(
+            f"strategy {spec!r}: module {module_name!r} is not under an allowed prefix "
+            f"({allowed}); set EASYQUANT_STRATEGY_MODULES to allow it"
+        )
     try:
         module = importlib.import_module(module_name)
     except ImportError as exc:

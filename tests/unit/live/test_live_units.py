@@ -216,7 +216,7 @@ def test_engine_state_round_trips_through_json():
         ({"heartbeat": 0}, "heartbeat:"),
         ({"freq": "2d"}, "freq:"),
         ({"market": "moon"}, "unknown market"),
-        ({"strategy": "pkg.missing:Nope"}, "cannot import module"),
+        ({"strategy": "strategies.missing:Nope"}, "cannot import module"),
         ({"params": {"nope": 1}}, "unknown parameter 'nope'"),
     ],
 )

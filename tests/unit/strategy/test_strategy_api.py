@@ -40,7 +40,7 @@ def test_load_by_name_and_import_path() -> None:
     with pytest.raises(ConfigError, match="unknown strategy 'nope'"):
         load_strategy("nope")
     with pytest.raises(ConfigError, match="cannot import module"):
-        load_strategy("no_such_pkg.mod:X")
+        load_strategy("strategies.no_such_mod:X")
     with pytest.raises(ConfigError, match="is not a Strategy subclass"):
         load_strategy("easyquant.strategy.base:Param")
     assert set(BUILTINS) == {
