@@ -59,7 +59,7 @@ def demo_session(db, pg_settings):
         heartbeat=0.3,
     )
     feed = ListFeed([event(bar("AAA", d, 100 + d)) for d in range(2)])
-    assert LiveService(cfg, pg_settings, feed=feed).run() == "finished"
+    assert LiveService(cfg, pg_settings, feed=feed).run() == "success"
     return "demo"
 
 
