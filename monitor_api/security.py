@@ -191,13 +191,19 @@ class Guard:
     async def _options(self, scope: Scope, send: Send) -> None:
         """Answer ``OPTIONS`` with the methods the path allows (no CORS: same origin only)."""
         methods: set[str] = set()
+        mounted = False  # the dashboard's static files, mounted at "/", match every path
         app = scope.get("app")
         for route in getattr(getattr(app, "router", None), "routes", []):
             match, _ = route.matches({**scope, "method": "GET"})
             if match == Match.NONE:
                 continue
             route_methods = getattr(route, "methods", None)
-            methods |= set(route_methods) if route_methods else {"GET", "HEAD"}
+            if route_methods:
+                methods |= set(route_methods)
+            else:
+                mounted = True
+        if not methods and mounted:
+            methods = {"GET", "HEAD"}
         if not methods:
             await _respond(send, 404, {"detail": "Not Found"})
             return
