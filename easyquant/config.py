@@ -53,6 +53,11 @@ class Settings(BaseSettings):
     ws_stall_timeout: float = Field(
         default=30.0, gt=0, le=3600, description="Cut a client whose send has been stuck this long"
     )
+    import_roots: str = Field(
+        default="",
+        description="Comma-separated folders a pipeline's file path may name "
+        "(the ETL DAG's path Param); empty: EASYQUANT_HOME/import",
+    )
     strategy_modules: str = Field(
         default="easyquant.strategy,strategies",
         description="Comma-separated module prefixes a strategy import path may name "
@@ -120,6 +125,24 @@ class Settings(BaseSettings):
     @property
     def airflow_home(self) -> Path:
         return self.home_dir / "airflow"
+
+    @property
+    def import_dirs(self) -> list[Path]:
+        """The folders ``import_path`` accepts (``import_roots``, else ``home/import``)."""
+        roots = [Path(r.strip()).expanduser() for r in self.import_roots.split(",") if r.strip()]
+        return [r.resolve() for r in roots] or [self.home_dir / "import"]
+
+    def import_path(self, path: str | Path, option: str = "path") -> Path:
+        """Return ``path`` resolved (links followed) when it lies in an import root; raise
+        ConfigError naming ``option`` otherwise, without reading it."""
+        resolved = Path(path).expanduser().resolve()
+        if not any(resolved.is_relative_to(root) for root in self.import_dirs):
+            raise ConfigError(
+                f"{option}: {str(path)!r} is outside the import folders "
+                f"({', '.join(str(r) for r in self.import_dirs)}); put the files there, or "
+                "list their folder in EASYQUANT_IMPORT_ROOTS"
+            )
+        return resolved
 
     @property
     def embedded(self) -> bool:

@@ -158,7 +158,7 @@ def map_columns(
         if src not in names:
             raise DataError(
                 f"{path}: line 1, field {canon!r}: column {src!r} given in --columns is not in "
-                f"the header {list(names)}"
+                f"the header ({len(names)} columns)"
             )
         mapping[canon] = src
     normed = {_norm(n): n for n in reversed(names)}
@@ -171,9 +171,11 @@ def map_columns(
                 break
         else:
             if canon != "symbol":
+                # the header is not quoted: this may be no data file at all
                 raise DataError(
-                    f"{path}: line 1, field {canon!r}: missing column; the header has "
-                    f"{list(names)} (map one with --columns {canon}=NAME)"
+                    f"{path}: line 1, field {canon!r}: missing column; none of the header's "
+                    f"{len(names)} columns is named {' or '.join(aliases[:4])} "
+                    f"(map one with --columns {canon}=NAME)"
                 )
     return mapping
 

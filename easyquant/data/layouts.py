@@ -243,7 +243,7 @@ def resolve(first: Sequence[str], path: Path | str, forced: str = "auto") -> Res
             )
             raise DataError(
                 f"{path}: line 1, field {missing!r}: the {lay.name} layout needs a column "
-                f"{' or '.join(lay.columns[missing])}; the header has {list(first)}"
+                f"{' or '.join(lay.columns[missing])}; the header's {len(first)} columns have none"
             )
         return _resolved(lay, names, mapping)
     bare = _headerless(first)

@@ -72,6 +72,8 @@ def request_from_dag(ctx: Any) -> dict[str, Any]:
     )
     if request.start is None or request.end is None:
         raise ConfigError("start/end: a manual run without a data interval needs both dates")
+    if request.path:  # a run's path is anyone's who can trigger it: only import folders
+        request = request.model_copy(update={"path": str(get_settings().import_path(request.path))})
     if not request.symbols:
         raise ConfigError("symbols: expected at least one symbol")
     out = request.model_dump(mode="json")
