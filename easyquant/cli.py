@@ -13,6 +13,7 @@ import logging
 import sys
 from collections.abc import Sequence
 
+from easyquant import redact
 from easyquant.errors import EasyQuantError
 
 AREAS = (
@@ -43,12 +44,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     logging.basicConfig(level=args.log_level.upper(), format="%(levelname)s %(name)s: %(message)s")
+    redact.install()
     try:
         return int(args.func(args) or 0)
     except EasyQuantError as exc:
         if getattr(args, "json", False):
-            print(json.dumps({"error": type(exc).__name__, "message": str(exc)}))
-        print(f"error: {exc}", file=sys.stderr)
+            print(
+                json.dumps({"error": type(exc).__name__, "message": redact.redact_text(str(exc))})
+            )
+        print(f"error: {redact.redact_text(str(exc))}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)

@@ -11,6 +11,7 @@ from pydantic import Field, SecretStr, ValidationError, field_validator, model_v
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from easyquant.errors import ConfigError
+from easyquant.redact import redact_url
 
 
 class Settings(BaseSettings):
@@ -77,7 +78,7 @@ class Settings(BaseSettings):
         parts = urlsplit(value)
         if parts.scheme not in ("postgresql", "postgres") or not parts.path.strip("/"):
             raise ValueError(
-                "must look like postgresql://user@host:port/dbname, got " + repr(_redact(value))
+                "must look like postgresql://user@host:port/dbname, got " + repr(redact_url(value))
             )
         return value
 
@@ -158,17 +159,13 @@ class Settings(BaseSettings):
         parts = urlsplit(url)
         return urlunsplit((parts.scheme, parts.netloc, "/" + database, parts.query, ""))
 
+    def shown_dsn(self, database: str | None = None) -> str:
+        """``dsn()`` with its password masked: for printing and logging."""
+        return redact_url(self.dsn(database))
+
     @property
     def airflow_base_url(self) -> str:
         return (self.airflow_url or f"http://127.0.0.1:{self.airflow_port}").rstrip("/")
-
-
-def _redact(url: str) -> str:
-    parts = urlsplit(url)
-    if parts.password:
-        netloc = parts.netloc.replace(":" + parts.password + "@", ":***@")
-        return urlunsplit((parts.scheme, netloc, parts.path, parts.query, parts.fragment))
-    return url
 
 
 def load_settings(**overrides: object) -> Settings:

@@ -231,7 +231,7 @@ def print_urls(settings: Settings, say: Callable[[str], None] = print) -> None:
         f"  Airflow UI    {AIRFLOW.url(settings)}/   "
         f"login {settings.airflow_user} / (EASYQUANT_AIRFLOW_PASSWORD, default 'admin')"
     )
-    say(f"  PostgreSQL    {settings.dsn()}")
+    say(f"  PostgreSQL    {settings.shown_dsn()}")
     say(f"  logs          {settings.log_dir}")
 
 
@@ -312,7 +312,7 @@ def show_status(settings: Settings, say: Callable[[str], None] = print) -> int:
         state = f"running pid {pg}" if pg else "stopped"
         say(f"{'postgres':<12} {state:<20} 127.0.0.1:{settings.embedded_pg_port} (embedded)")
     else:
-        say(f"{'postgres':<12} {'external':<20} {settings.dsn()}")
+        say(f"{'postgres':<12} {'external':<20} {settings.shown_dsn()}")
     return 0
 
 

@@ -11,6 +11,7 @@ from fastapi import Depends, FastAPI
 from fastapi.responses import HTMLResponse
 from fastapi.staticfiles import StaticFiles
 
+from easyquant import redact
 from easyquant.config import Settings, get_settings
 from easyquant.errors import ConfigError
 from monitor_api.bridge import StatusBridge
@@ -79,6 +80,7 @@ def main() -> None:
     except ConfigError as exc:
         raise SystemExit(f"monitor_api: {exc}") from None
     logging.basicConfig(level=settings.log_level)
+    redact.install()
     uvicorn.run(
         app,
         host=settings.api_host,

@@ -18,5 +18,5 @@ def _migrate(args: argparse.Namespace) -> int:
     from easyquant.db import ensure_ready
 
     settings = ensure_ready(get_settings())
-    print(f"database ready: {settings.dsn()}")
+    print(f"database ready: {settings.shown_dsn()}")
     return 0
