@@ -134,3 +134,45 @@ def test_load_bars_adjusts_with_stored_actions(db, pg_settings, tmp_path):
     assert fwd.close.tolist() == [50, 50]
     raw = load_bars("AAA", settings=pg_settings)["AAA"]
     assert raw.close.tolist() == [100, 50]
+
+
+def test_cli_backfills_before_the_stored_range_and_says_when_all_is_stored(db, pg_settings, capsys):
+    base = ["ingest", "--source", "synthetic", "--symbols", "sh.600519", "--seed", "3"]
+    assert main([*base, "--start", "2024-01-01", "--end", "2024-03-31"]) == 0
+    capsys.readouterr()
+    # 2023 on a symbol stored from 2024: fetched and stored (it used to read 0 rows, silently)
+    assert main([*base, "--start", "2023-01-01", "--end", "2023-12-31"]) == 0
+    out = capsys.readouterr().out
+    assert "1 symbols, read 242, skipped 0 already stored, stored 242" in out, out
+    # a range inside what is stored: nothing to fetch, and the summary says so per symbol
+    assert main([*base, "--start", "2023-06-01", "--end", "2024-02-29"]) == 0
+    out = capsys.readouterr().out
+    assert (
+        "600519.SH: nothing to fetch, already stored (requested 2023-06-01 to 2024-02-29; "
+        "stored 2023-01-03 to 2024-03-29)" in out
+    ), out
+    (entry,) = catalog.list_entries(pg_settings)
+    assert (entry["symbol"], entry["calendar"]) == ("600519.SH", "XSHG")  # from the exchange
+
+
+def test_cli_ingests_a_vendor_file_recognised_from_its_header(db, pg_settings, capsys, tmp_path):
+    from pathlib import Path
+
+    fixture = Path(__file__).resolve().parents[1] / "fixtures" / "layouts"
+    path = tmp_path / "kline.csv"
+    path.write_text((fixture / "tushare_000001.csv").read_text())
+    assert main(["ingest", "--source", "csv", "--path", str(path), "--json"]) == 0
+    summary = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    rep = summary["symbols"]["000001.SZ"]
+    assert rep["rows_stored"] == 3 and rep["warnings"]["layout"] == "tushare"
+    assert rep["warnings"]["units_converted"] == {"volume": "手 -> shares (x100)"}
+    assert summary["calendar"] == "XSHG"
+    bad = tmp_path / "bad.csv"
+    bad.write_text("Datum,Schluss\n2024-01-02,1\n")
+    assert main(["ingest", "--source", "csv", "--path", str(bad), "--symbol", "AAA"]) == 2
+    err = capsys.readouterr().err
+    assert f"{bad}: line 1, field 'timestamp': missing column" in err
+    assert "matches no known layout" in err
+    with pytest.raises(SystemExit):
+        main(["ingest", "--source", "csv", "--path", str(path), "--format", "excel"])
+    assert "invalid choice: 'excel'" in capsys.readouterr().err
