@@ -55,6 +55,7 @@ class Layout:
     adj_close: str | None = None
     tz: str = "UTC"
     symbol_from_name: str = r"^([^.]+)"
+    signature: tuple[str, ...] = ()  # more header names needed to recognise it (not to force it)
 
     @property
     def header(self) -> bool:
@@ -119,6 +120,7 @@ BAOSTOCK = Layout(
     optional=(),
     units={"volume": "shares"},
     skip=("tradestatus", "0"),
+    signature=("adjustflag",),
     tz="Asia/Shanghai",
 )
 BINANCE = Layout(
@@ -250,7 +252,7 @@ def resolve(first: Sequence[str], path: Path | str, forced: str = "auto") -> Res
     if bare is not None:
         return _resolved(bare, list(bare.names), dict(_match(bare, bare.names) or {}))
     for lay in LAYOUTS.values():
-        if lay.header:
+        if lay.header and set(lay.signature) <= set(first):
             mapping = _match(lay, first)
             if mapping is not None:
                 return _resolved(lay, list(first), mapping)

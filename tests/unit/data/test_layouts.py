@@ -221,3 +221,16 @@ def test_fixed_offset_zones_read_as_the_zone_database_does():
     assert _localise(old, "Asia/Shanghai").equals(
         pc.assume_timezone(old, "Asia/Shanghai").cast(pa.timestamp("ns", tz="UTC"))
     )
+
+
+def test_a_plain_file_with_a_code_column_stays_plain(settings, tmp_path):
+    # date,code,open,... is also the start of baostock's layout; without its adjustflag
+    # column the file is read as plain: naive times in UTC, not Shanghai time
+    path = tmp_path / "bars.csv"
+    path.write_text(
+        "date,code,open,high,low,close,volume\n2024-01-02 14:30:00,AAA,1,2,0.5,1.5,10\n"
+    )
+    result = ingest(make_source("csv", path=path), freq="1m", settings=settings, record=False)
+    assert result.symbols["AAA"].warnings["layout"] == "plain"
+    ts = Lake(settings.lake_dir).read("1m", "AAA").column("timestamp")[0].as_py()
+    assert ts.isoformat() == "2024-01-02T14:30:00+00:00"
