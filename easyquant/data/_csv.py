@@ -26,6 +26,7 @@ from easyquant.data.batch import (
     TS_TYPE,
     VALUE_FIELDS,
     Batch,
+    FileSource,
     Span,
     _files,
     check_symbol,
@@ -33,7 +34,7 @@ from easyquant.data.batch import (
     normalise_daily,
 )
 from easyquant.data.frequency import Freq
-from easyquant.errors import ConfigError, DataError
+from easyquant.errors import DataError
 
 NULLS = ["", "NaN", "nan", "NAN", "NA", "N/A", "n/a", "null", "NULL", "None", "-nan", "-NaN"]
 _AWARE = re.compile(r"(Z|[+-]\d\d:?\d\d)$")
@@ -113,7 +114,7 @@ def _actions_from_adjusted(parts: list[tuple[pa.Table, pa.Array]]) -> pd.DataFra
     return pd.concat(frames, ignore_index=True)
 
 
-class CsvSource:
+class CsvSource(FileSource):
     """Bars from a CSV file or a folder of ``*.csv`` files, streamed in blocks.
 
     Each file's layout is recognised from its header (see :mod:`easyquant.data.layouts`) or
@@ -136,14 +137,7 @@ class CsvSource:
         block_size: int = 16 << 20,
         format: str | None = None,
     ) -> None:
-        self.path = Path(path)
-        self.symbol = check_symbol(symbol, option="symbol") if symbol else None
-        self.columns = dict(columns or {})
-        self.tz = tz
-        try:
-            pc.assume_timezone(pa.array([0], pa.timestamp("ns")), self.tz or "UTC")
-        except (pa.ArrowInvalid, pa.ArrowNotImplementedError, KeyError):
-            raise ConfigError(f"tz: unknown time zone {self.tz!r}") from None
+        super().__init__(path, symbol=symbol, columns=columns, tz=tz)
         self.block_size = block_size
         self.format = layouts.check_format(format)
 

@@ -106,6 +106,30 @@ def missing_ranges(
     return out
 
 
+class FileSource:
+    """Bars read from files: a path (file or folder), the symbol of files without a symbol
+    column, a column mapping and the zone of naive times (checked here)."""
+
+    def __init__(
+        self,
+        path: str | Path,
+        *,
+        symbol: str | None = None,
+        columns: Mapping[str, str] | None = None,
+        tz: str | None = None,
+    ) -> None:
+        import pyarrow.compute as pc
+
+        self.path = Path(path)
+        self.symbol = check_symbol(symbol, option="symbol") if symbol else None
+        self.columns = dict(columns or {})
+        self.tz = tz
+        try:
+            pc.assume_timezone(pa.array([0], pa.timestamp("ns")), tz or "UTC")
+        except (pa.ArrowInvalid, pa.ArrowNotImplementedError, KeyError):
+            raise ConfigError(f"tz: unknown time zone {tz!r}") from None
+
+
 def _files(path: Path, suffixes: tuple[str, ...]) -> list[Path]:
     if path.is_dir():
         found = sorted(p for p in path.rglob("*") if p.is_file() and p.name.endswith(suffixes))

@@ -21,6 +21,7 @@ from easyquant.data.batch import (
     TS_TYPE,
     VALUE_FIELDS,
     Batch,
+    FileSource,
     Source,
     Span,
     _files,
@@ -193,23 +194,10 @@ class SyntheticSource:
 
 
 # ----- parquet ---------------------------------------------------------------------------------
-class ParquetSource:
+class ParquetSource(FileSource):
     """Bars from a Parquet file or a folder of them; columns named like the CSV source's."""
 
     name = "parquet"
-
-    def __init__(
-        self,
-        path: str | Path,
-        *,
-        symbol: str | None = None,
-        columns: Mapping[str, str] | None = None,
-        tz: str | None = None,
-    ) -> None:
-        self.path = Path(path)
-        self.symbol = check_symbol(symbol, option="symbol") if symbol else None
-        self.columns = dict(columns or {})
-        self.tz = tz or "UTC"
 
     def batches(
         self,
@@ -248,7 +236,7 @@ class ParquetSource:
                 elif ts.type.tz is None:
                     import pyarrow.compute as pc
 
-                    ts = pc.assume_timezone(ts, self.tz)
+                    ts = pc.assume_timezone(ts, self.tz or "UTC")
                 cols["timestamp"] = ts.cast(TS_TYPE)
                 for f in VALUE_FIELDS:
                     try:
@@ -270,7 +258,7 @@ class ParquetSource:
                     schema=BATCH_SCHEMA,
                 )
                 yield Batch(
-                    normalise_daily(out, freq, self.tz),
+                    normalise_daily(out, freq, self.tz or "UTC"),
                     str(path),
                     mapping,
                     line_word="row",
