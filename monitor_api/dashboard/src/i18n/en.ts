@@ -340,6 +340,9 @@ export const en = {
   'board.chinext': 'ChiNext',
   'board.star': 'STAR Market',
   'board.bse': 'Beijing SE',
+  'board.etf': 'ETF',
+  'board.crypto': 'Crypto',
+  'dataPage.allBoards': 'all boards',
 } as const;
 
 export type MessageKey = keyof typeof en;

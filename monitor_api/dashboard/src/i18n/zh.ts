@@ -342,4 +342,7 @@ export const zh: Record<MessageKey, string> = {
   'board.chinext': '创业板',
   'board.star': '科创板',
   'board.bse': '北交所',
+  'board.etf': 'ETF 基金',
+  'board.crypto': '加密货币',
+  'dataPage.allBoards': '全部板块',
 };

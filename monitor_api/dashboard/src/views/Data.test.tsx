@@ -213,6 +213,14 @@ describe('Data page in English', () => {
     expect(row.textContent).toContain('ChiNext');
     expect(row.textContent).toContain('Jun 11, 2018');
     expect(row.textContent).toContain('Mar 1, 2023 → Mar 2, 2023');
+    const board = h.host.querySelector('select.board') as HTMLSelectElement;
+    expect([...board.options].map((o) => o.textContent)).toEqual(['all boards', 'Main board', 'ChiNext', 'STAR Market', 'Beijing SE', 'ETF', 'Crypto']);
+    await act(async () => {
+      board.value = 'chinext';
+      board.dispatchEvent(new Event('change', { bubbles: true }));
+    });
+    await h.settle();
+    expect(h.lastQuery('api/data/instruments')).toEqual({ board: 'chinext', limit: '50', offset: '0' });
   });
 
   it('says the instrument master is not available yet when monitor_api has no such route', async () => {

@@ -343,31 +343,48 @@ function instrumentColumns(): Column<Instrument>[] {
   ];
 }
 
+/** The boards the instrument master knows (migration 0005). */
+export const BOARDS = ['main', 'chinext', 'star', 'bse', 'etf', 'crypto'] as const;
+
 function Instruments() {
   const locale = useLocale();
   const [search, setSearch] = useState('');
+  const [board, setBoard] = useState('');
   const [offset, setOffset] = useState(0);
-  const res = useResource((signal) => dataApi.instruments({ search: search.trim() || undefined, limit: PAGE_SIZE, offset }, signal), [search, offset]);
+  const res = useResource(
+    (signal) => dataApi.instruments({ search: search.trim() || undefined, board: board || undefined, limit: PAGE_SIZE, offset }, signal),
+    [search, board, offset],
+  );
   // eslint-disable-next-line react-hooks/exhaustive-deps -- labels follow the locale
   const columns = useMemo(instrumentColumns, [locale]);
   return (
     <Card
       title={t('dataPage.instruments')}
       extra={
-        <input
-          className="search"
-          type="search"
-          placeholder={t('dataPage.instrumentsFilter')}
-          aria-label={t('dataPage.instrumentsFilter')}
-          value={search}
-          onChange={(e) => (setSearch(e.target.value), setOffset(0))}
-        />
+        <>
+          <input
+            className="search"
+            type="search"
+            placeholder={t('dataPage.instrumentsFilter')}
+            aria-label={t('dataPage.instrumentsFilter')}
+            value={search}
+            onChange={(e) => (setSearch(e.target.value), setOffset(0))}
+          />
+          <select className="board" aria-label={t('instr.board')} value={board} onChange={(e) => (setBoard(e.target.value), setOffset(0))}>
+            <option value="">{t('dataPage.allBoards')}</option>
+            {BOARDS.map((b) => (
+              <option key={b} value={b}>
+                {t(`board.${b}`)}
+              </option>
+            ))}
+          </select>
+        </>
       }
     >
       <DataState res={res} what={t('dataPage.instrumentsWhat')}>
         {(d) => (
           <div className="instruments">
-            <SortTable rows={d.instruments} columns={columns} rowKey={(i) => i.symbol} empty={search ? t('overview.noMatch') : t('dataPage.instrumentsEmpty')} />
+            <SortTable rows={d.instruments} columns={columns} rowKey={(i) => i.symbol} empty={search || board ? t('overview.noMatch') : t('dataPage.instrumentsEmpty')} />
             <Pager page={d} shown={d.instruments.length} onOffset={setOffset} />
           </div>
         )}
