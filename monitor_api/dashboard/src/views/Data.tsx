@@ -63,6 +63,10 @@ function Card({ title, note, children, extra }: { title: string; note?: string; 
   );
 }
 
+function SearchBox({ label, value, onChange }: { label: string; value: string; onChange: (v: string) => void }) {
+  return <input className="search" type="search" placeholder={label} aria-label={label} value={value} onChange={(e) => onChange(e.target.value)} />;
+}
+
 const entryKey = (e: { symbol: string; freq: string }) => `${e.freq}/${e.symbol}`;
 
 function catalogColumns(): Column<CatalogEntry>[] {
@@ -98,14 +102,7 @@ function Catalog({ selected, onPick, onFirst }: { selected: DataSelection; onPic
       title={t('dataPage.catalog')}
       note={t('dataPage.catalogNote')}
       extra={
-        <input
-          className="search"
-          type="search"
-          placeholder={t('dataPage.filter')}
-          aria-label={t('dataPage.filter')}
-          value={search}
-          onChange={(e) => (setSearch(e.target.value), setOffset(0))}
-        />
+        <SearchBox label={t('dataPage.filter')} value={search} onChange={(v) => (setSearch(v), setOffset(0))} />
       }
     >
       <DataState res={res} what={t('dataPage.catalogWhat')}>
@@ -362,14 +359,7 @@ function Instruments() {
       title={t('dataPage.instruments')}
       extra={
         <>
-          <input
-            className="search"
-            type="search"
-            placeholder={t('dataPage.instrumentsFilter')}
-            aria-label={t('dataPage.instrumentsFilter')}
-            value={search}
-            onChange={(e) => (setSearch(e.target.value), setOffset(0))}
-          />
+          <SearchBox label={t('dataPage.instrumentsFilter')} value={search} onChange={(v) => (setSearch(v), setOffset(0))} />
           <select className="board" aria-label={t('instr.board')} value={board} onChange={(e) => (setBoard(e.target.value), setOffset(0))}>
             <option value="">{t('dataPage.allBoards')}</option>
             {BOARDS.map((b) => (
