@@ -227,13 +227,18 @@ class ParquetSource(FileSource):
                 cols = {canon: table.column(src) for canon, src in mapping.items()}
                 ts = cols["timestamp"]
                 if not pa.types.is_timestamp(ts.type):
-                    try:
-                        ts = ts.cast(pa.string()).cast(TS_TYPE)
-                    except pa.ArrowInvalid as exc:
-                        raise DataError(
-                            f"{path}: field {mapping['timestamp']!r}: cannot read timestamps: {exc}"
-                        ) from None
-                elif ts.type.tz is None:
+                    text = ts.cast(pa.string())
+                    try:  # with a zone offset, else naive (taken in ``tz`` below)
+                        ts = text.cast(TS_TYPE)
+                    except pa.ArrowInvalid:
+                        try:
+                            ts = text.cast(pa.timestamp("ns"))
+                        except pa.ArrowInvalid as exc:
+                            raise DataError(
+                                f"{path}: field {mapping['timestamp']!r}: cannot read "
+                                f"timestamps: {exc}"
+                            ) from None
+                if ts.type.tz is None:
                     import pyarrow.compute as pc
 
                     ts = pc.assume_timezone(ts, self.tz or "UTC")

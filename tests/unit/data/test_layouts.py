@@ -234,3 +234,16 @@ def test_a_plain_file_with_a_code_column_stays_plain(settings, tmp_path):
     assert result.symbols["AAA"].warnings["layout"] == "plain"
     ts = Lake(settings.lake_dir).read("1m", "AAA").column("timestamp")[0].as_py()
     assert ts.isoformat() == "2024-01-02T14:30:00+00:00"
+
+
+def test_parquet_source_stores_the_csv_bars(settings, tmp_path):
+    import pyarrow.parquet as pq
+
+    frame = pd.read_csv(FIXTURES / "plain_000001.csv", dtype={"symbol": str})
+    path = tmp_path / "bars.parquet"
+    pq.write_table(pa.Table.from_pandas(frame, preserve_index=False), path)
+    ingest(make_source("parquet", path=path), settings=settings, record=False)
+    a = Lake(settings.lake_dir).read("1d", "000001.SZ")
+    assert a.equals(plain(tmp_path, "plain_000001.csv")["000001.SZ"])
+    with pytest.raises(Exception, match="tz: unknown time zone 'Mars/Base'"):
+        make_source("parquet", path=path, tz="Mars/Base")
