@@ -31,6 +31,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 from numba import njit
+from results import same_as_bare as _same
+from results import write_section
 
 from easyquant.backtest.engine import BacktestConfig
 from easyquant.backtest.market import get_profile
@@ -347,11 +349,6 @@ def main() -> None:
         write_section(args.out, text)
 
 
-def _same(eq: float, n: int, ref_eq: float, ref_n: int) -> str:
-    ok = n == ref_n and abs(eq - ref_eq) <= 1e-6 * abs(ref_eq)
-    return " (same as the bare loop)" if ok else " (**differs from the bare loop**)"
-
-
 def _same_all(eqs: list[float], ref: list[float]) -> str:
     bad = sum(abs(a - b) > 1e-6 * abs(b) for a, b in zip(eqs, ref, strict=True))
     if bad == 0:
@@ -406,18 +403,6 @@ def _cpus() -> int:
     import os
 
     return os.cpu_count() or 1
-
-
-def write_section(path: Path, section: str) -> None:
-    """Replace (or append) the ``## Backtest`` section of ``path``, leaving the rest."""
-    text = path.read_text() if path.exists() else "# Benchmark results\n\n"
-    start = text.find("## Backtest")
-    if start < 0:
-        text = text.rstrip("\n") + "\n\n" + section
-    else:
-        end = text.find("\n## ", start + 1)
-        text = text[:start] + section + ("" if end < 0 else text[end + 1 :])
-    path.write_text(text)
 
 
 if __name__ == "__main__":

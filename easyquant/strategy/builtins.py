@@ -11,7 +11,6 @@ from easyquant.strategy.base import Bars, Param, Strategy, SymbolBars, Target
 from easyquant.strategy.indicators import (
     above_below,
     crossings,
-    momentum,
     rolling_std,
     sma,
     sma_above_below,
@@ -88,25 +87,30 @@ class MomentumRotation(Strategy):
         return self.lookback + 1
 
     def weights(self, data: Bars) -> np.ndarray:
-        n, m = data.close.shape
-        mom = momentum(data.close, self.lookback)
+        close = data.close
+        n, m = close.shape
         out = np.full((n, m), np.nan)
         top = min(self.top, m)
         # the first rebalance bar at or after this data's first bar, in whole-history numbers
         first = max(self.lookback, data.origin)
         first += -(first - self.lookback) % self.rebalance
-        for t in range(first - data.origin, n, self.rebalance):
-            row = mom[t]
-            valid = np.flatnonzero(np.isfinite(row))
-            if len(valid) == 0:
-                continue
-            order = valid[np.argsort(-row[valid], kind="stable")][:top]
-            if self.absolute:
-                order = order[row[order] > 0]
-            w = np.zeros(m)
-            if len(order):
-                w[order] = 1.0 / top
-            out[t] = w
+        rows = np.arange(first - data.origin, n, self.rebalance)
+        rows = rows[rows >= self.lookback]  # a return needs ``lookback`` bars of this data
+        if len(rows) == 0:
+            return out
+        # the rebalance bars' returns only, ranked in one sort: missing ones last, ties in
+        # symbol order
+        mom = close[rows] / close[rows - self.lookback] - 1.0
+        finite = np.isfinite(mom)
+        order = np.argsort(np.where(finite, -mom, np.inf), axis=1, kind="stable")[:, :top]
+        picked = np.take_along_axis(finite, order, axis=1)
+        if self.absolute:
+            picked &= np.take_along_axis(mom, order, axis=1) > 0
+        w = np.zeros((len(rows), m))
+        at = np.broadcast_to(np.arange(len(rows))[:, None], order.shape)
+        w[at[picked], order[picked]] = 1.0 / top
+        decided = finite.any(axis=1)  # a bar without any return decides nothing
+        out[rows[decided]] = w[decided]
         return out
 
 
