@@ -15,7 +15,9 @@ files, which import it inside their tasks, many times a minute).
 from __future__ import annotations
 
 import importlib
-from typing import TYPE_CHECKING, Any
+
+# ``typing`` is not imported at run time: this module is all ``import easyquant`` costs.
+TYPE_CHECKING = False
 
 __version__ = "0.1.0"
 
@@ -70,6 +72,8 @@ __all__ = [
 ]
 
 if TYPE_CHECKING:
+    from typing import Any
+
     from easyquant.backtest import (
         BacktestConfig,
         BacktestResult,
