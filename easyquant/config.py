@@ -51,6 +51,12 @@ class Settings(BaseSettings):
     ws_control_queue: int = Field(
         default=16, ge=1, le=10_000, description="Unsent replies a client may have before it is cut"
     )
+    snapshot_window: float = Field(
+        default=86_400.0,
+        gt=0,
+        description="The websocket snapshot holds queued and running components and those "
+        "updated within this many seconds",
+    )
     ws_stall_timeout: float = Field(
         default=30.0, gt=0, le=3600, description="Cut a client whose send has been stuck this long"
     )

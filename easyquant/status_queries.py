@@ -78,6 +78,21 @@ def row_to_component(rec: tuple[Any, ...], now: float | None = None) -> dict[str
     return comp
 
 
+def count_components(
+    conn: psycopg2.extensions.connection, *, kind: str | None = None, state: str | None = None
+) -> int:
+    """How many components ``fetch_components`` would list with these filters."""
+    with conn.cursor() as cur:
+        cur.execute(
+            "SELECT count(*) FROM component WHERE (%s::text IS NULL OR kind = %s) "
+            "AND (%s::text IS NULL OR state = %s)",
+            [kind, kind, state, state],
+        )
+        (n,) = cur.fetchone() or (0,)
+    conn.commit()
+    return int(n)
+
+
 def public(comp: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in comp.items() if not k.startswith("_")}
 
@@ -89,8 +104,13 @@ def fetch_components(
     after_seq: int | None = None,
     kind: str | None = None,
     state: str | None = None,
+    active_or_since: datetime | None = None,
+    limit: int | None = None,
+    offset: int = 0,
 ) -> list[dict[str, Any]]:
-    """Read components: all, or those with the given ids or a seq above ``after_seq``."""
+    """Read components: all, or those with the given ids or a seq above ``after_seq``;
+    ``active_or_since`` keeps the queued and running ones and those updated since then;
+    ``limit``/``offset`` page through them in ``seq`` order."""
     where: list[str] = []
     args: list[Any] = []
     if ids is not None or after_seq is not None:
@@ -108,10 +128,16 @@ def fetch_components(
     if state:
         where.append("state = %s")
         args.append(state)
+    if active_or_since is not None:
+        where.append("(state IN ('queued', 'running') OR updated_at >= %s)")
+        args.append(active_or_since)
     sql = f"SELECT {COLUMNS} FROM component"
     if where:
         sql += " WHERE " + " AND ".join(where)
     sql += " ORDER BY seq"
+    if limit is not None:
+        sql += " LIMIT %s OFFSET %s"
+        args += [limit, offset]
     with conn.cursor() as cur:
         cur.execute(sql, args)
         rows = cur.fetchall()

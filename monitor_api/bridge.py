@@ -25,7 +25,7 @@ import select
 import threading
 import time
 from collections import deque
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import psycopg2
@@ -138,7 +138,8 @@ class FrameCache:
 
 
 class StatusBridge:
-    """Keep a cache of every component and push changes to websocket clients."""
+    """Keep a cache of the active and recent components (queued or running, or updated within
+    ``snapshot_window``) and push changes to websocket clients."""
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
@@ -273,8 +274,12 @@ class StatusBridge:
             client.resync()
 
     # ----- fetching and broadcasting -----------------------------------------------------------
+    def _recent_since(self) -> datetime:
+        return datetime.now(UTC) - timedelta(seconds=self.settings.snapshot_window)
+
     async def refresh_all(self) -> None:
-        rows = await asyncio.to_thread(self._read)
+        """Reload the cache: active components and those updated within the snapshot window."""
+        rows = await asyncio.to_thread(self._read, active_or_since=self._recent_since())
         self.cache = {r["id"]: r for r in rows}
         self.max_seq = max((r["seq"] for r in rows), default=0)
 
@@ -303,6 +308,7 @@ class StatusBridge:
             if getattr(self, "_last_poll", 0.0) + interval > now:
                 continue
             self._last_poll = now
+            self._forget_old()
             ids, self._pending_ids = self._pending_ids, set()
             try:
                 rows = await asyncio.to_thread(self._read, ids=ids or None, after_seq=self.max_seq)
@@ -333,6 +339,19 @@ class StatusBridge:
                 changed.append(comp)
         if changed:
             self.broadcast(changed)
+
+    def _forget_old(self) -> None:
+        """Drop finished components last updated before the snapshot window."""
+        since = self._recent_since()
+        old = [
+            cid
+            for cid, c in self.cache.items()
+            if c["state"] not in ("queued", "running")
+            and c["updated_at"] is not None
+            and datetime.fromisoformat(c["updated_at"]) < since
+        ]
+        for cid in old:
+            del self.cache[cid]
 
     def _cut_stalled(self) -> None:
         limit = time.monotonic() - self.settings.ws_stall_timeout

@@ -151,13 +151,29 @@ def get_run(conn: psycopg2.extensions.connection, run_id: str) -> dict[str, Any]
     return rows[0]
 
 
-def sweep_runs(conn: psycopg2.extensions.connection, sweep_id: str) -> list[dict[str, Any]]:
-    """Return the runs of a sweep or walk-forward (:data:`RUN_COLUMNS`), best rank first."""
+def sweep_runs(
+    conn: psycopg2.extensions.connection,
+    sweep_id: str,
+    limit: int | None = None,
+    offset: int = 0,
+) -> list[dict[str, Any]]:
+    """Return the runs of a sweep or walk-forward (:data:`RUN_COLUMNS`), best rank first;
+    ``limit``/``offset`` take one page of them."""
+    page = " LIMIT %s OFFSET %s" if limit is not None else ""
     return _rows(
         conn,
         f"SELECT {RUN_COLUMNS} FROM backtest_run r WHERE r.parent_id = %s "
-        "ORDER BY r.rank NULLS LAST, r.id",
-        [sweep_id],
+        "ORDER BY r.rank NULLS LAST, r.id" + page,
+        [sweep_id, *([limit, offset] if limit is not None else [])],
+    )
+
+
+def count_sweep_runs(conn: psycopg2.extensions.connection, sweep_id: str) -> int:
+    """How many runs a sweep or walk-forward has."""
+    return int(
+        _rows(conn, "SELECT count(*) AS n FROM backtest_run WHERE parent_id = %s", [sweep_id])[0][
+            "n"
+        ]
     )
 
 

@@ -9,6 +9,8 @@ from __future__ import annotations
 import datetime as dt
 import math
 import re
+import threading
+from collections import OrderedDict
 from typing import Annotated, Any, Literal
 
 import numpy as np
@@ -36,6 +38,8 @@ MAX_PRICE_BARS = 2000
 MAX_EQUITY_POINTS = 2500
 # Trades sent with one run at most (the earliest; ``trades_total`` says how many exist).
 MAX_TRADES = 5000
+# Sweep points sent in one page at most.
+MAX_SWEEP_PAGE = 10_000
 
 Metrics = dict[str, float | None]
 
@@ -150,8 +154,13 @@ class Sweep(BaseModel):
         description="The best point's metrics (sweep) or the stitched "
         "out-of-sample metrics (walk-forward)"
     )
-    points: list[SweepPoint]
-    walkforward: list[WalkForwardWindow] | None
+    points: list[SweepPoint] = Field(description="One page of points, best rank first")
+    points_total: int = Field(description="How many points (or windows) the run has")
+    limit: int
+    offset: int
+    walkforward: list[WalkForwardWindow] | None = Field(
+        description="The windows among this page's points, in window order"
+    )
 
 
 def _bad_query(field: str, msg: str, value: Any) -> RequestValidationError:
@@ -261,34 +270,79 @@ def _equity(
     ]
 
 
+class PriceCache:
+    """Downsampled bars of recently shown (symbol, period)s, so that showing a run again reads
+    no Parquet file. An entry is keyed by the partitions' size and change time: a new ingest
+    makes a new key. Least recently used entries go first."""
+
+    def __init__(self, size: int = 64) -> None:
+        self.size = size
+        self._entries: OrderedDict[tuple[Any, ...], tuple[list[dict[str, Any]], str]] = (
+            OrderedDict()
+        )
+        self._lock = threading.Lock()
+
+    def get_or_load(
+        self, sym: str, freq: str, start: Any, end: Any, settings: Any
+    ) -> tuple[list[dict[str, Any]], str]:
+        from easyquant.data.lake import Lake
+
+        lake = Lake(settings.lake_dir)
+        files: list[tuple[int, int] | None] = []
+        for f in (freq, "1m"):
+            try:
+                st = lake.path(f, sym).stat()
+                files.append((st.st_mtime_ns, st.st_size))
+            except OSError:
+                files.append(None)
+        key = (str(settings.lake_dir), sym, freq, str(start), str(end), *files)
+        with self._lock:
+            if key in self._entries:
+                self._entries.move_to_end(key)
+                return self._entries[key]
+        value = _load_prices(sym, freq, start, end, settings)
+        with self._lock:
+            self._entries[key] = value
+            while len(self._entries) > self.size:
+                self._entries.popitem(last=False)
+        return value
+
+
+PRICES = PriceCache()
+
+
 def _prices(
     symbols: list[str], freq: str, start: Any, end: Any, settings: Any, warnings: list[str]
 ) -> tuple[dict[str, list[dict[str, Any]]], dict[str, str]]:
-    from easyquant.data import load_bars
-
     prices: dict[str, list[dict[str, Any]]] = {}
     freqs: dict[str, str] = {}
     for sym in symbols:
         try:
-            frame = load_bars([sym], freq=freq, start=start, end=end, settings=settings)[sym]
+            prices[sym], freqs[sym] = PRICES.get_or_load(sym, freq, start, end, settings)
         except EasyQuantError as exc:
             warnings.append(f"prices of {sym}: {exc}")
-            continue
-        frame, factor = downsample(frame, MAX_PRICE_BARS)
-        freqs[sym] = freq if factor == 1 else f"{factor}x{freq}"
-        prices[sym] = [
-            {"time": ts.to_pydatetime(), "open": o, "high": h, "low": lo, "close": c, "volume": v}
-            for ts, o, h, lo, c, v in zip(
-                frame.index,
-                frame["open"],
-                frame["high"],
-                frame["low"],
-                frame["close"],
-                frame["volume"],
-                strict=True,
-            )
-        ]
     return prices, freqs
+
+
+def _load_prices(
+    sym: str, freq: str, start: Any, end: Any, settings: Any
+) -> tuple[list[dict[str, Any]], str]:
+    from easyquant.data import load_bars
+
+    frame = load_bars([sym], freq=freq, start=start, end=end, settings=settings)[sym]
+    frame, factor = downsample(frame, MAX_PRICE_BARS)
+    return [
+        {"time": ts.to_pydatetime(), "open": o, "high": h, "low": lo, "close": c, "volume": v}
+        for ts, o, h, lo, c, v in zip(
+            frame.index,
+            frame["open"],
+            frame["high"],
+            frame["low"],
+            frame["close"],
+            frame["volume"],
+            strict=True,
+        )
+    ], freq if factor == 1 else f"{factor}x{freq}"
 
 
 def downsample(frame: pd.DataFrame, limit: int) -> tuple[pd.DataFrame, int]:
@@ -314,7 +368,12 @@ def downsample(frame: pd.DataFrame, limit: int) -> tuple[pd.DataFrame, int]:
 
 
 @router.get("/sweeps/{sweep_id}", response_model=Sweep)
-def get_sweep(sweep_id: RunId, db: DbDep) -> dict[str, Any]:
+def get_sweep(
+    sweep_id: RunId,
+    db: DbDep,
+    limit: int = Query(default=1000, ge=1, le=MAX_SWEEP_PAGE, description="Points per page"),
+    offset: int = Query(default=0, ge=0, le=10_000_000, description="Points to skip"),
+) -> dict[str, Any]:
     """A sweep or walk-forward: swept parameter names, every point with its metrics and run
     id, and for a walk-forward each window's in-sample and out-of-sample metrics."""
     run = _fetch_run(db, sweep_id)
@@ -322,7 +381,7 @@ def get_sweep(sweep_id: RunId, db: DbDep) -> dict[str, Any]:
         raise HTTPException(
             404, f"run {sweep_id!r} is a {run['kind']} run, not a sweep or walk-forward"
         )
-    children = [_run(r) for r in queries.sweep_runs(db, sweep_id)]
+    children = [_run(r) for r in queries.sweep_runs(db, sweep_id, limit, offset)]
     grid = run["params"].get("grid") or {}
     grid = {k: list(v) for k, v in grid.items()} if isinstance(grid, dict) else {}
     names = list(grid) or _varying(c["params"] for c in children)
@@ -352,6 +411,9 @@ def get_sweep(sweep_id: RunId, db: DbDep) -> dict[str, Any]:
         "grid": grid,
         "metrics": run["metrics"],
         "points": points,
+        "points_total": queries.count_sweep_runs(db, sweep_id),
+        "limit": limit,
+        "offset": offset,
         "walkforward": walkforward,
     }
 

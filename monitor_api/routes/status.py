@@ -13,6 +13,7 @@ from monitor_api.deps import BridgeDep, DbDep, SettingsDep, websocket_token
 from monitor_api.security import SUBPROTOCOL, offered_subprotocols, token_matches
 
 router = APIRouter(prefix="/api", tags=["status"])
+MAX_COMPONENTS = 1000
 ws_router = APIRouter()
 
 
@@ -34,10 +35,19 @@ def list_components(
     db: DbDep,
     kind: str | None = Query(default=None, pattern=r"^[a-z][a-z0-9_]{0,39}$"),
     state: State | None = None,
+    limit: int = Query(default=200, ge=1, le=MAX_COMPONENTS, description="Components per page"),
+    offset: int = Query(default=0, ge=0, le=10_000_000, description="Components to skip"),
 ) -> dict[str, Any]:
-    """List every component, optionally filtered by kind and state."""
-    rows = fetch_components(db, kind=kind, state=state)
-    return {"components": [public(r) for r in rows]}
+    """List components in the order they last changed (oldest first), optionally filtered by
+    kind and state, a page at a time; ``total`` counts every match."""
+    rows = fetch_components(db, kind=kind, state=state, limit=limit, offset=offset)
+    total = status_queries.count_components(db, kind=kind, state=state)
+    return {
+        "components": [public(r) for r in rows],
+        "total": total,
+        "limit": limit,
+        "offset": offset,
+    }
 
 
 @router.get("/components/{component_id:path}/events")

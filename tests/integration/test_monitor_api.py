@@ -263,3 +263,39 @@ def test_restarting_postgres_under_the_bridge_is_survived(tmp_path):
     finally:
         writer.close()
         server.stop("immediate")
+
+
+def test_components_are_paged(api):
+    for i in range(5):
+        status.report(f"c{i}", kind="cli", name=f"c{i}", state="running")
+    with httpx.Client(base_url=api.url) as http:
+        first = http.get("/api/components", params={"limit": 2}).json()
+        assert [c["id"] for c in first["components"]] == ["c0", "c1"]
+        assert (first["total"], first["limit"], first["offset"]) == (5, 2, 0)
+        last = http.get("/api/components", params={"limit": 2, "offset": 4}).json()
+        assert [c["id"] for c in last["components"]] == ["c4"]
+        default = http.get("/api/components").json()
+        assert default["limit"] == 200 and len(default["components"]) == 5
+        for bad in ({"limit": 0}, {"limit": 1001}, {"offset": -1}):
+            r = http.get("/api/components", params=bad)
+            assert r.status_code == 422 and next(iter(bad)) in r.text
+
+
+def test_snapshot_holds_active_and_recent_components_only(db, pg_settings):
+    for cid, state in (("old-done", "success"), ("old-running", "running"), ("new-done", "failed")):
+        status.report(cid, kind="cli", name=cid, state=state)
+    with db.cursor() as cur:
+        cur.execute(
+            "UPDATE component SET updated_at = now() - interval '3 days' "
+            "WHERE id IN ('old-done', 'old-running')"
+        )
+    db.commit()
+    with LiveServer(pg_settings) as server:
+
+        async def scenario():
+            async with websockets.connect(server.ws_url) as ws:
+                snap = json.loads(await ws.recv())
+                assert {c["id"] for c in snap["components"]} == {"old-running", "new-done"}
+
+        asyncio.run(scenario())
+        assert set(server.app.state.bridge.cache) == {"old-running", "new-done"}

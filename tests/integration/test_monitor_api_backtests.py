@@ -371,3 +371,50 @@ def test_long_equity_is_thinned_keeping_the_deepest_drawdown(api, seeded, pg_set
     assert d["equity"][-1]["equity"] == pytest.approx(ref.iloc[-1])
     deepest = (ref / ref.cummax() - 1).min()
     assert min(p["drawdown"] for p in d["equity"]) == pytest.approx(deepest)
+
+
+def test_sweep_points_are_paged(api, seeded) -> None:
+    pages = [
+        api.get(f"/api/sweeps/{seeded.sweep}", params={"limit": 4, "offset": o}).json()
+        for o in (0, 4, 8)
+    ]
+    assert [[p["rank"] for p in page["points"]] for page in pages] == [
+        [1, 2, 3, 4],
+        [5, 6, 7, 8],
+        [9],
+    ]
+    assert {page["points_total"] for page in pages} == {9}
+    assert pages[1]["limit"] == 4 and pages[1]["offset"] == 4
+    for bad in ({"limit": 0}, {"limit": 10_001}, {"offset": -1}):
+        r = api.get(f"/api/sweeps/{seeded.sweep}", params=bad)
+        assert r.status_code == 422 and next(iter(bad)) in r.text
+
+
+def test_showing_a_run_again_reads_no_parquet_file(api, seeded, pg_settings, monkeypatch) -> None:
+    """Prices are kept per symbol and period until the partition's file changes."""
+    import os
+
+    import easyquant.data
+    from easyquant.data.lake import Lake
+    from monitor_api.routes.backtests import PRICES
+
+    calls: list[str] = []
+    real = easyquant.data.load_bars
+
+    def counting(symbols, *args, **kwargs):
+        calls.extend([symbols] if isinstance(symbols, str) else symbols)
+        return real(symbols, *args, **kwargs)
+
+    monkeypatch.setattr(easyquant.data, "load_bars", counting)
+    PRICES._entries.clear()
+    first = api.get(f"/api/backtests/{seeded.backtest}").json()
+    assert sorted(calls) == sorted(first["symbols"]) and first["prices"]
+    second = api.get(f"/api/backtests/{seeded.backtest}").json()
+    assert len(calls) == len(first["symbols"])  # nothing read again
+    assert second["prices"] == first["prices"]
+    sym = first["symbols"][0]
+    path = Lake(pg_settings.lake_dir).path(first["freq"], sym)
+    st = path.stat()
+    os.utime(path, ns=(st.st_atime_ns, st.st_mtime_ns + 1_000_000_000))  # a new ingest
+    api.get(f"/api/backtests/{seeded.backtest}")
+    assert calls.count(sym) == 2
