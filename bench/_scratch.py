@@ -3,6 +3,7 @@ EASYQUANT_DATABASE_URL (dropped afterwards), or an embedded server in a temp dir
 
 from __future__ import annotations
 
+import atexit
 import os
 import socket
 import uuid
@@ -44,8 +45,9 @@ def scratch_settings(home: Path, prefix: str) -> tuple[Any, Callable[[], None]]:
         s.bind(("127.0.0.1", 0))
         port = int(s.getsockname()[1])
     settings = load_settings(home=home, database_url=None, embedded_pg_port=port)
-    ensure_ready(settings)
     server = EmbeddedPostgres(settings)
+    atexit.register(server.stop, "immediate")  # also when the benchmark fails half way
+    ensure_ready(settings)
 
     def stop() -> None:
         status.set_default_writer(None)

