@@ -35,8 +35,9 @@ venv: $(STAMPS)/install
 system-deps:
 	@bash scripts/system-deps.sh
 
-dashboard:
-	@bash scripts/build-dashboard.sh
+# Node.js for the build: the machine's npm, else one from PyPI inside the venv (see the script)
+dashboard: venv
+	@VENV_DIR=$(VENV) bash scripts/build-dashboard.sh
 
 # --- run -------------------------------------------------------------------
 up: venv dashboard

@@ -1,11 +1,12 @@
 """Start, stop and inspect the local system: ``python -m easyquant.stack up|down|status``.
 
 ``up`` starts the embedded PostgreSQL (unless EASYQUANT_DATABASE_URL), applies migrations,
-starts Airflow (``airflow standalone``) and monitor_api, seeds demo data (unless
-EASYQUANT_DEMO=false), waits until each answers, and prints
-every URL and the Airflow login. Each process runs in its own process group and is recorded in
-``EASYQUANT_HOME/run/<name>.pid``; ``down`` stops exactly those groups (SIGTERM, then SIGKILL)
-and the embedded server if ``up`` started it. Data stays in place.
+has the home's supervisor (:mod:`easyquant.supervise`) start Airflow (``airflow standalone``),
+monitor_api and, unless EASYQUANT_DEMO=false, a demo live session after seeding demo data;
+waits until each answers, and prints every URL and the Airflow login. The supervisor restarts
+a process that crashes. Each process runs in its own process group and is recorded in
+``EASYQUANT_HOME/run/<name>.pid``; ``down`` stops the supervisor, which stops exactly those
+groups (SIGTERM, then SIGKILL), then the home's embedded server. Data stays in place.
 """
 
 from __future__ import annotations
@@ -48,6 +49,7 @@ AIRFLOW = Service("airflow", "airflow_port", "/api/v2/monitor/health")
 MONITOR = Service("monitor_api", "api_port", "/api/health")
 SERVICES = (AIRFLOW, MONITOR)
 LIVE_DEMO = "live-demo"
+SUPERVISOR = "supervisor"
 DEMO_SESSION = "demo"
 # paper trading on a synthetic 24/7 feed: one one-minute bar a second, at any hour
 DEMO_LIVE_ARGS = [
@@ -75,20 +77,6 @@ def _port_taken(port: int) -> bool:
     with socket.socket() as s:
         s.settimeout(0.3)
         return s.connect_ex(("127.0.0.1", port)) == 0
-
-
-def _wait_http(url: str, timeout: float, proc: subprocess.Popen[bytes], log: Path) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise EasyQuantError(f"{url} exited with code {proc.returncode}; see {log}")
-        try:
-            if httpx.get(url, timeout=2).status_code < 500:
-                return
-        except httpx.HTTPError:
-            pass
-        time.sleep(1)
-    raise EasyQuantError(f"{url} did not answer within {timeout:.0f}s; see {log}")
 
 
 def _spawn(
@@ -132,7 +120,8 @@ def up(settings: Settings, say: Callable[[str], None] = print) -> int:
     settings.run_dir.mkdir(parents=True, exist_ok=True)
     already = [s.name for s in SERVICES if running_pid(settings, s.name)]
     live_running = running_pid(settings, LIVE_DEMO) is not None
-    if len(already) == len(SERVICES) and (live_running or not settings.demo):
+    supervised = running_pid(settings, SUPERVISOR) is not None
+    if len(already) == len(SERVICES) and (live_running or not settings.demo) and supervised:
         say("EasyQuant is already running; nothing changed.")
         print_urls(settings, say)
         return 0
@@ -148,12 +137,10 @@ def up(settings: Settings, say: Callable[[str], None] = print) -> int:
         if server.pid() is None:
             say(f"starting embedded PostgreSQL on 127.0.0.1:{settings.embedded_pg_port}")
             server.start()
-            (settings.run_dir / "postgres.started").write_text("started by make up\n")
     ensure_ready(settings, start_embedded=False)
     ensure_database(settings, AIRFLOW_DATABASE)
     write_passwords_file(settings)
     env = _env(settings)
-    procs: dict[str, subprocess.Popen[bytes]] = {}
 
     if AIRFLOW.name not in already:
         say("migrating Airflow's metadata database")
@@ -166,43 +153,91 @@ def up(settings: Settings, say: Callable[[str], None] = print) -> int:
         )
         if migrate.returncode != 0:
             raise EasyQuantError("airflow db migrate failed:\n" + migrate.stderr[-3000:])
-        say(f"starting Airflow (standalone) on {AIRFLOW.url(settings)}")
-        procs[AIRFLOW.name] = _spawn(
-            settings, "airflow", [str(VENV_BIN / "airflow"), "standalone"], env
-        )
-    if MONITOR.name not in already:
-        say(f"starting monitor_api on {MONITOR.url(settings)}")
-        procs[MONITOR.name] = _spawn(
-            settings, "monitor_api", [sys.executable, "-m", "monitor_api.app"], env
-        )
+    for service in SERVICES:
+        if service.name not in already:
+            say(f"starting {service.name} on {service.url(settings)}")
+    children = [
+        (AIRFLOW.name, [str(VENV_BIN / "airflow"), "standalone"]),
+        (MONITOR.name, [sys.executable, "-m", "monitor_api.app"]),
+    ]
+    _supervise(settings, children, env)
 
     if settings.demo:
         _seed_demo(settings, say)
         if not live_running:
             say(f"starting the demo live session {DEMO_SESSION!r} (paper broker, synthetic feed)")
-            live = _spawn(settings, LIVE_DEMO, [str(VENV_BIN / "easyquant"), *DEMO_LIVE_ARGS], env)
-            _wait_live(settings, live, 90)
+        children.append((LIVE_DEMO, [str(VENV_BIN / "easyquant"), *DEMO_LIVE_ARGS]))
+        _supervise(settings, children, env)
+        if not live_running:
+            _wait_live(settings, 90)
 
-    for service, timeout, log in ((MONITOR, 60, "monitor_api"), (AIRFLOW, 300, "airflow")):
-        if service.name in procs:
-            url = service.url(settings) + service.health_path
-            _wait_http(url, timeout, procs[service.name], settings.log_dir / f"{log}.log")
+    for service, timeout in ((MONITOR, 60), (AIRFLOW, 300)):
+        if service.name not in already:
+            _wait_http(settings, service, timeout)
     say("EasyQuant is up.")
     print_urls(settings, say)
     return 0
 
 
-def _wait_live(settings: Settings, proc: subprocess.Popen[bytes], timeout: float) -> None:
+def _supervise(
+    settings: Settings, children: list[tuple[str, list[str]]], env: dict[str, str]
+) -> None:
+    """Have the home's supervisor run ``children`` (starting the supervisor if needed); return
+    once each has a process."""
+    from easyquant.supervise import read_state, write_spec
+
+    write_spec(settings, children)
+    pid = running_pid(settings, SUPERVISOR)
+    if pid is None:
+        proc = _spawn(settings, SUPERVISOR, [sys.executable, "-m", "easyquant.supervise"], env)
+        pid = proc.pid
+    else:
+        os.kill(pid, signal.SIGHUP)
+    log = settings.log_dir / f"{SUPERVISOR}.log"
+    deadline = time.monotonic() + 60
+    while True:
+        state = read_state(settings)
+        if all(state.get(name, {}).get("pid") for name, _ in children):
+            return
+        if not pid_alive(pid):
+            raise EasyQuantError(f"the supervisor (pid {pid}) exited; see {log}")
+        if time.monotonic() > deadline:
+            raise EasyQuantError(f"the supervisor did not start every process in 60s; see {log}")
+        time.sleep(0.2)
+
+
+def _given_up(settings: Settings, name: str) -> None:
+    """Raise when the supervisor gave up on ``name`` (it kept crashing)."""
+    from easyquant.supervise import read_state
+
+    entry = read_state(settings).get(name, {})
+    if entry.get("state") == "failed":
+        raise EasyQuantError(f"{name} keeps crashing: {entry.get('message', '')}")
+
+
+def _wait_http(settings: Settings, service: Service, timeout: float) -> None:
+    url = service.url(settings) + service.health_path
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        _given_up(settings, service.name)
+        try:
+            if httpx.get(url, timeout=2).status_code < 500:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(1)
+    log = settings.log_dir / f"{service.name}.log"
+    raise EasyQuantError(f"{url} did not answer within {timeout:.0f}s; see {log}")
+
+
+def _wait_live(settings: Settings, timeout: float) -> None:
     """Wait until the live session reports itself running through status."""
     from easyquant.db import connect
 
     log = settings.log_dir / f"{LIVE_DEMO}.log"
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise EasyQuantError(
-                f"the demo live session exited with code {proc.returncode}; see {log}"
-            )
+        _given_up(settings, LIVE_DEMO)
         with connect(settings) as conn, conn.cursor() as cur:
             cur.execute("SELECT state FROM component WHERE id = %s", [f"live:{DEMO_SESSION}"])
             row = cur.fetchone()
@@ -273,6 +308,13 @@ def down(settings: Settings, say: Callable[[str], None] = print) -> int:
     from easyquant.db.embedded import EmbeddedPostgres
 
     stopped = False
+    pid = running_pid(settings, SUPERVISOR)
+    if pid is not None:
+        say(f"stopping the supervised processes (supervisor pid {pid})")
+        _stop_group(pid, grace=120)
+        stopped = True
+    _pidfile(settings, SUPERVISOR).unlink(missing_ok=True)
+    # what no supervisor stopped (one that was killed): by pid file
     pid = running_pid(settings, LIVE_DEMO)
     if pid is not None:
         say(f"stopping the demo live session (process group {pid})")
@@ -286,27 +328,35 @@ def down(settings: Settings, say: Callable[[str], None] = print) -> int:
             _stop_group(pid)
             stopped = True
         _pidfile(settings, service.name).unlink(missing_ok=True)
-    marker = settings.run_dir / "postgres.started"
-    if marker.exists():
+    server = EmbeddedPostgres(settings)
+    if settings.embedded and server.pid() is not None:
         say("stopping embedded PostgreSQL")
-        EmbeddedPostgres(settings).stop()
-        marker.unlink()
+        server.stop()
         stopped = True
     say("EasyQuant is stopped." if stopped else "Nothing to stop.")
     return 0
 
 
 def show_status(settings: Settings, say: Callable[[str], None] = print) -> int:
-    """Print what runs and where."""
+    """Print what runs and where, with the supervisor's restart counts."""
     from easyquant.db.embedded import EmbeddedPostgres
+    from easyquant.supervise import read_state
 
-    for service in SERVICES:
-        pid = running_pid(settings, service.name)
-        where = service.url(settings)
-        say(f"{service.name:<12} {'running pid ' + str(pid) if pid else 'stopped':<20} {where}")
-    pid = running_pid(settings, LIVE_DEMO)
-    state = f"running pid {pid}" if pid else "stopped"
-    say(f"{LIVE_DEMO:<12} {state:<20} live session {DEMO_SESSION!r} (paper)")
+    supervised = read_state(settings) if running_pid(settings, SUPERVISOR) else {}
+    rows = [(s.name, s.url(settings)) for s in SERVICES]
+    rows.append((LIVE_DEMO, f"live session {DEMO_SESSION!r} (paper)"))
+    for name, where in rows:
+        pid = running_pid(settings, name)
+        entry = supervised.get(name, {})
+        state = f"running pid {pid}" if pid else "stopped"
+        if entry.get("state") in ("restarting", "failed"):
+            state = "restarting" if entry["state"] == "restarting" else "gave up"
+        line = f"{name:<12} {state:<20} {where}"
+        if entry:
+            line += f"  restarts {entry.get('restarts', 0)}"
+        if entry.get("state") == "failed":
+            line += f" ({entry.get('message', '')})"
+        say(line)
     if settings.embedded:
         pg = EmbeddedPostgres(settings).pid()
         state = f"running pid {pg}" if pg else "stopped"
