@@ -29,9 +29,7 @@ def _migrate(args: argparse.Namespace) -> int:
 def _external(settings: Settings) -> bool:
     if settings.embedded:
         return False
-    from easyquant.config import _redact
-
-    print(f"external server (EASYQUANT_DATABASE_URL): {_redact(settings.dsn())}")
+    print(f"external server (EASYQUANT_DATABASE_URL): {settings.shown_dsn()}")
     return True
 
 
