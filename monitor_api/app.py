@@ -17,7 +17,13 @@ from easyquant.errors import ConfigError
 from monitor_api.bridge import StatusBridge
 from monitor_api.deps import require_token
 from monitor_api.routes import backtests, data, live, pipelines, status
-from monitor_api.security import Guard, check_exposure, install_log_redaction, server_options
+from monitor_api.security import (
+    Guard,
+    check_exposure,
+    document_responses,
+    install_log_redaction,
+    server_options,
+)
 
 STATIC = Path(__file__).parent / "static"
 
@@ -65,6 +71,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 " The API is at <a href='/docs'>/docs</a>.</p>"
             )
 
+    document_responses(app)
     return app
 
 

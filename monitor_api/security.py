@@ -157,6 +157,8 @@ class Guard:
     ) -> tuple[int, str, dict[str, str]] | None:
         if host_name(host) not in self.hosts:
             return 400, "unknown Host header: set EASYQUANT_ALLOWED_HOSTS to serve it", {}
+        if "\x00" in scope["path"] or b"%00" in scope.get("query_string", b""):
+            return 400, "the URL holds a NUL character", {}
         origin = headers.get("origin")
         unsafe = scope["type"] == "websocket" or scope.get("method") in UNSAFE_METHODS
         if unsafe and origin is not None and not same_origin(origin, host):
@@ -276,6 +278,44 @@ def install_log_redaction() -> None:
         logger = logging.getLogger(name)
         if not any(isinstance(f, RedactTokens) for f in logger.filters):
             logger.addFilter(RedactTokens())
+
+
+_DETAIL = {
+    "application/json": {
+        "schema": {
+            "type": "object",
+            "properties": {"detail": {"type": "string"}},
+            "required": ["detail"],
+        }
+    }
+}
+GUARD_RESPONSES: dict[int | str, dict[str, Any]] = {
+    400: {"description": "The Host header names a host this API does not serve"},
+    401: {"description": "EASYQUANT_API_TOKEN is set and the bearer token is missing or wrong"},
+    413: {"description": "The request body is over EASYQUANT_MAX_BODY_BYTES"},
+    503: {"description": "The database does not answer"},
+}
+WRITE_RESPONSES: dict[int | str, dict[str, Any]] = {
+    403: {"description": "The Origin header names another site"},
+    415: {"description": "The body is not application/json"},
+}
+
+
+def document_responses(app: Any) -> None:
+    """Add the answers ``Guard`` (and the database dependency) may give to every API route's
+    OpenAPI description; a route's own description of a code wins."""
+    from fastapi.routing import APIRoute
+
+    for route in app.routes:
+        if not isinstance(route, APIRoute) or not route.path.startswith("/api/"):
+            continue
+        extra = dict(GUARD_RESPONSES)
+        if "{" in route.path:
+            extra[404] = {"description": "No such item (the detail names it)"}
+        if route.methods & UNSAFE_METHODS:
+            extra.update(WRITE_RESPONSES)
+        for code, doc in extra.items():
+            route.responses.setdefault(code, {**doc, "content": _DETAIL})
 
 
 def server_options(settings: Settings) -> dict[str, Any]:

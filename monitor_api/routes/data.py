@@ -22,7 +22,7 @@ router = APIRouter(prefix="/api/data", tags=["data"])
 
 MAX_PAGE = 1000
 Limit = Annotated[int, Query(ge=1, le=MAX_PAGE, description="Rows per page")]
-Offset = Annotated[int, Query(ge=0, description="Rows to skip")]
+Offset = Annotated[int, Query(ge=0, le=10_000_000, description="Rows to skip")]
 Symbol = Annotated[str, Query(min_length=1, max_length=64, description="A stored symbol")]
 Freq = Annotated[
     str,
@@ -171,7 +171,7 @@ def list_reports(
     return {"total": total, "limit": limit, "offset": offset, "reports": reports}
 
 
-@router.get("/bars", response_model=StoredBars)
+@router.get("/bars", response_model=StoredBars, responses={404: {"description": "Not stored"}})
 def get_bars(
     db: DbDep,
     settings: SettingsDep,

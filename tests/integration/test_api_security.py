@@ -301,3 +301,10 @@ def test_options_names_the_allowed_methods(open_api, demo_session):
         assert set(halt.headers["allow"].split(", ")) == {"POST", "OPTIONS"}
         listing = http.options("/api/components")
         assert "GET" in listing.headers["allow"] and "POST" not in listing.headers["allow"]
+
+
+def test_a_nul_in_the_url_is_a_400_not_a_server_error(open_api):
+    with httpx.Client(base_url=open_api.url) as http:
+        for url in ("/api/data/bars?symbol=A%00B&freq=1d", "/api/components/a%00b"):
+            r = http.get(url)
+            assert r.status_code == 400 and "NUL" in r.json()["detail"], url
