@@ -31,12 +31,18 @@ def homes() -> Iterator[Path]:
 
 
 def _cli(home, *args: str, port: int | None = None) -> subprocess.CompletedProcess[str]:
+    return _module(home, "easyquant.cli", *args, port=port)
+
+
+def _module(
+    home, module: str, *args: str, port: int | None = None
+) -> subprocess.CompletedProcess[str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("EASYQUANT_")}
     env["EASYQUANT_HOME"] = str(home)
     if port is not None:
         env["EASYQUANT_EMBEDDED_PG_PORT"] = str(port)
     return subprocess.run(
-        [sys.executable, "-m", "easyquant.cli", *args],
+        [sys.executable, "-m", module, *args],
         env=env,
         cwd=REPO,
         capture_output=True,
@@ -107,6 +113,13 @@ def test_cli_announces_the_server_once_and_db_status_and_stop_manage_it(homes):
         status = _cli(home, "db", "status", port=port)
         assert status.returncode == 3 and "stopped" in status.stdout
         assert "not running" in _cli(home, "db", "stop", port=port).stdout
+
+        # a server a CLI command started is stopped by `make down` too (python -m easyquant.stack)
+        assert "started the embedded" in _cli(home, "db", "migrate", port=port).stderr
+        pid = EmbeddedPostgres(load_settings(home=home, embedded_pg_port=port)).pid()
+        down = _module(home, "easyquant.stack", "down", port=port)
+        assert down.returncode == 0 and "stopping embedded PostgreSQL" in down.stdout, down
+        assert pid is not None and not pid_alive(pid)
     finally:
         EmbeddedPostgres(load_settings(home=home, embedded_pg_port=port)).stop("immediate")
 
