@@ -86,7 +86,8 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     factory = getattr(session.config, "_tmp_path_factory", None)
     if factory is not None and factory._basetemp is not None:
         roots.append(str(factory._basetemp))
-    left = {p: d for p, d in _embedded_postmasters().items() if d.startswith(tuple(roots))}
+    inside = tuple(os.path.join(r, "") for r in roots)  # pytest-1/ is not pytest-10/
+    left = {p: d for p, d in _embedded_postmasters().items() if d.startswith(inside)}
     for pid in left:
         os.kill(pid, signal.SIGQUIT)  # immediate shutdown
     deadline = time.monotonic() + 30
