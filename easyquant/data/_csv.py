@@ -270,6 +270,10 @@ class CsvSource(FileSource):
         if skip is not None:
             types[skip[0]] = pa.string()
             include.append(skip[0])
+        unit_col = next((c for c in layouts.UNIT_COLUMNS if c in names), None)
+        if unit_col is not None:
+            types[unit_col] = pa.string()
+            include.append(unit_col)
         adj = lay.adj_close if lay is not None and lay.adj_close in names else None
         if adj is not None:
             types[adj] = pa.float64()
@@ -311,6 +315,9 @@ class CsvSource(FileSource):
                     lines = pa.array(np.arange(line, line + n, dtype=np.int64))
                     line += n
                     table = self._to_batch(rb, mapping, fixed_symbol, lines, tz, epoch, aware, res)
+                    if unit_col is not None:
+                        table = self._row_units(table, rb.column(unit_col), path, unit_col)
+                        notes["units"] = {"volume": f"per row, column {unit_col!r} -> shares"}
                     if skip is not None:
                         table = self._skip(table, rb.column(skip[0]), skip[1], notes)
                     if lay is not None and lay.newest_first:
@@ -364,6 +371,14 @@ class CsvSource(FileSource):
             values.append(col)
         cols = [sym, ts.cast(TS_TYPE), *values, lines]
         return pa.Table.from_arrays(cols, schema=BATCH_SCHEMA)
+
+    @staticmethod
+    def _row_units(table: pa.Table, units: pa.Array, path: Path, column: str) -> pa.Table:
+        """Convert each row's volume to shares by the unit its units column names."""
+        first = int(table.column("line")[0].as_py())
+        factors = layouts.unit_factors(units.to_pylist(), path, first, column)
+        volume = pc.multiply(table.column("volume"), pa.array(factors, pa.float64()))
+        return table.set_column(table.schema.get_field_index("volume"), "volume", volume)
 
     @staticmethod
     def _skip(table: pa.Table, flag: pa.Array, value: str, notes: dict[str, Any]) -> pa.Table:

@@ -28,6 +28,8 @@ UNITS: dict[str, float] = {
     "手": 100.0,
     "hands": 100.0,
 }
+# a column naming the volume's unit row by row (e.g. 手 or 股)
+UNIT_COLUMNS = ("volume_unit", "vol_unit", "unit", "units", "单位", "成交量单位")
 _ANNOTATED = re.compile(r"^(.*?)\s*[(\uff08\[]\s*([^)\uff09\]]+?)\s*[)\uff09\]]$")
 
 
@@ -266,6 +268,23 @@ def _resolved(lay: Layout, names: list[str], mapping: dict[str, str]) -> Resolve
             factors[fld] = UNITS[unit]
             converted[fld] = f"{unit} -> shares (x{UNITS[unit]:g})"
     return Resolved(lay, names, mapping, factors, converted)
+
+
+def unit_factors(
+    units: list[str | None], path: Path | str, first_line: int, column: str
+) -> list[float]:
+    """Multipliers to shares for a units column's values; raise DataError naming the first
+    unknown unit's line and the column."""
+    out = []
+    for i, unit in enumerate(units):
+        key = (unit or "shares").strip().lower()
+        if key not in UNITS:
+            raise DataError(
+                f"{path}: line {first_line + i}, field {column!r}: unknown unit {unit!r}; "
+                f"expected one of {sorted(UNITS)}"
+            )
+        out.append(UNITS[key])
+    return out
 
 
 def symbol_from_name(lay: Layout | None, path: Path) -> str:

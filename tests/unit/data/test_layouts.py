@@ -247,3 +247,34 @@ def test_parquet_source_stores_the_csv_bars(settings, tmp_path):
     assert a.equals(plain(tmp_path, "plain_000001.csv")["000001.SZ"])
     with pytest.raises(Exception, match="tz: unknown time zone 'Mars/Base'"):
         make_source("parquet", path=path, tz="Mars/Base")
+
+
+def test_a_units_column_converts_each_row(settings, tmp_path):
+    path = tmp_path / "600519.csv"
+    path.write_text(
+        "date,open,high,low,close,volume,unit\n"
+        "2024-01-02,10,11,9,10.5,12,手\n"
+        "2024-01-03,10,11,9,10.5,1500,股\n"
+    )
+    got, report = stored(settings, path)
+    assert got["600519.SH"].column("volume").to_pylist() == [1200.0, 1500.0]
+    assert report["symbols"]["600519.SH"]["warnings"]["units_converted"] == {
+        "volume": "per row, column 'unit' -> shares"
+    }
+
+
+def test_a_units_column_with_an_unknown_unit_is_refused(settings, tmp_path, snap):
+    ingest(
+        make_source("csv", path=FIXTURES / "akshare_000001.csv"), settings=settings, record=False
+    )
+    before = snap(settings.lake_dir)
+    path = tmp_path / "600519.csv"
+    path.write_text(
+        "date,open,high,low,close,volume,unit\n"
+        "2024-01-02,10,11,9,10.5,12,手\n"
+        "2024-01-03,10,11,9,10.5,15,箱\n"
+    )
+    with pytest.raises(DataError) as info:
+        ingest(make_source("csv", path=path), settings=settings, record=False)
+    assert f"{path}: line 3, field 'unit': unknown unit '箱'" in str(info.value)
+    assert snap(settings.lake_dir) == before
