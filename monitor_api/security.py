@@ -213,28 +213,43 @@ class Guard:
         await _respond(send, 204, None, {"allow": allow})
 
 
+# a JSON string escape for NUL (not itself escaped): PostgreSQL text cannot hold it
+_JSON_NUL = re.compile(rb"(?<!\\)(?:\\\\)*\\u0000")
+
+
 class _Bounded:
-    """A ``receive`` that refuses (413) a streamed body growing past ``limit`` bytes."""
+    """A ``receive`` that refuses a streamed body growing past ``limit`` bytes (413), and a
+    body holding a NUL character (400) before its last part reaches the app."""
 
     def __init__(self, receive: Receive, send: Send, limit: int) -> None:
         self.receive = receive
         self.send = send
         self.limit = limit
         self.seen = 0
+        self.parts: list[bytes] = []
         self.started = False
         self.refused = False
 
     async def __call__(self) -> Message:
         message = await self.receive()
         if message["type"] == "http.request" and not self.refused:
-            self.seen += len(message.get("body", b""))
+            body = message.get("body", b"")
+            self.seen += len(body)
+            self.parts.append(body)
             if self.seen > self.limit:
-                self.refused = True
-                if not self.started:
-                    detail = {"detail": f"request body over {self.limit} bytes"}
-                    await _respond(self.send, 413, detail)
-                return {"type": "http.disconnect"}
+                return await self._refuse(413, f"request body over {self.limit} bytes")
+            if not message.get("more_body", False):
+                whole = b"".join(self.parts)
+                self.parts = []
+                if b"\x00" in whole or _JSON_NUL.search(whole):
+                    return await self._refuse(400, "the body holds a NUL character")
         return message
+
+    async def _refuse(self, code: int, detail: str) -> Message:
+        self.refused = True
+        if not self.started:
+            await _respond(self.send, code, {"detail": detail})
+        return {"type": "http.disconnect"}
 
     async def pass_on(self, message: Message) -> None:
         """The app's ``send``: dropped once a 413 went out in its place."""
@@ -290,7 +305,10 @@ _DETAIL = {
     }
 }
 GUARD_RESPONSES: dict[int | str, dict[str, Any]] = {
-    400: {"description": "The Host header names a host this API does not serve"},
+    400: {
+        "description": "The Host header names a host this API does not serve, or the URL "
+        "or body holds a NUL character"
+    },
     401: {"description": "EASYQUANT_API_TOKEN is set and the bearer token is missing or wrong"},
     413: {"description": "The request body is over EASYQUANT_MAX_BODY_BYTES"},
     503: {"description": "The database does not answer"},

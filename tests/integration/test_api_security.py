@@ -308,3 +308,14 @@ def test_a_nul_in_the_url_is_a_400_not_a_server_error(open_api):
         for url in ("/api/data/bars?symbol=A%00B&freq=1d", "/api/components/a%00b"):
             r = http.get(url)
             assert r.status_code == 400 and "NUL" in r.json()["detail"], url
+
+
+def test_a_nul_in_a_json_body_is_refused_not_a_server_error(open_api, demo_session):
+    url = f"{open_api.url}/api/live/sessions/{demo_session}/halt"
+    r = httpx.post(url, json={"reason": "a\x00b"})
+    assert r.status_code == 400 and "NUL" in r.json()["detail"], r.text
+    # an escaped backslash before u0000 is plain text, not a NUL
+    ok = httpx.post(
+        url, content=b'{"reason": "a\\\\u0000b"}', headers={"Content-Type": "application/json"}
+    )
+    assert ok.status_code == 200 and ok.json()["halt_reason"] == "a\\u0000b"
