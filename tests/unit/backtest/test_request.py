@@ -124,7 +124,8 @@ def test_random_points_are_seeded_and_drawn_from_the_grid() -> None:
     [
         ({"strategy": "nope"}, "strategy: unknown strategy 'nope'"),
         ({"strategy": ""}, "strategy: "),
-        ({"strategy": "no.such.module:X"}, "strategy: strategy 'no.such.module:X': cannot import"),
+        ({"strategy": "tests.no_such:X"}, "strategy: strategy 'tests.no_such:X': cannot import"),
+        ({"strategy": "os:X"}, "strategy: strategy 'os:X': module 'os' is not under an allowed"),
         ({"symbols": []}, "symbols: "),
         ({"symbols": "999999"}, "symbols: symbol '999999': cannot tell the exchange"),
         ({"start": "yesterday-ish"}, "start: expected a date or time"),
