@@ -10,7 +10,7 @@ from __future__ import annotations
 import codecs
 import csv
 import re
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -27,7 +27,7 @@ from easyquant.data.batch import (
     VALUE_FIELDS,
     Batch,
     FileSource,
-    Span,
+    Want,
     _files,
     check_symbol,
     map_columns,
@@ -145,15 +145,7 @@ class CsvSource(FileSource):
         """Return the files this source reads, in order."""
         return _files(self.path, (".csv", ".csv.gz", ".txt"))
 
-    def batches(
-        self,
-        freq: Freq,
-        *,
-        symbols: Sequence[str] | None = None,
-        start: pd.Timestamp | None = None,
-        end: pd.Timestamp | None = None,
-        stored: Mapping[str, Span] | None = None,
-    ) -> Iterator[Batch]:
+    def batches(self, freq: Freq, want: Want | None = None) -> Iterator[Batch]:
         """Yield the rows of every file (filtering by symbol and time is the caller's)."""
         files = self.files()
         sizes = [max(p.stat().st_size, 1) for p in files]

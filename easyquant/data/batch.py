@@ -53,25 +53,25 @@ class Batch:
 Span = tuple[int, int]  # first and last stored bar of a symbol, ns UTC
 
 
+@dataclass(frozen=True)
+class Want:
+    """What an ingest asks of a source: ``symbols`` (None: all it has), an inclusive date range,
+    and ``stored``: symbol -> (first, last) stored bar (ns UTC); fetch only what lies before the
+    first or after the last (see :func:`missing_ranges`)."""
+
+    symbols: Sequence[str] | None = None
+    start: pd.Timestamp | None = None
+    end: pd.Timestamp | None = None
+    stored: Mapping[str, Span] = field(default_factory=dict)
+
+
 @runtime_checkable
 class Source(Protocol):
-    """A provider of bars.
-
-    ``stored`` maps symbol -> (first, last) stored bar (ns UTC): fetch only what lies before
-    the first or after the last (see :func:`missing_ranges`).
-    """
+    """A provider of bars: yields batches of ``freq`` bars for what ``want`` asks."""
 
     name: str
 
-    def batches(
-        self,
-        freq: Freq,
-        *,
-        symbols: Sequence[str] | None,
-        start: pd.Timestamp | None,
-        end: pd.Timestamp | None,
-        stored: Mapping[str, Span],
-    ) -> Iterator[Batch]: ...
+    def batches(self, freq: Freq, want: Want | None = None) -> Iterator[Batch]: ...
 
 
 def join_parts(parts: list[pa.Table]) -> pa.Table:

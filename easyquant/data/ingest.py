@@ -25,7 +25,7 @@ import pyarrow.parquet as pq
 
 from easyquant.config import Settings, get_settings
 from easyquant.data import calendars
-from easyquant.data.batch import Batch, Source, Span, check_symbol
+from easyquant.data.batch import Batch, Source, Span, Want, check_symbol
 from easyquant.data.frequency import NS_PER_DAY, Freq, parse_freq
 from easyquant.data.lake import LAKE_SCHEMA, Lake, Pending, merge
 from easyquant.data.notes import canonical_codes, collect_actions, note_batch, note_stored
@@ -210,7 +210,7 @@ def _stage(
     wanted_set = set(wanted) if wanted else None
     seen_notes: dict[int, dict[str, Any]] = {}
     try:
-        for batch in source.batches(f, symbols=wanted, start=lo, end=hi, stored=stored):
+        for batch in source.batches(f, Want(wanted, lo, hi, stored)):
             seen_notes[id(batch.notes)] = batch.notes
             table = batch.table
             if table.num_rows == 0:

@@ -7,7 +7,7 @@ The batch schema and the Source protocol are in :mod:`easyquant.data.batch`; the
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -23,7 +23,7 @@ from easyquant.data.batch import (
     Batch,
     FileSource,
     Source,
-    Span,
+    Want,
     _files,
     check_symbol,
     join_parts,
@@ -162,16 +162,10 @@ class SyntheticSource:
             schema=BATCH_SCHEMA,
         )
 
-    def batches(
-        self,
-        freq: Freq,
-        *,
-        symbols: Sequence[str] | None,
-        start: pd.Timestamp | None,
-        end: pd.Timestamp | None,
-        stored: Mapping[str, Span],
-    ) -> Iterator[Batch]:
+    def batches(self, freq: Freq, want: Want | None = None) -> Iterator[Batch]:
         """Yield one batch per symbol, only bars before or after its stored span."""
+        want = want or Want()
+        symbols, start, end, stored = want.symbols, want.start, want.end, want.stored
         if not symbols:
             raise ConfigError("symbols: the synthetic source needs at least one symbol")
         if start is None or end is None:
@@ -199,15 +193,7 @@ class ParquetSource(FileSource):
 
     name = "parquet"
 
-    def batches(
-        self,
-        freq: Freq,
-        *,
-        symbols: Sequence[str] | None,
-        start: pd.Timestamp | None,
-        end: pd.Timestamp | None,
-        stored: Mapping[str, Span],
-    ) -> Iterator[Batch]:
+    def batches(self, freq: Freq, want: Want | None = None) -> Iterator[Batch]:
         """Stream each file in row batches, mapped to BATCH_SCHEMA."""
         import pyarrow.parquet as pq
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import importlib
 import time
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator
 from types import ModuleType
 from typing import Any
 
@@ -25,7 +25,7 @@ from easyquant.data.batch import (
     TS_TYPE,
     VALUE_FIELDS,
     Batch,
-    Span,
+    Want,
     join_parts,
     missing_ranges,
     normalise_daily,
@@ -222,16 +222,10 @@ class VendorSource:
                 self._sleep(self.backoff * 2**attempt)
         raise AssertionError("unreachable")
 
-    def batches(
-        self,
-        freq: Freq,
-        *,
-        symbols: Sequence[str] | None,
-        start: pd.Timestamp | None,
-        end: pd.Timestamp | None,
-        stored: Mapping[str, Span],
-    ) -> Iterator[Batch]:
+    def batches(self, freq: Freq, want: Want | None = None) -> Iterator[Batch]:
         """Fetch each symbol's missing ranges; one batch per symbol."""
+        want = want or Want()
+        symbols, start, end, stored = want.symbols, want.start, want.end, want.stored
         if not symbols:
             raise ConfigError(f"symbols: the {self.name} source needs at least one symbol")
         end = end if end is not None else pd.Timestamp.now("UTC").tz_localize(None).normalize()

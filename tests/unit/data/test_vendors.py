@@ -10,6 +10,8 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
+from easyquant.data.batch import Want
+from easyquant.data.frequency import parse_freq
 from easyquant.data.ingest import ingest
 from easyquant.data.lake import Lake
 from easyquant.data.vendors import VendorError, make_vendor
@@ -134,25 +136,32 @@ def test_incremental_fetch_asks_only_for_the_missing_ranges(settings, name):
 
 
 def test_library_calls_carry_vendor_spellings_and_dates():
+    day, june = parse_freq("1d"), (pd.Timestamp("2024-06-01"), pd.Timestamp("2024-06-30"))
     src, _ = adapter("akshare")
-    src.fetch(
-        "000001.SZ",
-        __import__("easyquant.data.frequency").data.frequency.parse_freq("1d"),
-        pd.Timestamp("2024-06-01"),
-        pd.Timestamp("2024-06-30"),
-    )
-    assert src.api.calls[0] == ("stock_zh_a_hist", "000001", "20240601", "20240630", "")
+    src.fetch("000001.SZ", day, *june)
+    assert src.api.calls == [
+        ("stock_zh_a_hist", "000001", "20240601", "20240630", ""),
+        ("stock_zh_a_hist", "000001", "20240601", "20240630", "qfq"),
+    ]
     src, _ = adapter("baostock")
-    list(
-        src.batches(
-            __import__("easyquant.data.frequency").data.frequency.parse_freq("1d"),
-            symbols=["600000.SH"],
-            start=pd.Timestamp("2024-06-01"),
-            end=pd.Timestamp("2024-06-30"),
-            stored={},
-        )
+    list(src.batches(day, Want(["600000.SH"], *june)))
+    assert src.api.calls[1] == (
+        "query_history_k_data_plus",
+        "sh.600000",
+        "2024-06-01",
+        "2024-06-30",
+        "d",
+        "3",
     )
-    assert src.api.calls[1][:3] == ("query_history_k_data_plus", "sh.600000", "2024-06-01")
+    src, _ = adapter("tushare")
+    src.fetch("000001.SZ", day, *june)
+    assert src.api.calls[0] == ("daily", "000001.SZ", "20240601", "20240630")
+    src, _ = adapter("yfinance")
+    src.fetch("600519.SH", day, *june)  # Yahoo spells Shanghai .SS; its end date is exclusive
+    assert src.api.calls[0] == ("history", "600519.SS", "2024-06-01", "2024-07-01", "1d", False)
+    src, _ = adapter("ccxt")
+    src.fetch("BTC-USDT", day, pd.Timestamp("2024-01-01"), pd.Timestamp("2024-01-10"))
+    assert src.api.calls[0] == ("fetch_ohlcv", "BTC/USDT", "1d", 1704067200000, 1000)
 
 
 # ----- vendor errors: clear, naming vendor and symbol; the lake untouched -------------------
