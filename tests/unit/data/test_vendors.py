@@ -351,3 +351,19 @@ def test_baostock_gives_dated_st_and_suspension_periods():
         (dt.date(2024, 6, 12), dt.date(2024, 6, 12))
     ]
     assert [(p.start, p.end) for p in inst.st] == [(dt.date(2024, 6, 18), None)]  # still ST
+
+
+def test_ccxt_pages_forward_with_since_until_the_end(settings):
+    src, _ = adapter("ccxt", limit=4)
+    r = ingest(
+        src,
+        symbols=["BTC/USDT"],
+        start="2024-01-01",
+        end="2024-01-08",
+        settings=settings,
+        record=False,
+    )
+    assert r.symbols["BTC-USDT"].rows_stored == 8
+    day = 86_400_000
+    first = 1704067200000
+    assert [c[3] for c in src.api.calls] == [first, first + 3 * day + 1, first + 7 * day + 1]
