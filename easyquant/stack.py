@@ -186,7 +186,7 @@ def _supervise(
     once each has a process."""
     from easyquant.supervise import read_state, write_spec
 
-    write_spec(settings, children)
+    serial = write_spec(settings, children)
     pid = running_pid(settings, SUPERVISOR)
     if pid is None:
         proc = _spawn(settings, SUPERVISOR, [sys.executable, "-m", "easyquant.supervise"], env)
@@ -196,8 +196,8 @@ def _supervise(
     log = settings.log_dir / f"{SUPERVISOR}.log"
     deadline = time.monotonic() + 60
     while True:
-        state = read_state(settings)
-        if all(state.get(name, {}).get("pid") for name, _ in children):
+        state = read_state(settings, serial)  # the supervisor's record of this very spec
+        if state and all(state.get(name, {}).get("pid") for name, _ in children):
             return
         if not pid_alive(pid):
             raise EasyQuantError(f"the supervisor (pid {pid}) exited; see {log}")

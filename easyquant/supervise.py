@@ -70,28 +70,37 @@ class Child:
         return None if self.proc is None else self.proc.returncode
 
 
-def read_spec(settings: Settings) -> list[tuple[str, list[str]]]:
-    """Return the (name, argv) pairs the supervisor runs, in start order."""
+def read_spec(settings: Settings) -> tuple[int, list[tuple[str, list[str]]]]:
+    """Return the spec's serial and the (name, argv) pairs to run, in start order."""
     try:
         data = json.loads((settings.run_dir / SPEC).read_text())
     except (OSError, ValueError):
-        return []
-    return [(c["name"], [str(a) for a in c["argv"]]) for c in data.get("children", [])]
+        return 0, []
+    children = [(c["name"], [str(a) for a in c["argv"]]) for c in data.get("children", [])]
+    return int(data.get("serial", 0)), children
 
 
-def write_spec(settings: Settings, children: list[tuple[str, list[str]]]) -> None:
-    """Write the list of processes to supervise (atomically)."""
+def write_spec(settings: Settings, children: list[tuple[str, list[str]]]) -> int:
+    """Write the list of processes to supervise (atomically); return its serial, which the
+    supervisor's state echoes once it has acted on it."""
+    serial = time.time_ns()
     _write_json(
-        settings.run_dir / SPEC, {"children": [{"name": n, "argv": a} for n, a in children]}
+        settings.run_dir / SPEC,
+        {"serial": serial, "children": [{"name": n, "argv": a} for n, a in children]},
     )
+    return serial
 
 
-def read_state(settings: Settings) -> dict[str, dict[str, Any]]:
-    """Return the supervisor's record per process: pid, state, restarts, message."""
+def read_state(settings: Settings, serial: int | None = None) -> dict[str, dict[str, Any]]:
+    """Return the supervisor's record per process: pid, state, restarts, message (empty until
+    it has acted on spec ``serial``, when given)."""
     try:
-        return dict(json.loads((settings.run_dir / STATE).read_text()).get("children", {}))
+        data = json.loads((settings.run_dir / STATE).read_text())
     except (OSError, ValueError):
         return {}
+    if serial is not None and data.get("spec") != serial:
+        return {}
+    return dict(data.get("children", {}))
 
 
 def _become_subreaper() -> bool:
@@ -145,6 +154,7 @@ class Supervisor:
         self.stop_requested = threading.Event()
         self.reload_requested = threading.Event()
         self._writer: Any = None
+        self.spec = 0  # serial of the spec last acted on
 
     # ----- status ------------------------------------------------------------------------
     def _event(self, child: Child, state: str, message: str) -> None:
@@ -182,6 +192,7 @@ class Supervisor:
             self.settings.run_dir / STATE,
             {
                 "pid": os.getpid(),
+                "spec": self.spec,
                 "children": {
                     c.name: {
                         "pid": c.pid,
@@ -209,7 +220,8 @@ class Supervisor:
         a process given up on is tried afresh."""
         from easyquant.stack import running_pid
 
-        for name, argv in read_spec(self.settings):
+        serial, children = read_spec(self.settings)
+        for name, argv in children:
             child = self.children.get(name)
             if child is not None and child.state != "failed":
                 child.argv = argv
@@ -221,6 +233,8 @@ class Supervisor:
                 self._event(child, "running", f"adopted the running process, pid {pid}")
             else:
                 self._start(child)
+        self.spec = serial
+        self._save()
 
     def _adopted(self) -> dict[int, str]:
         """Orphans handed to this subreaper: its child processes it did not start itself."""

@@ -69,6 +69,7 @@ def test_supervisor_restarts_a_killed_process_and_gives_up_on_a_crash_loop(
         gave_up = _wait(lambda: (s := read_state(settings)["crasher"])["state"] == "failed" and s)
         assert gave_up["restarts"] == 3
         assert "gave up after 4 crashes" in gave_up["message"]
+        sup.heartbeat()  # no event: the component's heartbeat only
     finally:
         sup.stop_requested.set()
         thread.join(60)
@@ -138,3 +139,27 @@ def test_supervisor_process_stops_what_escaped_its_process_groups(pg_settings, t
             sup.wait(10)
         for pid in _descendants_named(marker):
             os.kill(pid, signal.SIGKILL)
+
+
+def test_a_new_spec_retries_a_process_given_up_on(pg_settings, tmp_path):
+    """`make up` again after a give-up: the supervisor re-reads the spec on request, tries the
+    process afresh, and its state says which spec it acted on."""
+    settings = load_settings(home=tmp_path / "home", database_url=pg_settings.dsn())
+    settings.run_dir.mkdir(parents=True)
+    first = write_spec(settings, [("flaky", [sys.executable, "-c", "import sys; sys.exit(1)"])])
+    sup = Supervisor(settings, limit=1, window=60, backoff=(0.1, 0.1), subreaper=False)
+    thread = threading.Thread(target=sup.run, kwargs={"poll": 0.05})
+    thread.start()
+    try:
+        _wait(lambda: read_state(settings, first).get("flaky", {}).get("state") == "failed")
+        fixed = write_spec(
+            settings, [("flaky", [sys.executable, "-c", "import time; time.sleep(600)"])]
+        )
+        assert read_state(settings, fixed) == {}  # not acted on yet
+        sup.reload_requested.set()
+        state = _wait(lambda: read_state(settings, fixed).get("flaky"))
+        assert state["state"] == "running" and pid_alive(state["pid"])
+    finally:
+        sup.stop_requested.set()
+        thread.join(60)
+    assert not pid_alive(state["pid"])
