@@ -47,6 +47,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     rp = sub.add_parser("report", help="write a self-contained HTML report of a stored run")
     rp.add_argument("run_id")
     rp.add_argument("--out", type=Path, default=None, help="output file (default RUN_ID.html)")
+    rp.add_argument("--lang", default="en", help="report language: en (English) or zh (简体中文)")
     rp.set_defaults(func=_report)
 
 
@@ -247,17 +248,22 @@ def _walkforward(args: argparse.Namespace) -> int:
 
 
 def _report(args: argparse.Namespace) -> int:
-    from easyquant.backtest.queries import load_run
+    from easyquant.backtest import tearsheet
     from easyquant.backtest.report import write_report
+    from easyquant.backtest.report_text import check_lang
     from easyquant.config import get_settings
     from easyquant.db import connect, ensure_ready
 
+    try:
+        lang = check_lang(args.lang)
+    except ValueError as exc:
+        raise ConfigError(str(exc)) from None
     settings = ensure_ready(get_settings())
     conn = connect(settings)
     try:
-        stored = load_run(conn, args.run_id)
+        model = tearsheet.load(conn, args.run_id, settings)
     finally:
         conn.close()
-    out = write_report(stored, args.out or Path(f"{args.run_id}.html"))
+    out = write_report(model, args.out or Path(f"{args.run_id}.html"), lang=lang)
     print(f"report written: {out}", file=sys.stdout)
     return 0

@@ -240,6 +240,20 @@ def get_backtest(run_id: RunId, db: DbDep, settings: SettingsDep) -> dict[str, A
     }
 
 
+@router.get("/backtests/{run_id}/tearsheet")
+def get_tearsheet(run_id: RunId, db: DbDep, settings: SettingsDep) -> dict[str, Any]:
+    """One run's tearsheet (``easyquant.backtest.tearsheet``): headline metrics by kind next
+    to buy-and-hold of the benchmark, equity and drawdown series, the five worst drawdowns,
+    monthly and yearly returns, rolling statistics, return distributions, exposure, trades,
+    and a sweep's or walk-forward's points or windows."""
+    from easyquant.backtest import tearsheet
+
+    try:
+        return tearsheet.load(db, run_id, settings)
+    except NotFoundError as exc:
+        raise HTTPException(404, str(exc)) from None
+
+
 def _inclusive_end(end: dt.datetime | None) -> dt.datetime | str | None:
     """A period stored as a bare date (midnight UTC) ends with that whole day, as the run read
     it: pass it on as the date."""
