@@ -23,6 +23,7 @@ class Settings(BaseSettings):
     database_url: str | None = Field(
         default=None,
         description="PostgreSQL URL; unset means the embedded server under home",
+        repr=False,  # it may hold a password: shown_dsn() is the printable form
     )
     embedded_pg_port: int = Field(default=54329, ge=1024, le=65535)
     mode: Literal["local", "production"] = "local"

@@ -46,6 +46,7 @@ def test_the_printed_urls_hide_the_password(tmp_path):
     print_urls(settings, say=lines.append)
     assert any("postgresql://eq:***@db:5432/eq" in line for line in lines), lines
     assert not [line for line in lines if SECRET in line]
+    assert SECRET not in repr(settings) and SECRET not in str(settings)
 
 
 def test_logged_urls_hide_the_password():
