@@ -148,11 +148,14 @@ PARAMS = {
         0, "Random points", "Try this many random points of the grid instead of all (0: all)."
     ),
     "rank_by": _choice(RANK_BY, "Rank by", "The metric that ranks a grid's points."),
-    "points_per_task": _count(
-        1,
-        "Points per task",
-        "Grid points backtested by one mapped task (data is read once per task).",
+    "points_per_task": Param(
+        None,
+        type=["null", "integer"],
+        minimum=1,
         maximum=1000,
+        title="Points per task",
+        description="Grid points backtested by one mapped task (data is read once per task). "
+        "Empty: chosen from the points, the measured cost of one point and the workers.",
     ),
     "benchmark": Param(
         None,

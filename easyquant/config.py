@@ -36,6 +36,9 @@ class Settings(BaseSettings):
     airflow_user: str = "admin"
     airflow_password: SecretStr = SecretStr("admin")
     airflow_parallelism: int = Field(default=4, ge=1, le=256)
+    task_slots: int = Field(
+        default=0, ge=0, le=4096, description="Tasks run at once across workers (0: parallelism)"
+    )
     poll_interval: float = Field(default=2.0, gt=0, le=300, description="Bridge poll fallback, s")
     bridge_listen: bool = Field(default=True, description="LISTEN/NOTIFY; false: poll only")
     client_queue_size: int = Field(default=1000, ge=10, le=1_000_000)
@@ -126,6 +129,11 @@ class Settings(BaseSettings):
     @property
     def home_dir(self) -> Path:
         return self.home.expanduser().resolve()
+
+    @property
+    def parallel_tasks(self) -> int:
+        """How many tasks Airflow runs at once: ``task_slots``, else ``airflow_parallelism``."""
+        return self.task_slots or self.airflow_parallelism
 
     @property
     def lake_dir(self) -> Path:

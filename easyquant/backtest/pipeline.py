@@ -26,6 +26,7 @@ from typing import Any
 from easyquant.backtest.queries import child_runs, run_state
 from easyquant.backtest.request import BacktestRequest
 from easyquant.backtest.service import load_benchmark, load_data
+from easyquant.backtest.sizing import measure_point, points_per_task
 from easyquant.backtest.store import (
     fail_run,
     finish_parent,
@@ -110,12 +111,40 @@ def parent_run_id(dag_id: str, dag_run_id: str) -> str:
     return f"{dag_id}-{slug[:120]}-{digest}"
 
 
-def plan(req: Request, parent_id: str, settings: Settings | None = None) -> list[dict[str, Any]]:
+def batch_size(req: Request, settings: Settings | None = None) -> dict[str, Any]:
+    """Choose the points per mapped task (:func:`easyquant.backtest.sizing.points_per_task`):
+    the request's ``points_per_task`` when set, else from the number of points, the measured
+    cost of one point on the request's data and the tasks Airflow runs at once.
+
+    Return ``{"size", "points", "workers", "point_seconds"}`` (``point_seconds`` None when
+    nothing was measured)."""
+    from easyquant.backtest.runner import run_backtest
+
+    settings = settings or get_settings()
+    req = request_of(req)
+    points = req.points()
+    workers = settings.parallel_tasks
+    seconds: float | None = None
+    if req.points_per_task is None and len(points) > workers:
+        cls, config = req.strategy_class(), req.config()
+        bars, bench = load_data(req, settings), load_benchmark(req, settings)
+        first = points[0]
+        seconds = measure_point(lambda: run_backtest(cls(**first), bars, config, benchmark=bench))
+    size = points_per_task(len(points), seconds or 0.0, workers, requested=req.points_per_task)
+    return {"size": size, "points": len(points), "workers": workers, "point_seconds": seconds}
+
+
+def plan(
+    req: Request, parent_id: str, settings: Settings | None = None, size: int | None = None
+) -> list[dict[str, Any]]:
     """Create the parent run and a queued child run per point (one transaction); return the
-    batches to map over: ``[{"parent_id", "points": [{"run_id", "params"}, ...]}, ...]``."""
+    batches to map over: ``[{"parent_id", "points": [{"run_id", "params"}, ...]}, ...]``, of
+    ``size`` points each (None: :func:`batch_size`)."""
     from easyquant.db import connect
 
     req = request_of(req)
+    if size is None:
+        size = batch_size(req, settings)["size"]
     points: list[dict[str, Any]] = [
         {"run_id": point_id(parent_id, p), "params": p} for p in req.points()
     ]
@@ -132,7 +161,6 @@ def plan(req: Request, parent_id: str, settings: Settings | None = None) -> list
         start_sweep(conn, parent_id, parent, children)
     finally:
         conn.close()
-    size = req.points_per_task
     return [
         {"parent_id": parent_id, "points": points[i : i + size]}
         for i in range(0, len(points), size)
@@ -266,14 +294,20 @@ def plan_step(
 ) -> list[dict[str, Any]]:
     """:func:`plan` for the DAG run's parent run, summarised: points and tasks."""
     parent = parent_run_id(dag_id, dag_run_id)
-    batches = plan(checked, parent)
+    sizing = batch_size(checked)
+    batches = plan(checked, parent, size=sizing["size"])
     points = sum(len(b["points"]) for b in batches)
+    cost = sizing["point_seconds"]
     job.finish(
         "success",
-        f"run {parent}: {points} point(s) in {len(batches)} task(s)",
+        f"run {parent}: {points} point(s) in {len(batches)} task(s) of up to {sizing['size']}"
+        + (f" ({cost * 1000:.1f} ms a point, {sizing['workers']} slots)" if cost else ""),
         run_id=parent,
         points=points,
         tasks=len(batches),
+        points_per_task=sizing["size"],
+        slots=sizing["workers"],
+        **({"point_seconds": cost} if cost else {}),
     )
     return batches
 

@@ -27,6 +27,7 @@ from pydantic import (
     model_validator,
 )
 
+from easyquant.backtest.sizing import MAX_BATCH, MAX_TASKS
 from easyquant.errors import ConfigError
 
 if TYPE_CHECKING:
@@ -34,8 +35,6 @@ if TYPE_CHECKING:
     from easyquant.backtest.store import RunSpec
     from easyquant.strategy.base import Strategy
 
-#: Airflow refuses to map a task over more items than ``[core] max_map_length`` (1024).
-MAX_TASKS = 1024
 COSTS = ("commission", "min_commission", "stamp_duty", "slippage_bps")
 NUMBERS = ("cash", *COSTS, "random", "seed", "points_per_task")
 Kind = Literal["backtest", "sweep", "walkforward"]
@@ -166,8 +165,11 @@ class BacktestRequest(BaseModel):
     random: int = Field(default=0, ge=0, description="random points of the grid (0: all)")
     seed: int = Field(default=0, description="seed of the random points")
     rank_by: str = Field(default="sharpe", description="metric that ranks a grid's points")
-    points_per_task: int = Field(
-        default=1, ge=1, le=1000, description="grid points per mapped DAG task"
+    points_per_task: int | None = Field(
+        default=None,
+        ge=1,
+        le=MAX_BATCH,
+        description="grid points per mapped DAG task (empty: chosen, easyquant.backtest.sizing)",
     )
     walkforward: WalkForward | None = None
 
@@ -289,10 +291,10 @@ class BacktestRequest(BaseModel):
             if pd.Timestamp(self.start) > pd.Timestamp(self.end):
                 raise ValueError(f"start/end: start {self.start} is after end {self.end}")
         points = len(_prefixed("grid", self.points))
-        tasks = math.ceil(points / self.points_per_task)
+        tasks = math.ceil(points / (self.points_per_task or MAX_BATCH))
         if tasks > MAX_TASKS:
             raise ValueError(
-                f"grid: {points} points in batches of {self.points_per_task} "
+                f"grid: {points} points in batches of {self.points_per_task or MAX_BATCH} "
                 f"make {tasks} tasks, more than {MAX_TASKS}; raise points_per_task"
             )
         return self

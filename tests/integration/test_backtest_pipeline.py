@@ -88,3 +88,24 @@ def test_plan_run_and_finalize_move_points_through_the_states(lake: Settings, db
     assert stored["run"]["state"] == "success"
     assert [c["rank"] for c in stored["children"]] == [1, 2, 3, 4]
     assert stored["metrics"]["sharpe"] == pytest.approx(summary["best"]["metrics"]["sharpe"])
+
+
+def test_plan_batches_points_by_a_measured_point_unless_params_set_it(lake: Settings, db) -> None:
+    grid = {"fast": "2:11:1", "slow": "20:60:10"}  # 10 x 5 = 50 points
+    two = lake.model_copy(update={"task_slots": 2})
+    checked = pipeline.validate({**BASE, "grid": grid}, two)
+    chosen = pipeline.batch_size(checked, two)
+    assert (chosen["points"], chosen["workers"]) == (50, 2)
+    # a point takes milliseconds: far too little to pay a task's overhead alone, so the
+    # batches are as large as still gives each of the 2 slots 4 tasks
+    assert 0 < chosen["point_seconds"] < 1
+    assert chosen["size"] == 7
+    parent = pipeline.parent_run_id("easyquant_backtest", "manual__2026-01-02T00:00:00")
+    batches = pipeline.plan(checked, parent, two)
+    assert [len(b["points"]) for b in batches] == [7] * 7 + [1]
+    assert len(queries.child_runs(db, parent)) == 50
+    # the Params' points_per_task wins, and nothing is measured
+    fixed = pipeline.batch_size(
+        pipeline.validate({**BASE, "grid": grid, "points_per_task": 20}, two), two
+    )
+    assert (fixed["size"], fixed["point_seconds"]) == (20, None)

@@ -171,8 +171,10 @@ def test_bad_fields_are_refused_naming_the_field(change: dict, message: str) -> 
 def test_a_grid_too_big_for_airflow_names_points_per_task() -> None:
     grid = {"fast": "2:40:1", "slow": "41:140:1"}  # 39 x 100 points
     with pytest.raises(ConfigError, match=f"grid: 3900 points .* more than {MAX_TASKS}"):
-        BacktestRequest.parse({**BASE, "grid": grid})
+        BacktestRequest.parse({**BASE, "grid": grid, "points_per_task": 1})
     assert BacktestRequest.parse({**BASE, "grid": grid, "points_per_task": 4}).kind == "sweep"
+    # unset, the batch is chosen when planning (easyquant.backtest.sizing), within the limit
+    assert BacktestRequest.parse({**BASE, "grid": grid}).points_per_task is None
 
 
 def test_not_an_object_is_refused() -> None:
