@@ -69,13 +69,16 @@ class Decider:
     def cost_note(self, history: Bars) -> str | None:
         """Say what each decision costs when it is computed over the whole history (a
         vectorised strategy that declares no window); None otherwise."""
-        if self.per_bar or self.window is not None or len(history) == 0:
+        if self.per_bar or self.window is not None:
             return None
-        t0 = time.perf_counter()
-        self.decide(history)
-        ms = (time.perf_counter() - t0) * 1e3
+        now = "no bars yet"
+        if len(history):
+            t0 = time.perf_counter()
+            self.decide(history)
+            ms = (time.perf_counter() - t0) * 1e3
+            now = f"{len(history):,} bars now, {ms:.2f} ms per decision"
         return (
             f"strategy {self.strategy.name} declares no decision window: every decision is "
-            f"computed over the whole history ({len(history):,} bars now, {ms:.2f} ms per "
-            "decision), a cost that grows with every bar; declare decision_window() to bound it"
+            f"computed over the whole history ({now}), a cost that grows with every bar; "
+            "declare decision_window() to bound it"
         )

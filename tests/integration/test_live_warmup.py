@@ -124,3 +124,24 @@ def test_warmup_must_be_a_bar_count(lake):
     for bad in (-1, 2.5, "ten", True):
         with pytest.raises(ConfigError, match="warmup: must be 0 to 1000000 bars"):
             config("badwarm", "sma_cross", {}, warmup=bad).validate()
+
+
+def test_a_strategy_without_a_window_says_what_a_decision_costs(lake, db):
+    cfg = config("nowin", "tests.unit.live.support:Threshold", {"level": 100.0})
+    svc = LiveService(cfg, lake)
+    assert svc.run() == "success" and svc.warmup_bars == 0  # nothing to size a warm-up by
+    first = rows(
+        db,
+        "SELECT message FROM component_event WHERE component_id = 'live:nowin' "
+        "AND state = 'running' ORDER BY id LIMIT 1",
+    )[0][0]
+    assert "declares no decision window" in first and "grows with every bar" in first, first
+    assert "no warm-up" not in first
+    svc = LiveService(config("win", "sma_cross", {"fast": 5, "slow": 40}), lake)
+    assert svc.run() == "success"
+    msg = rows(
+        db,
+        "SELECT message FROM component_event WHERE component_id = 'live:win' "
+        "AND state = 'running' ORDER BY id LIMIT 1",
+    )[0][0]
+    assert "over the last 40 bars; warm-up: 40 bars from the lake" in msg, msg
