@@ -23,7 +23,7 @@ from easyquant.errors import ConfigError, DataError, NotFoundError
 from easyquant.live.journal import Store
 from easyquant.live.queries import session_rows
 from easyquant.live.records import SessionRow, ns_of, ts_of
-from easyquant.live.warmup import first_bar_ts, load_warmup, warmup_size
+from easyquant.live.warmup import load_warmup, warmup_size
 from easyquant.strategy.base import Bars, Decisions, Strategy
 
 DAY_NS = 86_400_000_000_000
@@ -100,7 +100,7 @@ def check_parity(settings: Settings, session: str, date: str) -> dict[str, Any]:
         if not any(e.ts >= lo for e in events):
             raise NoBars(f"session {session}: no bars on {date}")
         # the history the session started with: decided on, never traded
-        warm = load_warmup(cfg, warmup_size(cfg, strategy), first_bar_ts(cfg, stored), settings)
+        warm = load_warmup(cfg, warmup_size(cfg, strategy), stored[0].ts, settings)
         events = warm + events
         live_fills = store.exec(
             "SELECT f.bar_ts, f.symbol, f.quantity, f.price, f.fees, o.phase FROM live_fill f "

@@ -38,7 +38,7 @@ from easyquant.live.orders import Halt, OrderManager
 from easyquant.live.reconcile import reconcile
 from easyquant.live.records import DatabaseUnavailable, ts_of
 from easyquant.live.risk import check_loss
-from easyquant.live.warmup import first_bar_ts, load_warmup, warmup_size
+from easyquant.live.warmup import load_warmup, warmup_size
 from easyquant.status import State
 from easyquant.strategy.incremental import Decider
 
@@ -100,6 +100,7 @@ class LiveService:
         self.history = History(config.symbols)
         self.decider = Decider(self.strategy)
         self.warmup_bars = 0
+        self._warm_before: int | None = None  # -1: the warm-up waits for the first bar
         self.guard = BarGuard(config.symbols)
         self.tracker = status.Tracker(
             f"live:{config.session}",
@@ -165,19 +166,15 @@ class LiveService:
         row = self.store.load_session()
         assert row is not None
         events = self.store.load_events()
-        warm = load_warmup(
-            self.config,
-            warmup_size(self.config, self.strategy),
-            first_bar_ts(self.config, events),
-            self.settings,
-        )
-        self.warmup_bars = len(warm)
-        size = len(warm) + len(events)
-        self.history = History(self.config.symbols, capacity=max(1024, 2 * size))
-        self.history.extend(warm)
-        self.history.extend(events)
+        self.history = History(self.config.symbols, capacity=max(1024, 2 * len(events)))
         self.decider = Decider(self.strategy)
-        self.decider.start(self.history.bars())
+        # the warm-up ends just before the session's first bar: known once that bar is stored,
+        # else read when it arrives (a feed may start anywhere in the lake, or after it)
+        self._warm_before = -1
+        if events:
+            self._warm(events[0].ts)
+            self.history.extend(events)
+            self.decider.start(self.history.bars())
         self.guard = BarGuard(self.config.symbols)
         for ev in events:
             self.broker.on_market(ev)
@@ -194,6 +191,15 @@ class LiveService:
         self.day_start_equity = row.day_start_equity
         self.bad_bars = row.bad_bars
         self.bars_done = row.bars
+
+    def _warm(self, before: int) -> None:
+        """Put the lake's warm-up bars before ``before`` into the (empty) history."""
+        warm = load_warmup(
+            self.config, warmup_size(self.config, self.strategy), before, self.settings
+        )
+        self.history.extend(warm)
+        self.warmup_bars = len(warm)
+        self._warm_before = before
 
     def _warm_up(self) -> None:
         """Compile the strategy's and the market model's code before the first live bar, so
@@ -222,7 +228,9 @@ class LiveService:
         else:
             how = d.cost_note(self.history.bars()) or "decisions: over the whole history"
         want = warmup_size(self.config, self.strategy)
-        if want and not self.warmup_bars:
+        if self._warm_before == -1:
+            warm = f"warm-up: up to {want} bars from the lake before the first bar"
+        elif want and not self.warmup_bars:
             warm = f"no warm-up history in the lake (wanted {want} bars)"
         else:
             warm = f"warm-up: {self.warmup_bars} bars from the lake"
@@ -392,6 +400,10 @@ class LiveService:
             om.run_phase(ev, "o")
             self._take_flags()
             self._store_halt()
+        if self._warm_before == -1:  # the session's first bar: its warm-up comes just before
+            self._warm(ev.ts)
+            self.decider.start(self.history.bars())
+            self.tracker.update(message=self._decision_note())
         self.history.append(ev.ts, ev.bars)
         try:
             decisions = self.decider.decide(self.history.bars())

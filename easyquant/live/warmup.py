@@ -6,8 +6,6 @@ the same bar. Warm-up bars are history only: never traded, never stored with the
 
 from __future__ import annotations
 
-import time
-
 import pandas as pd
 
 from easyquant.config import Settings
@@ -22,16 +20,6 @@ def warmup_size(config: SessionConfig, strategy: Strategy) -> int:
     if config.warmup is not None:
         return int(config.warmup)
     return int(strategy.decision_window() or 0)
-
-
-def first_bar_ts(config: SessionConfig, stored: list[BarEvent]) -> int:
-    """When the session's bars begin: its first stored bar, else its start, else now."""
-    if stored:
-        return stored[0].ts
-    if config.start:
-        t = pd.Timestamp(config.start)
-        return int((t.tz_localize("UTC") if t.tz is None else t.tz_convert("UTC")).value)
-    return time.time_ns()
 
 
 def load_warmup(

@@ -16,7 +16,7 @@ from easyquant.errors import ConfigError
 from easyquant.live.parity import check_parity
 from easyquant.live.service import LiveService, SessionConfig
 from easyquant.strategy import Bars, Decisions, make_strategy
-from tests.unit.live.support import rows, synthetic_lake
+from tests.unit.live.support import one, rows, synthetic_lake
 
 SYMBOLS = ["AAA", "BBB"]
 START = "2021-03-01"
@@ -139,9 +139,23 @@ def test_a_strategy_without_a_window_says_what_a_decision_costs(lake, db):
     assert "no warm-up" not in first
     svc = LiveService(config("win", "sma_cross", {"fast": 5, "slow": 40}), lake)
     assert svc.run() == "success"
-    msg = rows(
-        db,
-        "SELECT message FROM component_event WHERE component_id = 'live:win' "
-        "AND state = 'running' ORDER BY id LIMIT 1",
-    )[0][0]
-    assert "over the last 40 bars; warm-up: 40 bars from the lake" in msg, msg
+    start, first_bar = (
+        r[0]
+        for r in rows(
+            db,
+            "SELECT message FROM component_event WHERE component_id = 'live:win' "
+            "AND state = 'running' ORDER BY id LIMIT 2",
+        )
+    )
+    assert "over the last 40 bars; warm-up: up to 40 bars" in start, start
+    assert first_bar.endswith("over the last 40 bars; warm-up: 40 bars from the lake"), first_bar
+
+
+def test_a_replay_from_the_lakes_first_bar_has_nothing_to_warm_up_on(lake, db):
+    cfg = config("fromstart", "sma_cross", {"fast": 5, "slow": 40})
+    cfg.start = None  # the whole lake: the warm-up is what lies before its first bar, nothing
+    svc = LiveService(cfg, lake)
+    assert svc.run() == "success" and svc.warmup_bars == 0
+    assert one(db, "SELECT bars FROM live_session WHERE id = 'fromstart'") == len(
+        Bars.from_frames(load_bars(SYMBOLS, freq="1d", end="2021-06-30"))
+    )
