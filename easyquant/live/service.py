@@ -370,8 +370,7 @@ class LiveService:
         self.bad_bars += 1
         msg = r.message()
         log.warning("session %s: %s", self.config.session, msg)
-        self._pending_message = msg
-        self.tracker.update(message=msg, metrics={"bad_bars": self.bad_bars, "last_bad_bar": msg})
+        self._show(msg, bad_bars=self.bad_bars, last_bad_bar=msg)
         self.store.stage_event(
             "bad_bar",
             msg,
@@ -468,8 +467,7 @@ class LiveService:
         self.om.halt = None
         msg = f"halted: {halt.reason}"
         log.warning("session %s: %s", self.config.session, msg)
-        self._pending_message = msg
-        self.tracker.update(message=msg, metrics={"halted": True, "halt_reason": halt.reason})
+        self._show(msg, halted=True, halt_reason=halt.reason)
         self.crash("after_halt")
 
     def _outage(self, exc: Exception) -> bool:
@@ -522,6 +520,11 @@ class LiveService:
             "last_outage_s": self.last_outage_s,
             **om.latency_ms(),
         }
+
+    def _show(self, msg: str, **metrics: Any) -> None:
+        """Show a message now; if it cannot be stored, it goes with the next heartbeat."""
+        stored = self.tracker.update(message=msg, metrics=metrics)
+        self._pending_message = None if stored else msg
 
     def _report(self) -> None:
         """Once per heartbeat interval, after a bar: the session's metrics, with the message

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import time
 
-from easyquant.strategy.base import Bars, Strategy, Target, window_start
+from easyquant.strategy.base import Bars, Strategy, Target
 
 
 class Decider:
@@ -40,11 +40,8 @@ class Decider:
         n = len(history)
         if n == 0:
             return {}
-        if not self.per_bar:
-            data = history
-            if self.window is not None:
-                data = history.since(window_start(history.close, self.window))
-            return self.strategy.decisions(data).row(len(data) - 1, data.symbols)
+        if not self.per_bar:  # stateless: over its window (or the whole history)
+            return self.strategy.decide(history)
         self._catch_up(history, n - 1)
         row = self.strategy._step(n - 1, history, self._col)
         self._seen = n
