@@ -137,7 +137,7 @@ def test_a_strategy_without_a_window_says_what_a_decision_costs(lake, db):
     )[0][0]
     assert "declares no decision window" in first and "grows with every bar" in first, first
     assert "no warm-up" not in first
-    svc = LiveService(config("win", "sma_cross", {"fast": 5, "slow": 40}), lake)
+    svc = LiveService(config("win", "sma_trend", {"fast": 5, "slow": 40}), lake)
     assert svc.run() == "success"
     start, first_bar = (
         r[0]
