@@ -39,6 +39,7 @@ def main() -> None:
     ap.add_argument("--out", type=Path, default=None, help="write the ## Live section here")
     args = ap.parse_args()
 
+    from bench._scratch import scratch_settings
     from easyquant import status
     from easyquant.backtest.engine import BacktestConfig
     from easyquant.backtest.market import get_profile
@@ -48,8 +49,6 @@ def main() -> None:
     from easyquant.live.bars import History
     from easyquant.live.journal import Store
     from easyquant.live.service import LiveService, SessionConfig
-
-    from bench._scratch import scratch_settings
 
     home = Path(tempfile.mkdtemp(prefix="eqbench-live-"))
     settings, cleanup = scratch_settings(home, "eq_bench_live")
@@ -169,19 +168,9 @@ def main() -> None:
     text = "\n".join(lines)
     print(text)
     if args.out:
+        from bench.results import write_section
+
         write_section(args.out, text)
-
-
-def write_section(path: Path, section: str) -> None:
-    """Replace (or append) the ``## Live`` section of ``path``, leaving the rest."""
-    text = path.read_text() if path.exists() else "# Benchmark results\n"
-    start = text.find("## Live")
-    if start < 0:
-        text = text.rstrip("\n") + "\n\n" + section
-    else:
-        end = text.find("\n## ", start + 1)
-        text = text[:start] + section + ("" if end < 0 else text[end + 1 :])
-    path.write_text(text)
 
 
 if __name__ == "__main__":

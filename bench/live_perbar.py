@@ -37,10 +37,14 @@ import pandas as pd
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 STRATEGIES = {
-    "opening_range_breakout": ("next()", {"range_bars": 30, "exit_bar": 380, "utc_offset_hours": 0}),
+    "opening_range_breakout": (
+        "next()",
+        {"range_bars": 30, "exit_bar": 380, "utc_offset_hours": 0},
+    ),
     "sma_cross": ("vectorised", {"fast": 10, "slow": 30}),
 }
 MARKS = (1_000, 40_000)
+HEADING = "## Live: per-bar cost against the session's age (`bench/live_perbar.py`)"
 SPAN = 500
 
 
@@ -199,16 +203,16 @@ def main() -> None:
             cleanup()
 
     lines = [
-        "### Per-bar cost against the session's age (`bench/live_perbar.py`)",
+        HEADING,
         "",
         f"`python bench/live_perbar.py --bars {args.bars} --runs {args.runs}"
         + (" --service" if args.service else "")
         + "`: seeded synthetic 1-minute bars of one symbol, replayed bar by bar. "
         f"Cost per bar in µs: the median over the {SPAN} bars after bar 1,000 and after bar "
         f"40,000; each cell the median of {args.runs} runs (range in brackets). "
-        "\"decision\": append the bar and decide, as the live loop does now; \"whole history\": "
+        '"decision": append the bar and decide, as the live loop does now; "whole history": '
         "the same decision computed over every bar so far (what each bar cost before; sampled "
-        "on 5 bars); \"live loop\": the service's whole per-bar handling (guard, decision, "
+        'on 5 bars); "live loop": the service\'s whole per-bar handling (guard, decision, '
         "orders, paper broker, PostgreSQL). Machine: "
         f"{os.cpu_count()} shared CPUs, Python {platform.python_version()}; measured "
         f"{time.strftime('%Y-%m-%d %H:%M')} UTC while other work shared the machine.",
@@ -232,21 +236,17 @@ def main() -> None:
 
 
 def write_subsection(path: Path, text: str) -> None:
-    """Replace (or add at the end of the ``## Live`` section) the per-bar subsection."""
+    """Replace this section, or put it right after the ``## Live`` section the first time."""
+    from bench.results import write_section
+
     doc = path.read_text()
-    head = "### Per-bar cost against the session's age"
-    start = doc.find(head)
-    if start >= 0:
-        end = doc.find("\n## ", start)
-        doc = doc[:start] + text + ("" if end < 0 else doc[end:])
-    else:
-        live = doc.find("## Live")
-        end = doc.find("\n## ", live + 1) if live >= 0 else -1
-        if end < 0:
-            doc = doc.rstrip("\n") + "\n\n" + text
-        else:
-            doc = doc[:end].rstrip("\n") + "\n\n" + text + doc[end:]
-    path.write_text(doc)
+    live = doc.find("## Live\n")
+    if HEADING in doc or live < 0:
+        write_section(path, text)
+        return
+    end = doc.find("\n## ", live + 1)
+    end = len(doc) if end < 0 else end + 1
+    path.write_text(doc[:end].rstrip("\n") + "\n\n" + text + "\n" + doc[end:])
 
 
 if __name__ == "__main__":
