@@ -111,6 +111,29 @@ export interface Sweep {
   walkforward: WalkForwardWindow[] | null;
 }
 
+/** A run's tearsheet (easyquant.backtest.tearsheet), as /api/backtests/{id}/tearsheet sends it. */
+export type MetricKind = 'percent' | 'ratio' | 'money' | 'count' | 'duration';
+export interface Histogram {
+  edges: number[];
+  counts: number[];
+  n: number;
+  mean: number | null;
+  median: number | null;
+}
+export interface Tearsheet {
+  run: { run_id: string; kind: RunKind; freq: string; benchmark: string | null; cash: number; time_unit: 'date' | 'datetime'; periods_per_year?: number };
+  warnings: string[];
+  metrics: { key: string; kind: MetricKind; value: number | null; benchmark: number | null }[];
+  series: { time: string[]; equity: (number | null)[]; benchmark: (number | null)[] | null; drawdown: (number | null)[]; benchmark_drawdown: (number | null)[] | null; exposure: (number | null)[] };
+  drawdowns: { start: string; trough: string; recovery: string | null; depth: number; days: number; bars: number }[];
+  monthly: { years: number[]; returns: (number | null)[][] };
+  yearly: { year: number; return: number | null; benchmark: number | null }[];
+  rolling: { window: number; months: number; time: string[]; sharpe: (number | null)[]; volatility: (number | null)[]; beta: (number | null)[] | null };
+  distribution: { daily: Histogram; trades: Histogram };
+  trades: { symbol: string; entry: string; exit: string | null; open: boolean }[];
+  trades_total: number;
+}
+
 export interface Position {
   symbol: string;
   quantity: number;
@@ -237,6 +260,7 @@ export const api = {
     request<{ runs: BacktestRun[] }>('GET', `/api/backtests${q(opts)}`, undefined, signal),
   backtest: (runId: string, signal?: AbortSignal) => request<BacktestDetail>('GET', `/api/backtests/${seg(runId)}`, undefined, signal),
   sweep: (sweepId: string, signal?: AbortSignal) => request<Sweep>('GET', `/api/sweeps/${seg(sweepId)}`, undefined, signal),
+  tearsheet: (runId: string, signal?: AbortSignal) => request<Tearsheet>('GET', `/api/backtests/${seg(runId)}/tearsheet`, undefined, signal),
 
   liveSessions: (signal?: AbortSignal) => request<{ sessions: LiveSession[] }>('GET', '/api/live/sessions', undefined, signal),
   liveEquity: (session: string, signal?: AbortSignal) =>

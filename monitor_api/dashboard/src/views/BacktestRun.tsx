@@ -5,6 +5,7 @@ import { useMemo, useState } from 'react';
 import { api, type BacktestDetail, type Metrics, type Sweep, type Trade } from '../api';
 import { Chart, type SeriesSpec } from '../components/Chart';
 import { Heatmap } from '../components/Heatmap';
+import { Tearsheet } from '../components/Tearsheet';
 import { DataState, Signed, SortTable, StateBadge, type Column } from '../components/ui';
 import { useResource } from '../hooks/resource';
 import { formatMetric, isSignedMetric, metricLabel, metricScore, money, num, orderMetricNames, shortDate, shortTime } from '../lib/format';
@@ -46,8 +47,10 @@ function RunBody({ run }: { run: BacktestDetail }) {
       ))}
       <MetricCards metrics={run.metrics} />
       <EquityChart run={run} />
+      <h2 className="ts-heading">{t('ts.heading')}</h2>
+      <Tearsheet runId={run.run_id} />
       <PriceChart run={run} />
-      <TradesTable trades={run.trades ?? []} total={run.trades_total} />
+      <TradesTable trades={run.trades ?? []} total={run.trades_total} daily={isDaily(run.freq)} />
       {run.sweep_id && <SweepPanel sweepId={run.sweep_id} currentRun={run.run_id} />}
     </>
   );
@@ -130,11 +133,16 @@ export function mergedNote(freq: string | undefined): string {
   return m ? ` · ${t('run.merged', { n: m[1], freq: m[2] })}` : '';
 }
 
-const tradeColumns = (): Column<Trade & { i: number }>[] => [
+/** Bars of a day or longer: trade times are shown as dates. */
+export function isDaily(freq: string | undefined): boolean {
+  return /^\d*(d|w|mo)$/i.test(freq ?? '');
+}
+
+const tradeColumns = (daily: boolean): Column<Trade & { i: number }>[] => [
   { key: 'symbol', label: t('col.symbol'), value: (x) => x.symbol },
-  { key: 'entry_time', label: t('col.entry'), value: (x) => x.entry_time, render: (x) => shortTime(x.entry_time), className: 'num' },
+  { key: 'entry_time', label: t('col.entry'), value: (x) => x.entry_time, render: (x) => (daily ? shortDate(x.entry_time) : shortTime(x.entry_time)), className: 'num' },
   { key: 'entry_price', label: t('col.entryPx'), value: (x) => x.entry_price, render: (x) => num(x.entry_price, 4), className: 'num' },
-  { key: 'exit_time', label: t('col.exit'), value: (x) => x.exit_time, render: (x) => (x.exit_time ? shortTime(x.exit_time) : t('run.open')), className: 'num' },
+  { key: 'exit_time', label: t('col.exit'), value: (x) => x.exit_time, render: (x) => (x.exit_time ? (daily ? shortDate(x.exit_time) : shortTime(x.exit_time)) : t('run.open')), className: 'num' },
   { key: 'exit_price', label: t('col.exitPx'), value: (x) => x.exit_price, render: (x) => num(x.exit_price, 4), className: 'num' },
   { key: 'quantity', label: t('col.qty'), value: (x) => x.quantity, render: (x) => num(x.quantity, 0), className: 'num' },
   { key: 'pnl', label: t('col.pnl'), value: (x) => x.pnl, render: (x) => <Signed value={x.pnl} text={money(x.pnl)} />, className: 'num' },
@@ -155,11 +163,11 @@ function tradeReturn(t: Trade): number | null {
   return ((t.exit_price - t.entry_price) / t.entry_price) * Math.sign(t.quantity || 1);
 }
 
-function TradesTable({ trades, total }: { trades: Trade[]; total?: number }) {
+function TradesTable({ trades, total, daily }: { trades: Trade[]; total?: number; daily: boolean }) {
   const locale = useLocale();
   const rows = useMemo(() => trades.map((x, i) => ({ ...x, i })), [trades]);
   // eslint-disable-next-line react-hooks/exhaustive-deps -- labels follow the locale
-  const columns = useMemo(tradeColumns, [locale]);
+  const columns = useMemo(() => tradeColumns(daily), [locale, daily]);
   const wins = trades.filter((x) => (x.pnl ?? 0) > 0).length;
   const pnl = trades.reduce((s, x) => s + (x.pnl ?? 0), 0);
   const n = total !== undefined && total > trades.length ? t('run.firstOf', { n: trades.length, total }) : String(trades.length);
