@@ -4,6 +4,7 @@ set -euo pipefail
 need=()
 command -v chromium >/dev/null 2>&1 || need+=(chromium)
 command -v npm >/dev/null 2>&1 || need+=(nodejs npm)
+command -v pdftoppm >/dev/null 2>&1 || need+=(poppler-utils) # report PDF pages to PNG in tests
 fc-list :lang=zh 2>/dev/null | grep -q . || need+=(fonts-wqy-microhei) # Chinese in screenshots
 if [ ${#need[@]} -eq 0 ]; then exit 0; fi
 SUDO=""
