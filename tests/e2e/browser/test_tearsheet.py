@@ -45,7 +45,12 @@ def reports(stack: Any, tmp_path_factory: pytest.TempPathFactory) -> dict[str, P
 def _offline(page: Any) -> list[str]:
     """Record every request that is not for a local file."""
     asked: list[str] = []
-    page.on("request", lambda r: r.url.startswith("file:") or asked.append(r.url))
+
+    def seen(r: Any) -> None:
+        if not r.url.startswith("file:"):
+            asked.append(r.url)
+
+    page.on("request", seen)
     return asked
 
 
