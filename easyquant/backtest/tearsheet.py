@@ -290,7 +290,8 @@ def sweep_section(
 def load(conn: psycopg2.extensions.connection, run_id: str, settings: Any = None) -> dict[str, Any]:
     """Return the tearsheet of stored run ``run_id``: the run from the database, the benchmark
     and symbol closes from the lake (a missing one is a warning); NotFoundError for no run.
-    A sweep stores no point's curve: its chosen point is run again (:func:`rerun_point`)."""
+    A sweep stores no point's curve: its chosen point (or the point itself) is run again
+    (:func:`rerun_point`)."""
     from easyquant.backtest import queries
 
     stored = queries.load_run(conn, run_id)
@@ -303,11 +304,13 @@ def load(conn: psycopg2.extensions.connection, run_id: str, settings: Any = None
     bench_sym = config.get("benchmark") or (list(run["symbols"]) or [None])[0]
     wanted = list(dict.fromkeys([*run["symbols"], *([bench_sym] if bench_sym else [])]))
     _closes(equity, wanted, run["freq"], settings, closes, warnings)
-    if run["kind"] == "sweep" and not len(equity) and run["state"] == "success":
+    if not len(equity) and run["state"] == "success" and run["kind"] in ("sweep", "point"):
+        # a sweep and its points store no curve: run the chosen point (or this one) again
         best = next((c for c in children if c.get("rank") == 1), None)
-        if best is not None:
+        params = best["params"] if best is not None else stored["params"]
+        if run["kind"] == "point" or best is not None:
             try:
-                stored = {**stored, **rerun_point(run, best["params"], settings)}
+                stored = {**stored, **rerun_point(run, params, settings)}
             except EasyQuantError as exc:
                 warnings.append(f"chosen point: {exc}")
             _closes(stored["equity"], wanted, run["freq"], settings, closes, warnings)

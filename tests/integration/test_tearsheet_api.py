@@ -50,6 +50,13 @@ def test_sweep_and_walkforward_tearsheets(api, seeded) -> None:
     by_key = {x["key"]: x["value"] for x in s["metrics"]}
     for key in ("final_equity", "sharpe", "max_drawdown", "trades"):
         assert by_key[key] == pytest.approx(chosen["metrics"][key], rel=1e-9), key
+    # a point's own page: run again with its parameters, to its stored figures
+    other = next(p for p in s["sweep"]["points"] if p["rank"] == 2)
+    pt = api.get(f"/api/backtests/{other['run_id']}/tearsheet").json()
+    assert pt["warnings"] == [] and pt["run"]["kind"] == "point"
+    pt_metrics = {x["key"]: x["value"] for x in pt["metrics"]}
+    for key in ("final_equity", "sharpe", "trades"):
+        assert pt_metrics[key] == pytest.approx(other["metrics"][key], rel=1e-9), key
     w = api.get(f"/api/backtests/{seeded.walkforward}/tearsheet").json()
     wins = w["sweep"]["windows"]
     assert [x["window"] for x in wins] == list(range(1, len(wins) + 1)) and len(wins) >= 4
