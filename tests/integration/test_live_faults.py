@@ -17,27 +17,10 @@ import pytest
 from easyquant.config import Settings
 from easyquant.live.service import LiveService, SessionConfig
 from tests.conftest import REPO
-from tests.unit.live.support import check_ledger, one, synthetic_lake
+from tests.unit.live.support import check_ledger, cli_args, one, synthetic_lake
 
 SYMBOLS = ["AAA", "BBB"]
-ARGS = [
-    "--strategy",
-    "sma_cross",
-    "--symbols",
-    ",".join(SYMBOLS),
-    "--param",
-    "fast=3",
-    "--param",
-    "slow=8",
-    "--commission",
-    "0.001",
-    "--start",
-    "2020-01-01",
-    "--end",
-    "2022-12-31",
-    "--heartbeat",
-    "1",
-]
+ARGS = cli_args(SYMBOLS, end="2022-12-31", heartbeat="1")
 # 1.5 million x real time: a daily bar every ~0.06 s, so random kills land mid-session
 PACED = ["--speed", "1500000"]
 RANDOM_KILLS = 20

@@ -23,6 +23,7 @@ from tests.unit.live.support import (
     QueueFeed,
     bar,
     check_ledger,
+    cli_args,
     event,
     one,
     processed_day,
@@ -126,22 +127,7 @@ def test_late_and_stale_bars_are_refused_and_the_session_goes_on(pg_settings, db
     assert one(db, "SELECT bad_bars FROM live_session WHERE id = 'late1'") == 2
 
 
-ARGS = [
-    "--strategy",
-    "sma_cross",
-    "--symbols",
-    ",".join(SYMBOLS),
-    "--param",
-    "fast=3",
-    "--param",
-    "slow=8",
-    "--start",
-    "2020-01-01",
-    "--end",
-    "2020-06-30",
-    "--heartbeat",
-    "1",
-]
+ARGS = cli_args(SYMBOLS, end="2020-06-30", heartbeat="1", commission=False)
 
 
 def _spawn(settings: Settings, session: str, crash: str | None) -> subprocess.Popen[bytes]:

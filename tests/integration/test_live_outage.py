@@ -18,7 +18,7 @@ from easyquant.db import connect, ensure_ready
 from easyquant.db.embedded import EmbeddedPostgres
 from easyquant.live.service import LiveService, SessionConfig
 from tests.conftest import REPO, free_port
-from tests.unit.live.support import check_ledger, one, synthetic_lake
+from tests.unit.live.support import check_ledger, cli_args, one, synthetic_lake
 
 SYMBOLS = ["AAA", "BBB"]
 
@@ -56,24 +56,7 @@ def test_database_outage_pauses_trading_and_recovers_without_loss(own_server):
     env.pop("EASYQUANT_LIVE_CRASH", None)
     env["EASYQUANT_HOME"] = str(settings.home)
     env["EASYQUANT_EMBEDDED_PG_PORT"] = str(settings.embedded_pg_port)
-    args = [
-        "--strategy",
-        "sma_cross",
-        "--symbols",
-        ",".join(SYMBOLS),
-        "--param",
-        "fast=3",
-        "--param",
-        "slow=8",
-        "--commission",
-        "0.001",
-        "--start",
-        "2020-01-01",
-        "--end",
-        "2021-06-30",
-        "--heartbeat",
-        "0.5",
-    ]
+    args = cli_args(SYMBOLS, end="2021-06-30", heartbeat="0.5")
     proc = subprocess.Popen(
         [
             sys.executable,

@@ -222,3 +222,15 @@ def processed_day(db: Any, session: str, day: int) -> bool:
     """Whether ``session`` has stored its bar of January ``2 + day``."""
     ts = one(db, "SELECT last_bar_ts FROM live_session WHERE id = %s", session)
     return ts is not None and ts.day == 2 + day
+
+
+def cli_args(
+    symbols: Sequence[str], *, end: str, heartbeat: str, commission: bool = True
+) -> list[str]:
+    """`easyquant live` options for the sma_cross (3/8) replay the CLI tests run from 2020."""
+    return [
+        *("--strategy", "sma_cross", "--symbols", ",".join(symbols)),
+        *("--param", "fast=3", "--param", "slow=8"),
+        *(("--commission", "0.001") if commission else ()),
+        *("--start", "2020-01-01", "--end", end, "--heartbeat", heartbeat),
+    ]
