@@ -7,6 +7,7 @@ the session's flags.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, HTTPException, Path
@@ -104,22 +105,24 @@ def list_sessions(db: DbDep) -> dict[str, Any]:
     return {"sessions": queries.list_sessions(db)}
 
 
+def _known(read: Callable[..., Any], *args: Any, **kw: Any) -> Any:
+    """Run ``read``; an unknown session is a 404 naming it."""
+    try:
+        return read(*args, **kw)
+    except NotFoundError as exc:
+        raise HTTPException(404, str(exc)) from exc
+
+
 @router.get("/sessions/{session}", response_model=LiveSession)
 def get_session(session: SessionName, db: DbDep) -> dict[str, Any]:
     """One live session; 404 when unknown."""
-    try:
-        return queries.get_session(db, session)
-    except NotFoundError as exc:
-        raise HTTPException(404, str(exc)) from exc
+    return _known(queries.get_session, db, session)
 
 
 @router.get("/sessions/{session}/equity", response_model=EquityCurve)
 def session_equity(session: SessionName, db: DbDep) -> dict[str, Any]:
     """The session's equity after every bar (thinned to about 5,000 points)."""
-    try:
-        return {"points": queries.equity_points(db, session)}
-    except NotFoundError as exc:
-        raise HTTPException(404, str(exc)) from exc
+    return {"points": _known(queries.equity_points, db, session)}
 
 
 @router.post("/sessions/{session}/halt", response_model=LiveSession)
@@ -128,16 +131,10 @@ def halt(
 ) -> dict[str, Any]:
     """Halt a session (optionally flattening); it stops sending orders from its next bar."""
     req = body or HaltRequest()
-    try:
-        return sessions.halt_session(db, session, reason=req.reason, flatten=req.flatten)
-    except NotFoundError as exc:
-        raise HTTPException(404, str(exc)) from exc
+    return _known(sessions.halt_session, db, session, reason=req.reason, flatten=req.flatten)
 
 
 @router.post("/sessions/{session}/resume", response_model=LiveSession)
 def resume(session: SessionName, db: DbDep) -> dict[str, Any]:
     """Resume a halted session; it trades again from its next bar."""
-    try:
-        return sessions.resume_session(db, session)
-    except NotFoundError as exc:
-        raise HTTPException(404, str(exc)) from exc
+    return _known(sessions.resume_session, db, session)
