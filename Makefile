@@ -5,11 +5,19 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMPS := $(VENV)/.stamps
 export EASYQUANT_HOME ?= $(CURDIR)/.easyquant
+# make up EXECUTOR=celery [WORKERS=2]: Airflow as separate processes with Celery workers
+ifdef EXECUTOR
+export EASYQUANT_EXECUTOR := $(EXECUTOR)
+endif
+ifdef WORKERS
+export EASYQUANT_WORKERS := $(WORKERS)
+endif
 
-.PHONY: help up down status test test-fast lint bench soak venv dashboard system-deps clean
+.PHONY: help up broker down status test test-fast lint bench soak venv dashboard system-deps clean
 
 help:
 	@echo "make up      set up (venv, dashboard, database) and start the whole system"
+	@echo "make up EXECUTOR=celery WORKERS=2   the same with Airflow's Celery workers"
 	@echo "make down    stop exactly what 'make up' started; data stays"
 	@echo "make status  what runs, where"
 	@echo "make test    install what the tests need and run the whole suite"
@@ -40,8 +48,14 @@ dashboard: venv
 	@VENV_DIR=$(VENV) bash scripts/build-dashboard.sh
 
 # --- run -------------------------------------------------------------------
-up: venv dashboard
+up: venv dashboard broker
 	@$(BIN)/python -m easyquant.stack up
+
+# Celery's broker when no EASYQUANT_CELERY_BROKER_URL: Debian's redis-server, installed if missing
+broker:
+	@if [ "$$EASYQUANT_EXECUTOR" = celery ] && [ -z "$$EASYQUANT_CELERY_BROKER_URL" ] \
+		&& ! command -v redis-server >/dev/null; then \
+		apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q redis-server; fi
 
 down:
 	@if [ -x $(BIN)/python ]; then $(BIN)/python -m easyquant.stack down; else echo "nothing to stop (no $(VENV))"; fi

@@ -36,6 +36,14 @@ class Settings(BaseSettings):
     airflow_user: str = "admin"
     airflow_password: SecretStr = SecretStr("admin")
     airflow_parallelism: int = Field(default=4, ge=1, le=256)
+    executor: Literal["local", "celery"] = Field(
+        default="local", description="make up's Airflow: one standalone process, or Celery workers"
+    )
+    workers: int = Field(default=2, ge=1, le=64, description="Celery workers make up starts")
+    worker_concurrency: int = Field(default=2, ge=1, le=256, description="Tasks a worker runs")
+    celery_broker_url: SecretStr | None = Field(
+        default=None, description="Celery broker (unset: a redis-server under the home)"
+    )
     task_slots: int = Field(
         default=0, ge=0, le=4096, description="Tasks run at once across workers (0: parallelism)"
     )
@@ -133,7 +141,11 @@ class Settings(BaseSettings):
     @property
     def parallel_tasks(self) -> int:
         """How many tasks Airflow runs at once: ``task_slots``, else ``airflow_parallelism``."""
-        return self.task_slots or self.airflow_parallelism
+        if self.task_slots:
+            return self.task_slots
+        if self.executor == "celery":
+            return self.workers * self.worker_concurrency
+        return self.airflow_parallelism
 
     @property
     def lake_dir(self) -> Path:

@@ -24,6 +24,7 @@ from pathlib import Path
 
 import httpx
 
+from easyquant import celery_stack
 from easyquant._proc import pid_alive
 from easyquant.airflow_conf import AIRFLOW_DATABASE, airflow_environ, write_passwords_file
 from easyquant.config import Settings, load_settings
@@ -140,7 +141,7 @@ def up(settings: Settings, say: Callable[[str], None] = print) -> int:
     ensure_ready(settings, start_embedded=False)
     ensure_database(settings, AIRFLOW_DATABASE)
     write_passwords_file(settings)
-    env = _env(settings)
+    env = _env(settings) | celery_stack.environ(settings)
 
     if AIRFLOW.name not in already:
         say("migrating Airflow's metadata database")
@@ -157,7 +158,7 @@ def up(settings: Settings, say: Callable[[str], None] = print) -> int:
         if service.name not in already:
             say(f"starting {service.name} on {service.url(settings)}")
     children = [
-        (AIRFLOW.name, [str(VENV_BIN / "airflow"), "standalone"]),
+        *celery_stack.airflow_children(settings, VENV_BIN / "airflow"),
         (MONITOR.name, [sys.executable, "-m", "monitor_api.app"]),
     ]
     _supervise(settings, children, env)
@@ -306,6 +307,7 @@ def _group_alive(pgid: int) -> bool:
 def down(settings: Settings, say: Callable[[str], None] = print) -> int:
     """Stop exactly what ``up`` started; leave data in place."""
     from easyquant.db.embedded import EmbeddedPostgres
+    from easyquant.supervise import read_spec
 
     stopped = False
     pid = running_pid(settings, SUPERVISOR)
@@ -321,6 +323,15 @@ def down(settings: Settings, say: Callable[[str], None] = print) -> int:
         _stop_group(pid, grace=30)
         stopped = True
     _pidfile(settings, LIVE_DEMO).unlink(missing_ok=True)
+    for name, _ in reversed(read_spec(settings)[1]):
+        if name in {s.name for s in SERVICES}:
+            continue
+        pid = running_pid(settings, name)
+        if pid is not None:
+            say(f"stopping {name} (process group {pid})")
+            _stop_group(pid)
+            stopped = True
+        _pidfile(settings, name).unlink(missing_ok=True)
     for service in reversed(SERVICES):
         pid = running_pid(settings, service.name)
         if pid is not None:
@@ -340,11 +351,16 @@ def down(settings: Settings, say: Callable[[str], None] = print) -> int:
 def show_status(settings: Settings, say: Callable[[str], None] = print) -> int:
     """Print what runs and where, with the supervisor's restart counts."""
     from easyquant.db.embedded import EmbeddedPostgres
-    from easyquant.supervise import read_state
+    from easyquant.supervise import read_spec, read_state
 
     supervised = read_state(settings) if running_pid(settings, SUPERVISOR) else {}
     rows = [(s.name, s.url(settings)) for s in SERVICES]
     rows.append((LIVE_DEMO, f"live session {DEMO_SESSION!r} (paper)"))
+    rows += [  # Celery's processes and the broker
+        (name, celery_stack.describe(argv))
+        for name, argv in read_spec(settings)[1]
+        if name not in dict(rows)
+    ]
     for name, where in rows:
         pid = running_pid(settings, name)
         entry = supervised.get(name, {})
