@@ -26,6 +26,7 @@ import time
 from pathlib import Path
 
 import numpy as np
+from results import write_section
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
@@ -41,11 +42,11 @@ def main() -> None:
 
     from bench._scratch import scratch_settings
     from easyquant import status
-    from easyquant.backtest.engine import BacktestConfig
-    from easyquant.backtest.market import get_profile
+    from easyquant.backtest.config import BacktestConfig
     from easyquant.backtest.runner import run_backtest
     from easyquant.data import make_source
     from easyquant.data.ingest import ingest
+    from easyquant.execution.market import get_profile
     from easyquant.live.bars import History
     from easyquant.live.journal import Store
     from easyquant.live.service import LiveService, SessionConfig

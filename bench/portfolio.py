@@ -41,9 +41,9 @@ from numba import njit
 from results import same_as_bare as _same
 from results import write_section
 
-from easyquant.backtest.engine import BacktestConfig
-from easyquant.backtest.market import get_profile
+from easyquant.backtest.config import BacktestConfig
 from easyquant.backtest.runner import run_backtest
+from easyquant.execution.market import get_profile
 from easyquant.strategy import Bars
 from easyquant.strategy.builtins import MomentumRotation
 

@@ -1,9 +1,10 @@
-"""Backtesting: the simulator (fills, costs, market rules), metrics, sweeps, results, reports."""
+"""Backtesting: the compiled kernel, metrics, sweeps, results, reports."""
 
-from easyquant.backtest.engine import BacktestConfig
+from easyquant.backtest.config import BacktestConfig
 from easyquant.backtest.lookahead import check_lookahead
-from easyquant.backtest.market import PROFILES, MarketProfile, fill_order, get_profile
 from easyquant.backtest.runner import BacktestResult, run_backtest
+from easyquant.execution.market import PROFILES, MarketProfile, get_profile
+from easyquant.execution.rules import fill_order
 
 __all__ = [
     "PROFILES",

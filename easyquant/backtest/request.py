@@ -31,7 +31,7 @@ from easyquant.backtest.sizing import MAX_BATCH, MAX_TASKS
 from easyquant.errors import ConfigError
 
 if TYPE_CHECKING:
-    from easyquant.backtest.engine import BacktestConfig
+    from easyquant.backtest.config import BacktestConfig
     from easyquant.backtest.store import RunSpec
     from easyquant.strategy.base import Strategy
 
@@ -106,7 +106,7 @@ def _freq(value: str) -> str:
 
 
 def _market(value: str) -> str:
-    from easyquant.backtest.market import get_profile
+    from easyquant.execution.market import get_profile
 
     return get_profile(value).name
 
@@ -325,8 +325,8 @@ class BacktestRequest(BaseModel):
     def config(self) -> BacktestConfig:
         """Return the engine configuration: cash, the market profile with the cost overrides,
         fills and benchmark."""
-        from easyquant.backtest.engine import BacktestConfig
-        from easyquant.backtest.market import get_profile
+        from easyquant.backtest.config import BacktestConfig
+        from easyquant.execution.market import get_profile
 
         costs = {k: getattr(self, k) for k in COSTS}
         profile = get_profile(self.market, **costs)

@@ -10,8 +10,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from easyquant.backtest.engine import BacktestConfig, Prepared, Simulation
+from easyquant.backtest.config import BacktestConfig
 from easyquant.backtest.metrics import compute_metrics, periods_per_year
+from easyquant.backtest.simulation import Prepared, Simulation
 from easyquant.errors import ConfigError
 from easyquant.strategy.base import Bars, Decisions, Strategy
 from easyquant.strategy.registry import make_strategy

@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from easyquant.backtest.engine import BacktestConfig, Prepared
+from easyquant.backtest.config import BacktestConfig
 from easyquant.backtest.metrics import (
     LOWER_IS_BETTER,
     METRIC_NAMES,
@@ -24,6 +24,7 @@ from easyquant.backtest.metrics import (
     periods_per_year,
 )
 from easyquant.backtest.runner import benchmark_close, evaluate
+from easyquant.backtest.simulation import Prepared
 from easyquant.errors import ConfigError
 from easyquant.strategy.base import Bars, Strategy
 

@@ -8,9 +8,8 @@ from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from easyquant.backtest.engine import FILLS
-from easyquant.backtest.market import MarketProfile, get_profile
 from easyquant.errors import ConfigError
+from easyquant.execution.market import FILLS, MarketProfile, get_profile
 from easyquant.live.broker import BROKERS
 from easyquant.live.feeds import FEEDS, parse_speed
 from easyquant.live.records import SessionRow

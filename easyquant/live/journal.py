@@ -8,6 +8,7 @@ transaction, so cash and positions always equal what the fills say.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -81,9 +82,9 @@ class Store(SessionStore):
         cols = (
             "INSERT INTO live_order (session, client_order_id, bar_ts, phase, pass, "
             "symbol, side, quantity, kind, limit_price, est_price, phase_equity, state, "
-            "reason) "
+            "reason, tif) "
         )
-        values = "%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s"
+        values = "%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s"
         for o in orders:
             args: list[Any] = [
                 self.session,
@@ -100,6 +101,7 @@ class Store(SessionStore):
                 clean(o.phase_equity),
                 o.state,
                 o.reason,
+                o.tif,
             ]
             if unless_halted:
                 parts.append(
@@ -194,6 +196,43 @@ class Store(SessionStore):
         order.state, order.filled_qty, order.avg_price = state, filled, avg
         order.fees, order.reason = fees, report.reason
         return new
+
+    def note_phase(self, ts: int, phase: str, equity: float) -> None:
+        """Note the equity a phase sizes its orders with, before anything of it is done."""
+        self.run(
+            [
+                self.q(
+                    "UPDATE live_session SET phase_note = %s WHERE id = %s",
+                    (json.dumps({"ts": ts, "phase": phase, "equity": equity}), self.session),
+                )
+            ],
+            durable=self.durable_orders,
+        )
+
+    def phase_note(self, ts: int, phase: str) -> float | None:
+        """The equity noted for this phase before a restart, if any."""
+        rows = self.exec(
+            "SELECT phase_note FROM live_session WHERE id = %s", (self.session,), fetch=True
+        )
+        note = rows[0][0] if rows else None
+        if note and note.get("ts") == ts and note.get("phase") == phase:
+            return float(note["equity"])
+        return None
+
+    def request_cancel(self, order: OrderRow) -> None:
+        """Note, durably, that a cancel of a working order is about to be sent: after a crash
+        the venue is asked for the order's state instead of being sent the cancel again."""
+        self.run(
+            [
+                self.q(
+                    "UPDATE live_order SET cancel_requested_at = clock_timestamp() WHERE "
+                    "client_order_id = %s",
+                    (order.client_order_id,),
+                )
+            ],
+            durable=self.durable_orders,
+        )
+        order.cancel_requested = True
 
     def cancel(self, order: OrderRow, reason: str) -> None:
         """Mark a never-sent order cancelled."""

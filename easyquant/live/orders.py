@@ -1,13 +1,12 @@
-"""The order manager: strategy decisions -> targets -> orders, exactly as the backtester does it.
+"""The order manager: strategy decisions -> targets -> orders, as the backtest kernel does it.
 
-It keeps the backtest engine's per-symbol state (the last decision; a pending target) and
-executes pending targets at the phase the backtest would (a bar's open for ``next_open``, its
-close for ``close``): equity is taken at that moment, each target becomes a quantity with the
-shared market model's rules (``trigger_price``, ``slipped``, ``target_quantity``,
-``round_lot``), sells go before buys, and what the venue does not fill stays pending under the
-same rules (a T+1 partial stays, a short that is not allowed is dropped, a filled order is
-done). ``easyquant.backtest.engine.simulate_into`` is the reference; the parity test holds the two
-together.
+It keeps the execution layer's pending decisions (:class:`~easyquant.execution.working.Book`)
+and executes pending targets at the phase the backtest would (a bar's open for ``next_open``,
+its close for ``close``): equity is taken at that moment, each target becomes a quantity by the
+execution layer's sizing (:func:`~easyquant.execution.sizing.size_order`), sells go before
+buys, and what the venue does not fill stays pending by the same rule
+(:func:`~easyquant.execution.working.stays_pending`). The backtest kernel calls the same
+functions; the parity test holds the two together.
 
 Orders get deterministic client order ids ``{session}-{bar time}-{phase}{pass}-{symbol}``; each
 group of orders is written to PostgreSQL before the first is sent; a group already written
@@ -27,84 +26,34 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from easyquant.backtest import market as mk
-from easyquant.backtest.market import MarketProfile
+from easyquant.execution import market as mk
+from easyquant.execution import rules
+from easyquant.execution.market import KIND_NAMES, TIF_NAMES, MarketProfile
+from easyquant.execution.sizing import size_order
+from easyquant.execution.working import B_WORK_Q, Book, after_try, expire, stays_pending
 from easyquant.live.bars import BarEvent
-from easyquant.live.broker import Broker, OrderRequest
+from easyquant.live.broker import EXPIRED, Broker, OrderReport, OrderRequest
 from easyquant.live.journal import Store
 from easyquant.live.records import OrderRow
 from easyquant.live.risk import RiskLimits, check_order
 from easyquant.strategy.base import ORDER_KINDS, Target
 
-KIND_NAMES = ("market", "limit", "stop")
 NAN = float("nan")
-SHORT_REASON = mk.REASONS[mk.NO_SHORT]
-T1_REASON = mk.REASONS[mk.T_PLUS_ONE]
+DAY_NS = 86_400_000_000_000
+TIF_CODES = {name: code for code, name in enumerate(TIF_NAMES)}
+REASON_CODES = {name: code for code, name in enumerate(mk.REASONS)}
 
 
-def _f(v: Any) -> float:
-    return NAN if v is None else float(v)
-
-
-@dataclass
-class EngineState:
-    """Per symbol: the last decision (target, kind, price) and the pending target, if any;
-    the last close (mark); whether positions were flattened by a halt."""
-
-    last_t: list[float]
-    last_k: list[int]
-    last_p: list[float]
-    pend: list[bool]
-    pend_t: list[float]
-    pend_k: list[int]
-    pend_p: list[float]
-    mark: list[float]
-    flattened: bool = False
-
-    @classmethod
-    def fresh(cls, m: int) -> EngineState:
-        return cls(
-            [NAN] * m, [-1] * m, [NAN] * m, [False] * m, [0.0] * m, [0] * m, [0.0] * m, [NAN] * m
-        )
-
-    @classmethod
-    def from_json(cls, data: Mapping[str, Any], m: int) -> EngineState:
-        if not data:
-            return cls.fresh(m)
-        return cls(
-            [_f(v) for v in data["last_t"]],
-            [int(v) for v in data["last_k"]],
-            [_f(v) for v in data["last_p"]],
-            [bool(v) for v in data["pend"]],
-            [_f(v) for v in data["pend_t"]],
-            [int(v) for v in data["pend_k"]],
-            [_f(v) for v in data["pend_p"]],
-            [_f(v) for v in data["mark"]],
-            bool(data.get("flattened", False)),
-        )
-
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "last_t": self.last_t,
-            "last_k": self.last_k,
-            "last_p": self.last_p,
-            "pend": self.pend,
-            "pend_t": self.pend_t,
-            "pend_k": self.pend_k,
-            "pend_p": self.pend_p,
-            "mark": self.mark,
-            "flattened": self.flattened,
-        }
-
-    def rearm(self) -> None:
-        """After a flatten and a resume: pursue every symbol's last decision again."""
-        for j, t in enumerate(self.last_t):
-            if t == t:
-                self.pend[j] = True
-                self.pend_t[j] = t
-                self.pend_k[j] = max(self.last_k[j], 0)
-                self.pend_p[j] = self.last_p[j]
-        self.flattened = False
+def warm_up(profile: MarketProfile) -> None:
+    """Compile the execution layer's code the order manager and the paper broker call, so the
+    first live bar is not seconds late."""
+    cfg = profile.vector()
+    rules.fill_order(
+        profile, side="buy", quantity=1.0, bar=rules.Bar(1.0, 1.0, 1.0, 1.0), cash=10.0
+    )
+    size_order(0.5, 0, NAN, 100.0, 0.0, NAN, 1.0, 1.0, 1.0, 1.0, False, False, cfg)
+    Book.fresh(1).decide(0, 0.5, 0, NAN, 0, 0.0)
+    stays_pending(0.0, 0)
 
 
 @dataclass
@@ -126,7 +75,7 @@ class OrderManager:
     broker: Broker
     limits: RiskLimits = field(default_factory=RiskLimits)
     crash: Callable[[str], None] = lambda point: None
-    state: EngineState = field(init=False)
+    state: Book = field(init=False)
     halted: bool = False
     halt: Halt | None = None  # a breach found while trading (the service stores it)
     # the session's (halted, flatten_requested, halt_reason) flags when a write-ahead found
@@ -135,19 +84,29 @@ class OrderManager:
     latencies: deque[float] = field(default_factory=lambda: deque(maxlen=10_000))
     orders_sent: int = 0
     _stored: dict[tuple[int, str], list[OrderRow]] = field(default_factory=dict)
+    _working: dict[str, OrderRow] = field(default_factory=dict)  # by client order id
 
     def __post_init__(self) -> None:
         self.cfg = self.profile.vector()
-        self.state = EngineState.fresh(len(self.symbols))
+        self.state = Book.fresh(len(self.symbols))
         self._col = {s: j for j, s in enumerate(self.symbols)}
+        self._offset = int(self.profile.utc_offset_hours * 3600e9)
 
     # ----- state ----------------------------------------------------------------------------
-    def load(self, engine_state: Mapping[str, Any], orders: Sequence[OrderRow]) -> None:
-        """Restore the state committed with the last bar and the orders written after it."""
-        self.state = EngineState.from_json(engine_state, len(self.symbols))
+    def load(
+        self,
+        engine_state: Mapping[str, Any],
+        orders: Sequence[OrderRow],
+        working: Sequence[OrderRow] = (),
+    ) -> None:
+        """Restore the state committed with the last bar, the orders written after it, and the
+        orders that work at the venue (``working``: the session's active orders)."""
+        self.state = Book.from_json(engine_state, len(self.symbols))
         self._stored = {}
         for o in orders:
             self._stored.setdefault((o.bar_ts, o.phase), []).append(o)
+        ids = {cid for cid in self.state.work_id if cid}
+        self._working = {o.client_order_id: o for o in working if o.client_order_id in ids}
 
     def position(self, symbol: str) -> float:
         p = self.store.positions.get(symbol)
@@ -180,16 +139,35 @@ class OrderManager:
             st.mark[self._col[sym]] = bar.close
         for sym, tg in decisions.items():
             j = self._col[sym]
-            v = float(tg.value)
-            if v != v:
-                continue
             k = ORDER_KINDS[tg.kind]
-            p = float(tg.price) if (k != 0 and tg.price is not None) else NAN
-            same_p = (p == st.last_p[j]) or (p != p and st.last_p[j] != st.last_p[j])
-            if v != st.last_t[j] or k != st.last_k[j] or not same_p:
-                st.last_t[j], st.last_k[j], st.last_p[j] = v, k, p
-                st.pend[j] = True
-                st.pend_t[j], st.pend_k[j], st.pend_p[j] = v, k, p
+            p = float(tg.price) if (k != mk.MARKET and tg.price is not None) else NAN
+            f = TIF_CODES[tg.tif] if k != mk.MARKET else mk.GTC
+            if st.work_q[j] != 0 and st.changes(j, float(tg.value), k, p, f):
+                self._cancel_working(j)  # replaced: cancelled before the new order is sized
+            st.decide(j, float(tg.value), k, p, f, self.position(sym))
+
+    def _cancel_working(self, j: int) -> None:
+        """Cancel symbol ``j``'s working order at the venue, through the journal: the intent is
+        written first; after a crash the venue is asked, and a cancel it already has is never
+        sent again. Fills it made before the cancel are recorded."""
+        st = self.state
+        cid = st.work_id[j]
+        o = self._working.pop(cid, None) if cid else None
+        st.work_id[j] = None
+        st.rows[B_WORK_Q, j] = 0.0
+        if o is None:
+            return
+        rep: OrderReport | None = None
+        if o.cancel_requested:  # requested before a crash: did it reach the venue?
+            rep = self.broker.order(o.client_order_id)
+        if rep is None or rep.status == "open":
+            if not o.cancel_requested:
+                self.store.request_cancel(o)
+                self.crash("after_cancel_write")
+            rep = self.broker.cancel(o.client_order_id)
+            self.crash("after_cancel")
+        if rep is not None:
+            self.store.record(o, rep)
 
     # ----- execution ------------------------------------------------------------------------
     def _oid(self, ts: int, phase: str, pass_: int, symbol: str) -> str:
@@ -208,32 +186,24 @@ class OrderManager:
         """Return (side, desired position, estimated price) for symbol ``j``'s pending target,
         or None when there is no price to size with (the target stays pending)."""
         st = self.state
-        pos = self.position(self.symbols[j])
-        if self.sizing == "shares":
-            desired = st.pend_t[j]
-            ref = c if self.at_close else o
-            if ref != ref:
-                ref = st.mark[j]
-            return (mk.BUY if desired > pos else mk.SELL), desired, ref
-        ref_px = c if self.at_close else o
-        if ref_px != ref_px:
-            ref_px = st.mark[j]
-        if ref_px != ref_px:
+        side, desired, est = size_order(
+            st.pend_t[j],
+            int(st.pend_k[j]),
+            st.pend_p[j],
+            eq,
+            self.position(self.symbols[j]),
+            st.mark[j],
+            o,
+            h,
+            lo,
+            c,
+            self.at_close,
+            self.sizing == "shares",
+            self.cfg,
+        )
+        if desired != desired:
             return None
-        side = mk.BUY if st.pend_t[j] * eq > pos * ref_px else mk.SELL
-        raw = mk.trigger_price(side, st.pend_k[j], st.pend_p[j], o, h, lo, c, self.at_close)
-        if raw != raw:
-            raw = ref_px
-        est = mk.slipped(side, raw, self.cfg)
-        desired = mk.target_quantity(st.pend_t[j], eq, est, self.cfg)
-        lot = self.cfg[mk.C_LOT]
-        if desired > 0:
-            desired = mk.round_lot(desired, lot)
-        elif desired < 0:
-            desired = -mk.round_lot(-desired, lot)
-        if desired != pos:
-            side = mk.BUY if desired > pos else mk.SELL
-        return side, float(desired), float(est)
+        return int(side), float(desired), float(est)
 
     def run_phase(self, event: BarEvent, phase: str) -> None:
         """Execute pending targets at this bar's open (``o``) or close (``c``)."""
@@ -245,20 +215,38 @@ class OrderManager:
             return
         at_close = phase == "c"
         prices = {s: (b.close if at_close else b.open) for s, b in event.bars.items()}
+        working_here = not stored and bool(np.any(st.work_q[st.pend != 0]))
+        noted = self.store.phase_note(event.ts, phase) if working_here else None
         eq = (
             stored[0].phase_equity
             if stored and stored[0].phase_equity is not None
+            else noted
+            if noted is not None
             else self.equity(prices)
         )
+        if working_here and noted is None:
+            # working orders may fill before any new order is written: note the equity the
+            # phase sizes with first, so a restart in between sizes as this run does
+            self.store.note_phase(event.ts, phase, eq)
+        # a symbol whose order of this phase is stored (a restart) is not sized again
+        ordered = {o.symbol: o.pass_ for o in stored}
         for pass_ in (0, 1):
             mine = {o.symbol: o for o in stored if o.pass_ == pass_}
             batch_stored = bool(mine)
             intents: list[OrderRow] = []
+            working: list[OrderRow] = []
             for j, sym in enumerate(self.symbols):
                 if not st.pend[j]:
                     continue
+                if st.work_q[j] != 0:  # working at the venue: asked about in its side's pass
+                    o = self._working.get(st.work_id[j] or "")
+                    if o is not None and (o.side == "sell") == (pass_ == 0) and not self.halted:
+                        working.append(o)
+                    continue
                 if sym in mine:
                     intents.append(mine[sym])
+                    continue
+                if ordered.get(sym, pass_) != pass_:
                     continue
                 bar = event.bars.get(sym)
                 if bar is None:
@@ -270,13 +258,13 @@ class OrderManager:
                 pos = self.position(sym)
                 delta = desired - pos
                 if delta == 0:
-                    if self.sizing != "shares" and mk.awaits_one_lot(st.pend_t[j], desired, pos):
+                    if self.sizing != "shares" and rules.awaits_one_lot(st.pend_t[j], desired, pos):
                         continue  # cannot pay for one lot yet: stays pending, as in the backtest
                     st.pend[j] = False
                     continue
                 if (side == mk.SELL) != (pass_ == 0) or batch_stored or self.halted:
                     continue
-                k = st.pend_k[j]
+                k = int(st.pend_k[j])
                 intents.append(
                     OrderRow(
                         client_order_id=self._oid(event.ts, phase, pass_, sym),
@@ -287,12 +275,13 @@ class OrderManager:
                         side="buy" if delta > 0 else "sell",
                         quantity=abs(delta),
                         kind=KIND_NAMES[k],
-                        limit_price=st.pend_p[j] if k != 0 else None,
+                        limit_price=float(st.pend_p[j]) if k != mk.MARKET else None,
                         est_price=est,
                         phase_equity=eq,
+                        tif=TIF_NAMES[int(st.pend_f[j])] if k != mk.MARKET else "gtc",
                     )
                 )
-            self._send(event, intents, at_close, write=not batch_stored)
+            self._send(event, intents, at_close, write=not batch_stored, working=working)
             if self.flags is not None:
                 return  # halted by an operator: nothing more at this phase
 
@@ -303,10 +292,11 @@ class OrderManager:
         at_close: bool,
         *,
         write: bool,
+        working: Sequence[OrderRow] = (),
     ) -> None:
-        if not intents:
+        if not intents and not working:
             return
-        if write:
+        if write and intents:
             self._check_risk(intents)
             flags = self.store.write_ahead(intents, unless_halted=True)
             if flags is not None and flags[0]:
@@ -320,8 +310,13 @@ class OrderManager:
         # down between writing and sending them) are never sent; a group that itself breached
         # a limit is the halt's cause, and sends what it sent before
         held = self.halted and not any(o.state == "risk_rejected" for o in intents)
-        st = self.state
-        for o in intents:
+        day = (event.ts + self._offset) // DAY_NS
+        asked = {o.client_order_id for o in working}
+        # in symbol order, as the backtest tries them: working orders interleaved with new ones
+        for o in sorted([*intents, *working], key=lambda o: self._col.get(o.symbol, -1)):
+            if o.client_order_id in asked:
+                self._poll(o, event, at_close, day)
+                continue
             if held and o.state == "new" and o.phase != "x":
                 self.store.cancel(o, "halted")
             if o.state == "risk_rejected" and not self.halted:
@@ -341,6 +336,7 @@ class OrderManager:
                         o.kind,
                         o.limit_price,
                         o.bar_ts,
+                        o.tif,
                     ),
                     at_close=at_close,
                 )
@@ -355,11 +351,39 @@ class OrderManager:
             j = self._col[o.symbol]
             if o.state in ("risk_rejected", "cancelled"):
                 continue  # never sent: the target stays pending
-            if o.filled_qty <= 0:
-                if o.reason == SHORT_REASON:
-                    st.pend[j] = False
-            elif o.reason != T1_REASON:
-                st.pend[j] = False
+            sent = o.quantity if o.side == "buy" else -o.quantity
+            self._after(j, o, sent, o.filled_qty, o.reason, day)
+
+    def _after(
+        self, j: int, o: OrderRow, sent: float, filled: float, reason: str, day: int
+    ) -> None:
+        """Apply what became of an order to the book (the execution layer's rule): a limit or
+        stop order that does not fill keeps working."""
+        st = self.state
+        after_try(st.rows, j, sent, filled, REASON_CODES.get(reason, mk.FILLED), day, 0)
+        if st.work_q[j] != 0:
+            st.work_id[j] = o.client_order_id
+            self._working[o.client_order_id] = o
+        elif st.work_id[j] is not None:
+            self._working.pop(st.work_id[j] or "", None)
+            st.work_id[j] = None
+
+    def _poll(self, o: OrderRow, event: BarEvent, at_close: bool, day: int) -> None:
+        """Ask the venue about a working order at this moment; record its fills."""
+        rep = self.broker.poll(o.client_order_id, at_close=at_close)
+        self.crash("after_poll")
+        if rep is None:
+            return
+        self.store.record(o, rep)
+        j = self._col[o.symbol]
+        st = self.state
+        if rep.status == "cancelled" and rep.reason == EXPIRED:
+            expire(st.rows, j, 0)
+            self._working.pop(o.client_order_id, None)
+            st.work_id[j] = None
+            return
+        now = sum(abs(f.quantity) for f in rep.fills if f.bar_ts == event.ts)
+        self._after(j, o, float(st.work_q[j]), now, rep.reason, day)
 
     def _check_risk(self, intents: list[OrderRow]) -> None:
         """Refuse (and halt on) the first order that breaches a limit; cancel the rest."""
@@ -394,6 +418,9 @@ class OrderManager:
 
     def flatten(self, event: BarEvent) -> int:
         """Close every position at this bar's open (phase ``x``); return orders sent."""
+        for j in range(len(self.symbols)):  # working orders end first
+            if self.state.work_q[j] != 0:
+                self._cancel_working(j)
         stored = self._stored.get((event.ts, "x"), [])
         if stored:
             self._send(event, stored, False, write=False)

@@ -81,7 +81,7 @@ def check_parity(settings: Settings, session: str, date: str) -> dict[str, Any]:
     Raise NotFoundError for an unknown session, ConfigError for a bad date, NoBars (a
     DataError) when the session took no bars that day.
     """
-    from easyquant.backtest.engine import BacktestConfig
+    from easyquant.backtest.config import BacktestConfig
     from easyquant.backtest.runner import run_backtest
     from easyquant.live.config import SessionConfig
 

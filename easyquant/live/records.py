@@ -29,6 +29,8 @@ ORDER_COLUMNS = (
     "avg_price",
     "fees",
     "reason",
+    "tif",
+    "cancel_requested_at IS NOT NULL",
 )
 ACTIVE = ("new", "open")
 
@@ -79,6 +81,8 @@ class OrderRow:
     avg_price: float | None = None
     fees: float = 0.0
     reason: str = ""
+    tif: str = "gtc"
+    cancel_requested: bool = False
 
     @property
     def active(self) -> bool:
@@ -186,4 +190,6 @@ def order_row(row: Sequence[Any]) -> OrderRow:
         avg_price=row[13],
         fees=float(row[14]),
         reason=row[15],
+        tif=row[16],
+        cancel_requested=bool(row[17]),
     )

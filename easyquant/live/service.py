@@ -181,7 +181,11 @@ class LiveService:
             for sym in ev.bars:
                 self.guard.last[sym] = ev.ts
             self.guard.last_event = ev.ts
-        self.om.load(row.engine_state, self.store.load_orders(after=row.last_bar_ts))
+        self.om.load(
+            row.engine_state,
+            self.store.load_orders(after=row.last_bar_ts),
+            self.store.load_orders(active=True),
+        )
         self.om.halted = row.halted
         self.halt_reason = row.halt_reason
         self.flatten_requested = row.flatten_requested
@@ -204,18 +208,12 @@ class LiveService:
     def _warm_up(self) -> None:
         """Compile the strategy's and the market model's code before the first live bar, so
         the first bar is not seconds late (the strategy's answer is discarded)."""
-        from easyquant.backtest import market as mk
+        from easyquant.live.orders import warm_up
 
         if len(self.history) and not self.decider.per_bar:  # per bar: started on it already
             with contextlib.suppress(StrategyError):  # reported when its bar is processed
                 self.decider.decide(self.history.bars())
-        cfg = self.profile.vector()
-        mk.fill_order(
-            self.profile, side="buy", quantity=1.0, bar=mk.Bar(1.0, 1.0, 1.0, 1.0), cash=10.0
-        )
-        mk.slipped(mk.BUY, mk.trigger_price(mk.BUY, 0, 0.0, 1.0, 1.0, 1.0, 1.0, False), cfg)
-        mk.round_lot(mk.target_quantity(0.5, 100.0, 1.0, cfg), 1.0)
-        mk.awaits_one_lot(0.5, 0.0, 0.0)
+        warm_up(self.profile)
 
     def _decision_note(self) -> str:
         """Say how decisions are made and what history they start from (and, for a strategy

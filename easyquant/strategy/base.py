@@ -34,6 +34,7 @@ from easyquant.strategy.params import Param
 
 MARKET, LIMIT, STOP = 0, 1, 2
 ORDER_KINDS = {"market": MARKET, "limit": LIMIT, "stop": STOP}
+TIFS = {"gtc": 0, "day": 1}  # a limit or stop order's time in force
 _COLUMNS = ("open", "high", "low", "close", "volume")
 
 
@@ -313,13 +314,17 @@ def _window_start(close: np.ndarray, bars: int) -> int:
 @dataclass(frozen=True)
 class Target:
     """A decision for one symbol: a target (weight or shares) reached by a market, limit or stop
-    order at ``price``."""
+    order at ``price``. A limit or stop order that does not fill at once keeps working until it
+    fills or a new decision replaces it; with ``tif="day"`` it also ends with its trading day."""
 
     value: float
     kind: str = "market"
     price: float | None = None
+    tif: str = "gtc"
 
     def __post_init__(self) -> None:
+        if self.tif not in TIFS:
+            raise ValueError(f"Target tif: expected one of {list(TIFS)}, got {self.tif!r}")
         if self.kind not in ORDER_KINDS:
             raise ValueError(f"Target kind: expected one of {list(ORDER_KINDS)}, got {self.kind!r}")
         if self.kind != "market" and (self.price is None or not self.price > 0):
@@ -334,6 +339,7 @@ class Decisions:
     target: np.ndarray
     kind: np.ndarray | None = None
     price: np.ndarray | None = None
+    tif: np.ndarray | None = None  # 0 good till cancelled, 1 day (limit and stop orders)
 
     def row(self, t: int, symbols: Sequence[str]) -> dict[str, Target]:
         """Return bar ``t``'s decisions as ``{symbol: Target}`` (symbols without one omitted)."""
@@ -345,7 +351,8 @@ class Decisions:
             k = int(self.kind[t, j]) if self.kind is not None else MARKET
             name = ("market", "limit", "stop")[k]
             p = float(self.price[t, j]) if self.price is not None and k != MARKET else None
-            out[sym] = Target(float(v), name, p)
+            f = int(self.tif[t, j]) if self.tif is not None and k != MARKET else 0
+            out[sym] = Target(float(v), name, p, ("gtc", "day")[f])
         return out
 
     def first_difference(self, other: Decisions, upto: int) -> tuple[int, int] | None:
@@ -499,6 +506,7 @@ class Strategy:
         n, m = len(data), len(data.symbols)
         target = np.full((n, m), np.nan)
         kind = np.zeros((n, m), dtype=np.int8)
+        tif = np.zeros((n, m), dtype=np.int8)
         price = np.full((n, m), np.nan)
         col = {s: j for j, s in enumerate(data.symbols)}
         self._init(data)
@@ -507,7 +515,8 @@ class Strategy:
                 target[t, j] = tg.value
                 kind[t, j] = ORDER_KINDS[tg.kind]
                 price[t, j] = tg.price if tg.price is not None else np.nan
-        return Decisions(target, kind, price)
+                tif[t, j] = TIFS[tg.tif]
+        return Decisions(target, kind, price, tif)
 
     def _init(self, data: Bars) -> None:
         try:

@@ -50,7 +50,7 @@ class Decider:
             if tg.value != tg.value:  # nan: no decision
                 continue
             price = None if tg.kind == "market" else tg.price
-            out[history.symbols[j]] = Target(float(tg.value), tg.kind, price)
+            out[history.symbols[j]] = Target(float(tg.value), tg.kind, price, tg.tif)
         return out
 
     def _catch_up(self, history: Bars, upto: int) -> None:

@@ -122,10 +122,10 @@ def test_grid_runs_green_ranked_and_stored(lake, airflow_db, db):
     assert len(stored["trades"]) == len(best_stored["trades"]) > 0
     assert len(stored["equity"]) == len(best_stored["equity"]) > 400
 
-    from easyquant.backtest.engine import BacktestConfig
-    from easyquant.backtest.market import get_profile
+    from easyquant.backtest.config import BacktestConfig
     from easyquant.backtest.runner import run_backtest
     from easyquant.data import load_bars
+    from easyquant.execution.market import get_profile
 
     bars = load_bars(["BTA"], "1d", CONF["start"], CONF["end"], settings=lake)
     res = run_backtest(

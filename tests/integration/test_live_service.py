@@ -9,11 +9,11 @@ import threading
 import numpy as np
 import pytest
 
-from easyquant.backtest.engine import BacktestConfig
-from easyquant.backtest.market import get_profile
+from easyquant.backtest.config import BacktestConfig
 from easyquant.backtest.runner import run_backtest
 from easyquant.cli import main
 from easyquant.config import Settings
+from easyquant.execution.market import get_profile
 from easyquant.live.bars import History
 from easyquant.live.journal import Store
 from easyquant.live.service import LiveService, SessionConfig

@@ -7,12 +7,12 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from easyquant.backtest.engine import BacktestConfig
-from easyquant.backtest.market import get_profile
+from easyquant.backtest.config import BacktestConfig
 from easyquant.backtest.runner import run_backtest
 from easyquant.config import Settings
 from easyquant.data import load_bars
 from easyquant.errors import ConfigError
+from easyquant.execution.market import get_profile
 from easyquant.live.parity import check_parity
 from easyquant.live.service import LiveService, SessionConfig
 from easyquant.strategy import Bars, Decisions, make_strategy

@@ -21,9 +21,9 @@ from backtesting import Strategy as BtpStrategy
 from backtesting.lib import crossover
 from backtesting.test import EURUSD, GOOG, SMA
 
-from easyquant.backtest.engine import BacktestConfig
-from easyquant.backtest.market import get_profile
+from easyquant.backtest.config import BacktestConfig
 from easyquant.backtest.runner import BacktestResult, run_backtest
+from easyquant.execution.market import get_profile
 
 from .synth import make_bars
 

@@ -5,8 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from easyquant.backtest.engine import BacktestConfig, Prepared
-from easyquant.backtest.market import get_profile
+from easyquant.backtest.config import BacktestConfig
+from easyquant.backtest.simulation import Prepared
+from easyquant.execution.market import get_profile
 from easyquant.strategy.base import Bars
 from easyquant.strategy.registry import make_strategy
 

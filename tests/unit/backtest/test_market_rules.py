@@ -6,10 +6,11 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from easyquant.backtest.engine import BacktestConfig
-from easyquant.backtest.market import Bar, fill_order, get_profile
+from easyquant.backtest.config import BacktestConfig
 from easyquant.backtest.runner import run_backtest
 from easyquant.errors import ConfigError
+from easyquant.execution.market import get_profile
+from easyquant.execution.rules import Bar, fill_order
 from easyquant.strategy.base import Bars, Decisions, Strategy, Target
 
 

@@ -10,10 +10,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from easyquant.backtest.engine import BacktestConfig
-from easyquant.backtest.market import get_profile
+from easyquant.backtest.config import BacktestConfig
 from easyquant.backtest.metrics import periods_per_year
 from easyquant.backtest.runner import run_backtest
+from easyquant.execution.market import get_profile
 
 from .synth import make_bars
 

@@ -11,11 +11,11 @@ import pandas as pd
 import pytest
 
 from easyquant.errors import ConfigError
+from easyquant.execution.working import Book
 from easyquant.live.bars import BarGuard, History, LiveBar, events_from_frames
 from easyquant.live.config import SessionConfig
 from easyquant.live.crash import crash_hook
 from easyquant.live.feeds import SyntheticFeed, make_feed, parse_speed
-from easyquant.live.orders import EngineState
 from easyquant.live.records import Position
 from easyquant.live.risk import RiskLimits, check_loss, check_order
 from easyquant.strategy.base import Bars
@@ -178,12 +178,12 @@ def test_speed_parsing():
             parse_speed(bad)
 
 
-def test_engine_state_round_trips_through_json():
+def test_pending_book_round_trips_through_json():
     import json
 
-    st = EngineState.fresh(2)
+    st = Book.fresh(2)
     st.last_t[0], st.pend[0], st.pend_t[0], st.mark[1] = 0.5, True, 0.5, 101.25
-    again = EngineState.from_json(
+    again = Book.from_json(
         json.loads(
             json.dumps(
                 {
@@ -196,11 +196,13 @@ def test_engine_state_round_trips_through_json():
         ),
         2,
     )
-    assert again.last_t[0] == 0.5 and math.isnan(again.last_t[1]) and again.pend == [True, False]
+    assert (
+        again.last_t[0] == 0.5 and math.isnan(again.last_t[1]) and list(again.pend) == [True, False]
+    )
     assert again.mark[1] == 101.25 and math.isnan(again.pend_p[0]) is False
     st.flattened = True
     st.rearm()
-    assert st.pend == [True, False] and st.pend_t[0] == 0.5 and not st.flattened
+    assert list(st.pend) == [True, False] and st.pend_t[0] == 0.5 and not st.flattened
 
 
 @pytest.mark.parametrize(

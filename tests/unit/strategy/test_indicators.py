@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from easyquant.backtest.engine import BacktestConfig
+from easyquant.backtest.config import BacktestConfig
 from easyquant.backtest.runner import run_backtest
 from easyquant.strategy.base import Bars
 from easyquant.strategy.indicators import above_below, sma, sma_above_below

@@ -6,10 +6,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from easyquant.backtest.engine import BacktestConfig
-from easyquant.backtest.market import get_profile
+from easyquant.backtest.config import BacktestConfig
 from easyquant.backtest.runner import run_backtest
 from easyquant.errors import ConfigError, DataError, StrategyError
+from easyquant.execution.market import get_profile
 from easyquant.strategy import BUILTINS, Bars, Param, Strategy, load_strategy, make_strategy
 from easyquant.strategy.builtins import SmaCross
 from tests.unit.backtest.synth import make_bars

@@ -1,122 +1,47 @@
-"""The fill and cost model, shared by the backtest simulator and the live paper broker.
+"""The fill and cost rules: numba-compiled scalar functions over one rules row.
 
-One source of truth: the rules are numba-compiled scalar functions (``trigger_price``,
-``try_fill``, ...) that the compiled backtest loop calls per order and that a paper broker calls
-for a single order through :func:`fill_order`. A :class:`MarketProfile` holds a market's rules
-(lot size, shorting, T+1, daily price limits, stamp duty) and the run's costs (commission rate
-and minimum, slippage).
+The backtest kernel calls them per order; the paper broker calls them for one order through
+:func:`fill_order`. ``cfg`` is an instrument's rules row (:func:`~easyquant.execution.market.
+instrument_rules`).
 """
 
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass, replace
-from typing import Any
+from dataclasses import dataclass
 
 import numpy as np
 from numba import njit
 
 from easyquant.errors import ConfigError
-
-BUY, SELL = 1, -1
-MARKET, LIMIT, STOP = 0, 1, 2
-
-# Why an order did not fill (or filled only in part).
-FILLED, NOT_TRIGGERED, PRICE_LIMIT, T_PLUS_ONE, NO_CASH, NO_SHORT, LOT, NO_PRICE = range(8)
-REASONS = (
-    "filled",
-    "not triggered",
-    "at the daily price limit",
-    "T+1: bought today",
-    "not enough cash",
-    "shorting not allowed",
-    "below one lot",
-    "no price",
+from easyquant.execution.market import (
+    BUY,
+    C_LIMIT,
+    C_LOT,
+    C_MIN,
+    C_RATE,
+    C_SHORT,
+    C_SLIP,
+    C_STAMP,
+    C_T1,
+    C_TICK,
+    FILLED,
+    LIMIT,
+    LOT,
+    MARKET,
+    NO_CASH,
+    NO_PRICE,
+    NO_SHORT,
+    NOT_TRIGGERED,
+    PRICE_LIMIT,
+    REASONS,
+    SELL,
+    STOP,
+    T_PLUS_ONE,
+    MarketProfile,
 )
 
-# Indices of the float64 config vector the compiled code reads (see MarketProfile.vector).
-C_RATE, C_MIN, C_STAMP, C_SLIP, C_LOT, C_SHORT, C_T1, C_LIMIT, C_TICK = range(9)
 
-
-@dataclass(frozen=True)
-class MarketProfile:
-    """A market's trading rules and costs.
-
-    ``lot``: shares per lot (0 = fractional). ``price_limit``: daily move limit as a fraction of
-    the previous day's close (0 = none). ``stamp_duty``: rate charged on sells.
-    ``commission``: rate of traded value; ``min_commission``: minimum per order.
-    ``slippage_bps``: price worsened by this many basis points on every fill.
-    ``utc_offset_hours``: the exchange's clock, for trading days (T+1, price limits).
-    """
-
-    name: str
-    lot: float = 1.0
-    allow_short: bool = True
-    t_plus_one: bool = False
-    price_limit: float = 0.0
-    stamp_duty: float = 0.0
-    commission: float = 0.0
-    min_commission: float = 0.0
-    slippage_bps: float = 0.0
-    tick: float = 0.01
-    utc_offset_hours: float = 0.0
-    periods_per_year: int = 252
-
-    def __post_init__(self) -> None:
-        checks = {
-            "lot": self.lot >= 0,
-            "price_limit": 0 <= self.price_limit < 1,
-            "stamp_duty": 0 <= self.stamp_duty < 1,
-            "commission": 0 <= self.commission < 1,
-            "min_commission": self.min_commission >= 0,
-            "slippage_bps": 0 <= self.slippage_bps < 10_000,
-            "tick": self.tick >= 0,
-        }
-        for key, ok in checks.items():
-            value = getattr(self, key)
-            if not ok or not math.isfinite(float(value)):
-                raise ConfigError(f"market {self.name}: {key} out of range, got {value!r}")
-
-    def with_costs(self, **changes: Any) -> MarketProfile:
-        """Return a copy with some fields changed (None values are ignored)."""
-        return replace(self, **{k: v for k, v in changes.items() if v is not None})
-
-    def vector(self) -> np.ndarray:
-        """Return the rules as the float64 vector the compiled code reads."""
-        v = np.zeros(9)
-        v[C_RATE], v[C_MIN], v[C_STAMP] = self.commission, self.min_commission, self.stamp_duty
-        v[C_SLIP], v[C_LOT], v[C_SHORT] = self.slippage_bps, self.lot, float(self.allow_short)
-        v[C_T1], v[C_LIMIT], v[C_TICK] = float(self.t_plus_one), self.price_limit, self.tick
-        return v
-
-    def as_dict(self) -> dict[str, Any]:
-        return asdict(self)
-
-
-PROFILES: dict[str, MarketProfile] = {
-    "us": MarketProfile("us", lot=1, allow_short=True, utc_offset_hours=-5.0),
-    "cn": MarketProfile(
-        "cn",
-        lot=100,
-        allow_short=False,
-        t_plus_one=True,
-        price_limit=0.10,
-        stamp_duty=0.0005,
-        min_commission=5.0,
-        utc_offset_hours=8.0,
-    ),
-    "crypto": MarketProfile("crypto", lot=0, allow_short=False, tick=0.0, periods_per_year=365),
-}
-
-
-def get_profile(name: str, **costs: Any) -> MarketProfile:
-    """Return the named market profile with optional cost overrides (commission=, ...)."""
-    if name not in PROFILES:
-        raise ConfigError(f"unknown market {name!r}: expected one of {', '.join(PROFILES)}")
-    return PROFILES[name].with_costs(**costs)
-
-
-# ----- the rules (compiled; callable from Python too) --------------------------------------
 @njit(cache=True, nogil=True)
 def trigger_price(
     side: int,
