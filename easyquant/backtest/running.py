@@ -80,6 +80,17 @@ def load(acc: np.ndarray, iacc: np.ndarray) -> tuple[tuple[Any, ...], tuple[Any,
 
 
 @njit(cache=True, nogil=True, inline="always")
+def _full_block(bn, bz, kr, s1, s2, acc, iacc):
+    """Merge the block into ``acc``/``iacc`` once it holds ``BLOCK`` returns (``bz`` of them
+    zero, the others' deviations from ``kr`` summed in ``s1``, ``s2``); return the block's
+    (returns, zero returns, s1, s2): afresh after a merge."""
+    if bn == BLOCK:
+        merge_block(acc, iacc, bn, kr, s1 - bz * kr, s2 + bz * kr * kr)
+        return 0, 0, 0.0, 0.0
+    return bn, bz, s1, s2
+
+
+@njit(cache=True, nogil=True, inline="always")
 def on_bar(fs, is_, eq, t, held, has_bench, bench, ts, acc, iacc):
     """Take bar ``t``'s equity ``eq`` (``held``: a position is held); return the new state."""
     prev, sum_r, down, sum_rj, src, bmean, peak, max_dd, sum_eq, kr, s1, s2 = fs
@@ -109,13 +120,7 @@ def on_bar(fs, is_, eq, t, held, has_bench, bench, ts, acc, iacc):
             s1 += d
             s2 += d * d
         cnt += 1
-        bn += 1
-        if bn == BLOCK:
-            merge_block(acc, iacc, bn, kr, s1 - bz * kr, s2 + bz * kr * kr)
-            bn = 0
-            bz = 0
-            s1 = 0.0
-            s2 = 0.0
+        bn, bz, s1, s2 = _full_block(bn + 1, bz, kr, s1, s2, acc, iacc)
     elif t > 0 and has_bench:  # no return after a zero equity: out of the joint bars
         rb = bar_return(bench, t)
         if rb == rb:
@@ -174,15 +179,8 @@ def on_flat(fs, is_, t, u, cash, ts, max_gap, acc, iacc):
         if bn == 0:
             kr = 0.0
         take = min(left, BLOCK - bn)
-        bn += take
-        bz += take
         left -= take
-        if bn == BLOCK:
-            merge_block(acc, iacc, bn, kr, s1 - bz * kr, s2 + bz * kr * kr)
-            bn = 0
-            bz = 0
-            s1 = 0.0
-            s2 = 0.0
+        bn, bz, s1, s2 = _full_block(bn + take, bz + take, kr, s1, s2, acc, iacc)
     return (
         (prev, sum_r, down, sum_rj, src, bmean, peak, max_dd, sum_eq, kr, s1, s2),
         (cnt, peak_t, max_dur, exposed, bn, bz, run_n),

@@ -9,7 +9,6 @@ import signal
 import subprocess
 import sys
 
-import numpy as np
 import pytest
 
 from easyquant.backtest.config import BacktestConfig
@@ -20,16 +19,13 @@ from easyquant.live.journal import Store
 from easyquant.live.service import LiveService, SessionConfig
 from easyquant.strategy.registry import make_strategy
 from tests.conftest import REPO
-from tests.unit.live.support import check_ledger, one, rows, synthetic_lake
+from tests.integration import test_live_service
+from tests.unit.live.support import check_ledger, one, rows
 
-SYMBOLS = ["AAA", "BBB"]
+SYMBOLS = ["AAA", "BBB"]  # as in the lake
+lake = test_live_service.lake  # the same synthetic lake (a fixture)
+live_fills = test_live_service.live_fills
 STRATEGY = "tests.integration.resting_strategy:Resting"
-
-
-@pytest.fixture(scope="module")
-def lake(pg_settings: Settings) -> Settings:
-    synthetic_lake(pg_settings, SYMBOLS, end="2021-12-31")
-    return pg_settings
 
 
 def config(session: str, **kw) -> SessionConfig:
@@ -44,18 +40,6 @@ def config(session: str, **kw) -> SessionConfig:
     )
     base.update(kw)
     return SessionConfig(**base)
-
-
-def live_fills(db, session: str) -> list[tuple]:
-    return [
-        (int(np.datetime64(r[0].replace(tzinfo=None), "ns").astype(np.int64)), *r[1:])
-        for r in rows(
-            db,
-            "SELECT bar_ts, symbol, quantity, price, fees FROM live_fill "
-            "WHERE session = %s ORDER BY bar_ts, symbol",
-            session,
-        )
-    ]
 
 
 def backtest_of(settings: Settings, cfg: SessionConfig):
@@ -114,7 +98,7 @@ def resting_facts(db, session: str) -> dict[str, int]:
 def test_resting_orders_live_equal_the_backtest(lake, db, market, fill):
     name = f"rest_{market}_{fill}"
     cfg = config(name, market=market, fill=fill)
-    assert LiveService(cfg, lake).run() == "finished"
+    assert LiveService(cfg, lake).run() == "success"
     check_ledger(db, name)  # cash and positions as the fills say; nothing sent twice
     bt, expected = backtest_of(lake, cfg)
     got = live_fills(db, name)
@@ -174,7 +158,7 @@ def test_a_kill_between_a_cancel_and_its_replacement_changes_nothing(lake, db):
         assert code == -signal.SIGKILL, proc.stderr.read().decode()[-3000:]  # type: ignore
     proc = _spawn(lake, session, None)
     assert proc.wait(timeout=300) == 0, proc.stderr.read().decode()[-3000:]  # type: ignore
-    assert one(db, "SELECT state FROM live_session WHERE id = %s", session) == "finished"
+    assert one(db, "SELECT state FROM live_session WHERE id = %s", session) == "success"
 
     check_ledger(db, session)  # no order sent twice; cash and positions as the fills say
     assert (
@@ -191,6 +175,6 @@ def test_a_kill_between_a_cancel_and_its_replacement_changes_nothing(lake, db):
     _bt, expected = backtest_of(lake, cfg)
     assert live_fills(db, session) == expected
     ref = config("rest_ref")
-    assert LiveService(ref, lake).run() == "finished"
+    assert LiveService(ref, lake).run() == "success"
     assert live_fills(db, "rest_ref") == expected
     assert resting_facts(db, session)["cancelled"] == resting_facts(db, "rest_ref")["cancelled"]
