@@ -26,7 +26,6 @@ import time
 from pathlib import Path
 
 import numpy as np
-from results import write_section
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
