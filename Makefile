@@ -13,7 +13,7 @@ ifdef WORKERS
 export EASYQUANT_WORKERS := $(WORKERS)
 endif
 
-.PHONY: help up broker down status test test-fast lint bench soak venv dashboard system-deps clean
+.PHONY: help up broker down status test test-celery test-fast lint bench soak venv dashboard system-deps clean
 
 help:
 	@echo "make up      set up (venv, dashboard, database) and start the whole system"
@@ -67,6 +67,10 @@ status:
 test: venv system-deps dashboard
 	cd monitor_api/dashboard && npm test --silent
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+# the stack with Celery workers: a sweep over two workers (also part of make test)
+test-celery: venv
+	$(BIN)/python -m pytest -m celery $(PYTEST_ARGS)
 
 test-fast: venv
 	$(BIN)/python -m pytest -m "not e2e" $(PYTEST_ARGS)
