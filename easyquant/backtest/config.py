@@ -19,6 +19,9 @@ class BacktestConfig:
     market: MarketProfile = field(default_factory=lambda: get_profile("us"))
     fill: str = "next_open"
     benchmark: str | None = None
+    #: instrument-master rows by symbol (``easyquant.data.instruments.load``): board, ST and
+    #: suspension periods, listing day; a symbol without one is known from its code
+    instruments: dict[str, Any] | None = field(default=None, repr=False)
 
     def __post_init__(self) -> None:
         if not (self.cash > 0 and np.isfinite(self.cash)):

@@ -56,6 +56,8 @@ def _span(
     tif: np.ndarray,
     has_orders: bool,
     rules: np.ndarray,
+    table: np.ndarray,
+    seg: np.ndarray,
     at_close: bool,
     shares_mode: bool,
     pos: np.ndarray,
@@ -94,11 +96,18 @@ def _span(
         if pos[s] != 0:
             n_held += 1
     t = t0
+    dated = table.shape[0] > 1  # rules that change with the date: no flat-stretch skipping
+    cur = -1
     while t < n:
         # room for one fill per symbol: orders made at this bar may fill at its close
         if nf + m > fills.shape[0]:
             break
-        if n_held == 0 and not has_orders and t > 0 and fs[0] == cash and cash != 0:
+        if dated and seg[t] != cur:  # this bar's rules (a copy: nothing allocated)
+            cur = seg[t]
+            for s in range(m):
+                for c in range(rules.shape[1]):
+                    rules[s, c] = table[cur, s, c]
+        if n_held == 0 and not has_orders and t > 0 and fs[0] == cash and cash != 0 and not dated:
             # flat, and the equity (the cash) as on the bar before: skip to the next bar
             # that can change anything
             u, refused, npend = skip_flat(
@@ -172,7 +181,8 @@ def simulate_into(
     oprice: np.ndarray,
     tif: np.ndarray,
     has_orders: bool,
-    rules: np.ndarray,
+    table: np.ndarray,
+    seg: np.ndarray,
     cash0: float,
     at_close: bool,
     shares_mode: bool,
@@ -203,13 +213,15 @@ def simulate_into(
     work = np.zeros((5, m))
     work[W_SIZE] = np.nan
     scal = np.array([cash0, cash0])
+    rules = table[0].copy()
     t = 0
     nf = 0
     npend = 0
     while True:
         t, nf, npend = _span(
             t, open_, high, low, close, ref_close, day, target, kind, oprice, tif, has_orders,
-            rules, at_close, shares_mode, pos, mark, book, rejects, fills, work, equity, held,
+            rules, table, seg, at_close, shares_mode, pos, mark, book, rejects, fills, work,
+            equity, held,
             keep_curve, ts, max_gap, bench, has_bench, acc, iacc, scal, nf, npend,
         )  # fmt: skip
         if t >= n:

@@ -14,6 +14,7 @@ from easyquant.backtest.metrics import bench_stats, finish_accumulators, new_acc
 from easyquant.backtest.phase import R_RESTED
 from easyquant.backtest.trips import round_trips
 from easyquant.errors import ConfigError
+from easyquant.execution import dated
 from easyquant.execution import market as mk
 from easyquant.strategy.base import Bars, Decisions
 
@@ -209,7 +210,9 @@ class Prepared:
         self.data = data
         self.config = config
         prof = config.market
-        self.rules = mk.rule_table(prof, len(data.symbols))
+        self.rules, self.stretch = dated.rule_table(
+            prof, data.symbols, data.index, config.instruments
+        )
         self._day: np.ndarray | None = None
         self._trading_days: np.ndarray | None = None
         self._ref: np.ndarray | None = None
@@ -317,6 +320,7 @@ class Prepared:
             tif,
             has_orders,
             self.rules,
+            self.stretch,
             float(self.config.cash),
             self.config.fill == "close",
             sizing == "shares",

@@ -32,7 +32,7 @@ TIF_NAMES = ("gtc", "day")
 FILLS = ("next_open", "close")
 
 # Why an order did not fill (or filled only in part).
-FILLED, NOT_TRIGGERED, PRICE_LIMIT, T_PLUS_ONE, NO_CASH, NO_SHORT, LOT, NO_PRICE = range(8)
+FILLED, NOT_TRIGGERED, PRICE_LIMIT, T_PLUS_ONE, NO_CASH, NO_SHORT, LOT, NO_PRICE, HALTED = range(9)
 REASONS = (
     "filled",
     "not triggered",
@@ -42,11 +42,16 @@ REASONS = (
     "shorting not allowed",
     "below one lot",
     "no price",
+    "suspended",
 )
+N_REASONS = len(REASONS)
 
 # Columns of a rule table row (see MarketProfile.vector).
 C_RATE, C_MIN, C_STAMP, C_SLIP, C_LOT, C_SHORT, C_T1, C_LIMIT, C_TICK = range(9)
-N_RULES = 9
+# per instrument and date (easyquant.execution.dated): transfer fee rate (both sides), the
+# minimum order (buys; sells below it only as the whole remainder), suspended (1: no fill)
+C_TRANSFER, C_MIN_ORDER, C_HALT = range(9, 12)
+N_RULES = 12
 
 
 @dataclass(frozen=True)

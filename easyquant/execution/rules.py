@@ -16,16 +16,20 @@ from numba import njit
 from easyquant.errors import ConfigError
 from easyquant.execution.market import (
     BUY,
+    C_HALT,
     C_LIMIT,
     C_LOT,
     C_MIN,
+    C_MIN_ORDER,
     C_RATE,
     C_SHORT,
     C_SLIP,
     C_STAMP,
     C_T1,
     C_TICK,
+    C_TRANSFER,
     FILLED,
+    HALTED,
     LIMIT,
     LOT,
     MARKET,
@@ -92,9 +96,9 @@ def limit_prices(ref_close: float, cfg: np.ndarray) -> tuple[float, float]:
     tick = cfg[C_TICK]
     up = ref_close * (1 + pct)
     down = ref_close * (1 - pct)
-    if tick > 0:
-        up = math.floor(up / tick + 0.5) * tick
-        down = math.floor(down / tick + 0.5) * tick
+    if tick > 0:  # half up on the decimal value (10.05 * 1.1 is stored as 11.05499...)
+        up = round(math.floor(up / tick + 0.5 + 1e-7) * tick, 8)
+        down = round(math.floor(down / tick + 0.5 + 1e-7) * tick, 8)
     return down, up
 
 
@@ -118,11 +122,12 @@ def slipped(side: int, price: float, cfg: np.ndarray) -> float:
 
 @njit(cache=True, nogil=True)
 def fees(side: int, qty: float, price: float, cfg: np.ndarray) -> float:
-    """Return commission (rate, at least the minimum) plus stamp duty on sells."""
+    """Return commission (rate, at least the minimum), the transfer fee, and stamp duty on
+    sells."""
     value = abs(qty) * price
     if value == 0:
         return 0.0
-    fee = max(value * cfg[C_RATE], cfg[C_MIN])
+    fee = max(value * cfg[C_RATE], cfg[C_MIN]) + value * cfg[C_TRANSFER]
     if side == SELL:
         fee += value * cfg[C_STAMP]
     return fee
@@ -180,6 +185,8 @@ def try_fill(
     Return ``(filled quantity, price, fees, reason)``; quantity 0 means no fill and ``reason``
     says why. ``sellable`` is the long position that may be sold today (T+1).
     """
+    if cfg[C_HALT] > 0:
+        return 0.0, np.nan, 0.0, HALTED
     raw = trigger_price(side, kind, order_price, o, h, lo, c, at_close)
     if raw != raw:
         return 0.0, np.nan, 0.0, NOT_TRIGGERED if (o == o or c == c) else NO_PRICE
@@ -200,6 +207,8 @@ def try_fill(
             reason = NO_SHORT
         if not (qty == long_part and qty > 0):  # selling a whole position may be an odd lot
             q = round_lot(qty, lot)
+            if q < cfg[C_MIN_ORDER] - 1e-9:  # below the minimum: only the whole remainder
+                q = 0.0
             if q < qty and reason == FILLED:
                 reason = LOT
             qty = q
@@ -208,6 +217,8 @@ def try_fill(
         return qty, px, fees(side, qty, px, cfg), reason
     # buy: whole lots, never more than the cash can pay for (commission included)
     q = round_lot(qty, lot)
+    if q < cfg[C_MIN_ORDER] - 1e-9:
+        q = 0.0
     if q < qty:
         reason = LOT
     if q <= 0:
@@ -224,6 +235,8 @@ def try_fill(
                 q = (cash - cfg[C_MIN]) / (px * (1.0 + cfg[C_RATE])) * (1 - 1e-12)
                 if q * px + fees(side, q, px, cfg) > cash:
                     q = 0.0
+        if q < cfg[C_MIN_ORDER] - 1e-9:
+            q = 0.0
         if q <= 0:
             return 0.0, px, 0.0, NO_CASH
     return q, px, fees(side, q, px, cfg), reason
@@ -267,11 +280,13 @@ def fill_order(
     position: float = 0.0,
     bought_today: float = 0.0,
     at_close: bool = False,
+    rules: np.ndarray | None = None,
 ) -> FillResult:
     """Try to fill one order against one bar with ``profile``'s rules (the paper broker's call).
 
     ``side`` is "buy" or "sell"; ``bought_today`` is the part of ``position`` bought on the
-    current trading day (not sellable under T+1).
+    current trading day (not sellable under T+1). ``rules``: the instrument's rules row on
+    the bar's day (:func:`easyquant.execution.dated.rules_on_day`); the profile's by default.
     """
     if side not in ("buy", "sell"):
         raise ConfigError(f"order side: expected 'buy' or 'sell', got {side!r}")
@@ -298,6 +313,6 @@ def fill_order(
         float(cash),
         float(position),
         sellable,
-        profile.vector(),
+        profile.vector() if rules is None else rules,
     )
     return FillResult(float(q), float(px), float(fee), REASONS[why])

@@ -26,6 +26,7 @@ import psycopg2.extensions
 
 from easyquant.config import Settings
 from easyquant.errors import BrokerError, ConfigError
+from easyquant.execution.dated import rules_on_day
 from easyquant.execution.market import FILLED, REASONS, TIF_NAMES, MarketProfile
 from easyquant.execution.rules import Bar, fill_order
 from easyquant.execution.working import stays_pending
@@ -319,6 +320,7 @@ class PaperBroker:
             position=pos[0],
             bought_today=pos[2] if pos[1] == self._today() else 0.0,
             at_close=at_close,
+            rules=rules_on_day(self.profile, symbol, self._ts or 0),
         )
         return res.quantity, res.price, res.fees, res.reason
 

@@ -28,6 +28,7 @@ import pandas as pd
 
 from easyquant.execution import market as mk
 from easyquant.execution import rules
+from easyquant.execution.dated import rules_on_day
 from easyquant.execution.market import KIND_NAMES, TIF_NAMES, MarketProfile
 from easyquant.execution.sizing import size_order
 from easyquant.execution.working import B_WORK_Q, Book, after_try, expire, stays_pending
@@ -87,7 +88,7 @@ class OrderManager:
     _working: dict[str, OrderRow] = field(default_factory=dict)  # by client order id
 
     def __post_init__(self) -> None:
-        self.cfg = self.profile.vector()
+        self._ts = 0
         self.state = Book.fresh(len(self.symbols))
         self._col = {s: j for j, s in enumerate(self.symbols)}
         self._offset = int(self.profile.utc_offset_hours * 3600e9)
@@ -174,6 +175,10 @@ class OrderManager:
         when = pd.Timestamp(ts, tz="UTC").strftime("%Y%m%dT%H%M%S")
         return f"{self.session}-{when}-{phase}{pass_}-{symbol}"
 
+    def rules_on(self, symbol: str, ts: int) -> np.ndarray:
+        """Return ``symbol``'s rules row on the trading day of bar time ``ts``."""
+        return rules_on_day(self.profile, symbol, ts)
+
     def _size(
         self,
         j: int,
@@ -199,7 +204,7 @@ class OrderManager:
             c,
             self.at_close,
             self.sizing == "shares",
-            self.cfg,
+            self.rules_on(self.symbols[j], self._ts),
         )
         if desired != desired:
             return None
@@ -207,6 +212,7 @@ class OrderManager:
 
     def run_phase(self, event: BarEvent, phase: str) -> None:
         """Execute pending targets at this bar's open (``o``) or close (``c``)."""
+        self._ts = event.ts
         st = self.state
         stored = self._stored.get((event.ts, phase), [])
         if not any(st.pend) and not stored:
