@@ -106,8 +106,11 @@ def make_frame(n: int, seed: int, freq: str, vol: float, gapped: bool) -> pd.Dat
 
 def make_strategy(name: str, params: Mapping[str, Any], seed: int) -> Any:
     from easyquant.strategy.base import Param, Strategy, Target
+    from easyquant.strategy.builtins import BUILTINS
     from easyquant.strategy.registry import make_strategy as builtin
 
+    if name == "sma_cross" and "sma_trend" in BUILTINS:  # the old sma_cross is sma_trend now
+        name = "sma_trend"
     if not name.startswith("orders:"):
         return builtin(name, dict(params))
     mode = name.split(":", 1)[1]
