@@ -29,14 +29,17 @@ _SHORT = {"XSHG": "SH", "XSHE": "SZ", "BJSE": "BJ", "XBSE": "BJ"}
 
 
 def _instrument(symbol: str, instruments: Mapping[str, Any] | None) -> Any:
-    from easyquant.data.instruments import Instrument, derive
+    """Return the master's row for ``symbol``, else what its code implies; None for a symbol
+    that is no A-share code (a demo or test symbol: the profile's rules apply to it)."""
+    from easyquant.data.instruments import derive
 
     if instruments and symbol in instruments:
         return instruments[symbol]
     try:
-        return derive(symbol)
-    except ConfigError:  # not an A-share code (a demo or test symbol): the main board's rules
-        return Instrument(symbol, "", "main", "CNY", 100.0, 100.0, 0.01)
+        inst = derive(symbol)
+    except ConfigError:
+        return None
+    return inst if inst.currency == "CNY" else None
 
 
 def _sessions(listed: dt.date | None, days: np.ndarray) -> np.ndarray:
@@ -70,6 +73,9 @@ def rule_table(
     varying = np.zeros((n, m, 4))  # limit, stamp duty, transfer fee, suspended
     for s, sym in enumerate(symbols):
         inst = _instrument(sym, instruments)
+        if inst is None:  # the profile's own rules on every day
+            varying[:, s] = (profile.price_limit, profile.stamp_duty, 0.0, 0.0)
+            continue
         lot, minimum = boards.order_rules(inst.board)
         base[s, mk.C_LOT] = lot
         base[s, mk.C_MIN_ORDER] = minimum
