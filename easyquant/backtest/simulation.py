@@ -211,7 +211,7 @@ class Prepared:
         self.config = config
         prof = config.market
         self.rules, self.stretch = dated.rule_table(
-            prof, data.symbols, data.index, config.instruments
+            prof, data.symbols, data.index, config.instruments, close=data.close
         )
         self._day: np.ndarray | None = None
         self._trading_days: np.ndarray | None = None

@@ -58,9 +58,13 @@ def rule_table(
     symbols: Sequence[str],
     index: pd.DatetimeIndex,
     instruments: Mapping[str, Any] | None = None,
+    close: np.ndarray | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Return ``(table, stretch)``: ``table[k, s]`` the rules row of instrument ``s`` during
-    stretch ``k`` and ``stretch[t]`` the stretch of bar ``t`` (all zero without dated rules)."""
+    stretch ``k`` and ``stretch[t]`` the stretch of bar ``t`` (all zero without dated rules).
+
+    With the closes (``(bars, symbols)``, nan where a symbol has no bar), a master row whose
+    listing day is after the symbol's first bar is refused, naming the symbol and its row."""
     m, n = len(symbols), len(index)
     base = mk.rule_table(profile, m)
     if profile.name not in DATED_MARKETS or n == 0:
@@ -76,6 +80,8 @@ def rule_table(
         if inst is None:  # the profile's own rules on every day
             varying[:, s] = (profile.price_limit, profile.stamp_duty, 0.0, 0.0)
             continue
+        if close is not None and inst.listed is not None:
+            _check_listing(sym, inst, days, close[:, s])
         lot, minimum = boards.order_rules(inst.board)
         base[s, mk.C_LOT] = lot
         base[s, mk.C_MIN_ORDER] = minimum
@@ -110,6 +116,16 @@ def rule_table(
     out[:, :, mk.C_TRANSFER] = varying[firsts, :, 2]
     out[:, :, mk.C_HALT] = varying[firsts, :, 3]
     return np.ascontiguousarray(out), stretch
+
+
+def _check_listing(symbol: str, inst: Any, days: np.ndarray, close: np.ndarray) -> None:
+    present = np.flatnonzero(close == close)
+    if len(present) and days[present[0]] < np.datetime64(inst.listed, "D"):
+        where = f" (row {inst.line})" if getattr(inst, "line", 0) else ""
+        raise ConfigError(
+            f"instruments: {symbol}{where}: listed: {inst.listed} is after the symbol's first "
+            f"bar, {days[present[0]]}"
+        )
 
 
 def _covered(periods: Sequence[Any], days: np.ndarray) -> np.ndarray:

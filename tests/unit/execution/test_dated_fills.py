@@ -11,6 +11,7 @@ import pytest
 from easyquant.backtest.config import BacktestConfig
 from easyquant.backtest.runner import run_backtest
 from easyquant.data.instruments import Instrument, Period
+from easyquant.errors import ConfigError
 from easyquant.execution.market import get_profile
 from tests.unit.backtest.test_market_rules import frame, script
 
@@ -127,3 +128,10 @@ def test_a_suspended_day_gives_no_fill_and_the_order_waits() -> None:
     res = run("600002.SH", FLAT, {0: 1.0}, instruments=inst)
     assert res.fills["bar"].tolist() == [2]  # bar 1 (2024-03-05) suspended: filled the day after
     assert res.sim.rejects.get("suspended") == 1
+
+
+def test_a_listing_day_after_a_bar_of_the_symbol_is_refused_naming_it() -> None:
+    inst = master("688999.SH", "star", listed=D(2024, 3, 5))
+    inst["688999.SH"].line = 7
+    with pytest.raises(ConfigError, match=r"688999.SH \(row 7\): listed: 2024-03-05 is after"):
+        run("688999.SH", FLAT, {0: 1.0}, instruments=inst)
