@@ -68,7 +68,7 @@ test: venv system-deps dashboard
 	cd monitor_api/dashboard && npm test --silent
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
-# the stack with Celery workers: a sweep over two workers (also part of make test)
+# the stack with Celery workers: sweeps over two workers, one killed mid-run (in make test too)
 test-celery: venv
 	$(BIN)/python -m pytest -m celery $(PYTEST_ARGS)
 

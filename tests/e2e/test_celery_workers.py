@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -48,6 +49,8 @@ class Stack:
             EASYQUANT_DEMO="false",
             EASYQUANT_EXECUTOR="celery",
             EASYQUANT_WORKERS="2",
+            # a task whose worker died is failed (and retried) after 30 s without heartbeat
+            AIRFLOW__SCHEDULER__TASK_INSTANCE_HEARTBEAT_TIMEOUT="30",
             PYTHONPATH=str(REPO),
         )
         self.home = home
@@ -122,38 +125,61 @@ def task_instances(stack: Stack, run_id: str) -> list[dict]:
     return list(r.json()["task_instances"])
 
 
+def by_run(cur, table: str, parent: str) -> dict[str, dict]:
+    """``{run_id: {name: value}}`` of ``table`` (backtest_metric, backtest_param) for the points
+    of ``parent``."""
+    cur.execute(
+        f"SELECT t.run_id, t.name, t.value FROM {table} t "
+        "JOIN backtest_run r ON r.id = t.run_id WHERE r.parent_id = %s",
+        (parent,),
+    )
+    out: dict[str, dict] = {}
+    for rid, name, value in cur.fetchall():
+        out.setdefault(rid, {})[name] = value
+    return out
+
+
 def points(db, parent: str) -> dict[tuple, dict]:
+    """The points of sweep ``parent``: ``{sorted params: metrics}``, each stored once."""
     with db.cursor() as cur:
-        cur.execute("SELECT r.id, r.state FROM backtest_run r WHERE r.parent_id = %s", (parent,))
+        cur.execute("SELECT id, state FROM backtest_run WHERE parent_id = %s", (parent,))
         runs = cur.fetchall()
-        cur.execute(
-            "SELECT m.run_id, m.name, m.value FROM backtest_metric m "
-            "JOIN backtest_run r ON r.id = m.run_id WHERE r.parent_id = %s",
-            (parent,),
-        )
-        metrics: dict[str, dict] = {}
-        for rid, name, value in cur.fetchall():
-            metrics.setdefault(rid, {})[name] = value
-        cur.execute(
-            "SELECT p.run_id, p.name, p.value FROM backtest_param p "
-            "JOIN backtest_run r ON r.id = p.run_id WHERE r.parent_id = %s",
-            (parent,),
-        )
-        params: dict[str, dict] = {}
-        for rid, name, value in cur.fetchall():
-            params.setdefault(rid, {})[name] = value
+        metrics = by_run(cur, "backtest_metric", parent)
+        params = by_run(cur, "backtest_param", parent)
     assert all(state == "success" for _, state in runs)
     out = {tuple(sorted(params[rid].items())): metrics[rid] for rid, _ in runs}
     assert len(out) == len(runs), "a point stored twice"
     return out
 
 
-def test_a_sweep_spreads_over_both_workers_and_matches_in_process(stack: Stack) -> None:
-    settings = stack.settings()
-    synthetic_lake(settings, [SYMBOL], PERIOD, seed=21)
-    conf = {"strategy": "sma_cross", "symbols": [SYMBOL], "market": "us", "grid": GRID}
-    conf |= COSTS
-    run_id = trigger(stack, conf)
+@pytest.fixture(scope="module")
+def in_process(stack: Stack) -> dict[tuple, dict]:
+    """The in-process `easyquant sweep` on the grid, stored in the stack's database."""
+    synthetic_lake(stack.settings(), [SYMBOL], PERIOD, seed=21)
+    grid_args = [a for k, v in GRID.items() for a in ("--grid", f"{k}={v}")]
+    cost_args = [a for k, v in COSTS.items() for a in (f"--{k.replace('_', '-')}", str(v))]
+    out = stack.run(
+        "-m", "easyquant.cli", "sweep", "--strategy", "sma_cross", "--symbols", SYMBOL,
+        "--market", "us", *grid_args, *cost_args, "--json",
+    )  # fmt: skip
+    return stored_points(stack, json.loads(out.strip().splitlines()[-1])["run_id"])
+
+
+def stored_points(stack: Stack, parent: str) -> dict[tuple, dict]:
+    db = psycopg2.connect(stack.settings().dsn())
+    try:
+        return points(db, parent)
+    finally:
+        db.close()
+
+
+CONF = {"strategy": "sma_cross", "symbols": [SYMBOL], "market": "us", "grid": GRID} | COSTS
+
+
+def test_a_sweep_spreads_over_both_workers_and_matches_in_process(
+    stack: Stack, in_process: dict[tuple, dict]
+) -> None:
+    run_id = trigger(stack, CONF)
     assert wait_run(stack, run_id) == "success"
 
     tis = task_instances(stack, run_id)
@@ -164,23 +190,42 @@ def test_a_sweep_spreads_over_both_workers_and_matches_in_process(stack: Stack) 
     status = stack.run("-m", "easyquant.stack", "status")
     for host in hosts:
         assert f"celery worker {host}" in status
+    same_points(stored_points(stack, parent_run_id(DAG, run_id)), in_process)
 
-    # the in-process sweep on the same grid, stored in the same database
-    grid_args = [a for k, v in GRID.items() for a in ("--grid", f"{k}={v}")]
-    cost_args = [a for k, v in COSTS.items() for a in (f"--{k.replace('_', '-')}", str(v))]
-    out = stack.run(
-        "-m", "easyquant.cli", "sweep", "--strategy", "sma_cross", "--symbols", SYMBOL,
-        "--market", "us", *grid_args, *cost_args, "--json",
-    )  # fmt: skip
-    local = json.loads(out.strip().splitlines()[-1])["run_id"]
 
-    db = psycopg2.connect(settings.dsn())
-    try:
-        airflow_points = points(db, parent_run_id(DAG, run_id))
-        local_points = points(db, local)
-    finally:
-        db.close()
-    assert len(airflow_points) == len(local_points) == 400
-    assert airflow_points.keys() == local_points.keys()
-    for key, metrics in local_points.items():
-        assert airflow_points[key] == pytest.approx(metrics, nan_ok=True), key
+def same_points(got: dict[tuple, dict], want: dict[tuple, dict]) -> None:
+    assert len(got) == len(want) == 400
+    assert got.keys() == want.keys()
+    for key, metrics in want.items():
+        assert got[key] == pytest.approx(metrics, nan_ok=True), key
+
+
+def test_a_worker_killed_mid_sweep_loses_no_point(
+    stack: Stack, in_process: dict[tuple, dict]
+) -> None:
+    # 8 tasks of 50 points: long enough to be caught running
+    run_id = trigger(stack, CONF | {"points_per_task": 50})
+    pidfile = stack.home / "run" / "airflow-worker-2.pid"
+    victim: dict | None = None
+    deadline = time.monotonic() + 300
+    while victim is None and time.monotonic() < deadline:
+        running = [
+            t
+            for t in task_instances(stack, run_id)
+            if t["task_id"] == "run_points"
+            and t["state"] == "running"
+            and str(t["hostname"]).startswith("worker2@")
+        ]
+        if running:
+            victim = running[0]
+            os.killpg(int(pidfile.read_text().split()[0]), signal.SIGKILL)
+        else:
+            time.sleep(0.3)
+    assert victim is not None, "no task of worker2 was seen running"
+    assert wait_run(stack, run_id, timeout=900) == "success"
+    after = {
+        t["map_index"]: t for t in task_instances(stack, run_id) if t["task_id"] == "run_points"
+    }
+    retried = after[victim["map_index"]]
+    assert retried["state"] == "success" and retried["try_number"] > victim["try_number"]
+    same_points(stored_points(stack, parent_run_id(DAG, run_id)), in_process)
