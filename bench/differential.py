@@ -2,12 +2,13 @@
 
 The reference engine is extracted with ``git archive <ref> easyquant`` into a scratch directory
 and run in a subprocess with that directory first on ``PYTHONPATH``; this tree's engine runs in
-another subprocess the same way. Both run the same worker (this file, ``--worker``) over the
-same setups: markets us / cn / crypto, both fill modes, several cash levels, 1 to 3 symbols,
-every built-in strategy, scripted limit, stop and share-sized orders, data with and without
-gaps (bars missing per symbol, and opening gaps). For each setup the fills, trades, rejection
-counts, final cash, lowest cash, final positions, equity curve and held flags must be
-bit-identical.
+another subprocess the same way. The decisions are made once, by this tree's strategies, and
+both engines execute them (a change to a strategy is not the engine's); both run the same
+worker (this file, ``--worker``) over the same setups: markets us / cn / crypto, both fill
+modes, several cash levels, 1 to 3 symbols, every built-in strategy, scripted limit, stop
+and share-sized orders, data with and without gaps (bars missing per symbol, opening gaps).
+For each setup the fills, trades, rejection counts, final cash, lowest cash, final positions,
+equity curve and held flags must be bit-identical.
 
 A setup may differ by design only where a limit or stop order rested: it did not fill at its
 first try and kept working at the venue with the quantity it was sent with (the reference
@@ -44,7 +45,7 @@ SYMBOL_COUNTS = (1, 2, 3)
 # (strategy, params, intraday data); "orders:*" are the scripted strategies of the worker
 STRATEGIES: tuple[tuple[str, dict[str, Any], bool], ...] = (
     ("sma_cross", {"fast": 3, "slow": 12}, False),
-    ("sma_cross", {"fast": 2, "slow": 5}, False),
+    ("sma_trend", {"fast": 2, "slow": 5}, False),
     ("momentum_rotation", {"lookback": 10, "top": 2, "rebalance": 5}, False),
     ("bollinger_reversion", {"window": 10, "k": 1.0}, False),
     ("opening_range_breakout", {"range_bars": 6, "exit_bar": 40, "utc_offset_hours": 0.0}, True),
@@ -154,27 +155,44 @@ def make_strategy(name: str, params: Mapping[str, Any], seed: int) -> Any:
     return Scripted(seed=seed)
 
 
-def run_one(setup: Mapping[str, Any]) -> dict[str, Any]:
-    from easyquant.backtest import BacktestConfig, get_profile, run_backtest
+def setup_data(setup: Mapping[str, Any]) -> Any:
+    """The setup's seeded bars (numpy and pandas only: the same in both trees)."""
     from easyquant.strategy.base import Bars
 
-    market = setup["market"]
-    vol = 0.035 if market == "cn" else 0.02  # cn: reaches the daily price limit
+    vol = 0.035 if setup["market"] == "cn" else 0.02  # cn: reaches the daily price limit
     freq = "15min" if setup["intraday"] else "B"
     n = 500 if setup["intraday"] else 300
     frames = {
         f"S{k}": make_frame(n, 100 * setup["seed"] + 7 * k + 1, freq, vol, setup["gapped"])
         for k in range(setup["nsym"])
     }
-    data = Bars.from_frames(frames)
+    return Bars.from_frames(frames)
+
+
+def decide(setup: Mapping[str, Any]) -> tuple[Any, ...]:
+    """The setup's decisions, by this tree's strategies: (target, kind, price, sizing)."""
+    strat = make_strategy(setup["strategy"], setup["params"], setup["seed"])
+    d = strat.decisions(setup_data(setup))
+    return d.target, d.kind, d.price, strat.sizing
+
+
+def run_one(setup: Mapping[str, Any], decided: tuple[Any, ...]) -> dict[str, Any]:
+    """Execute the decisions with this process's engine."""
+    from easyquant.backtest import BacktestConfig, get_profile
+    from easyquant.strategy.base import Decisions
+
+    try:
+        from easyquant.backtest.simulation import Prepared
+    except ImportError:  # the reference's layout
+        from easyquant.backtest.engine import Prepared  # type: ignore[no-redef]
+
     cfg = BacktestConfig(
         cash=setup["cash"],
-        market=get_profile(market, commission=0.001, slippage_bps=2.0),
+        market=get_profile(setup["market"], commission=0.001, slippage_bps=2.0),
         fill=setup["fill"],
     )
-    strat = make_strategy(setup["strategy"], setup["params"], setup["seed"])
-    res = run_backtest(strat, data, cfg)
-    sim = res.sim
+    target, kind, price, sizing = decided
+    sim = Prepared(setup_data(setup), cfg).run(Decisions(target, kind, price), sizing)
     return {
         "fills": {k: np.asarray(v) for k, v in sim.fills.items()},
         "trades": {k: np.asarray(v) for k, v in sim.trades.items()},
@@ -189,14 +207,20 @@ def run_one(setup: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def worker(setups_file: Path, out_file: Path) -> None:
+    """``out_file`` absent: decide every setup into it; else execute its decisions into
+    ``out_file`` with a ``.out`` suffix."""
     items = json.loads(setups_file.read_text())
+    if not out_file.exists():
+        out_file.write_bytes(pickle.dumps({s["id"]: decide(s) for s in items}))
+        return
+    decided = pickle.loads(out_file.read_bytes())
     results = {}
     for s in items:
         try:
-            results[s["id"]] = run_one(s)
+            results[s["id"]] = run_one(s, decided[s["id"]])
         except Exception as exc:  # recorded: a setup one engine refuses is a difference
             results[s["id"]] = {"error": f"{type(exc).__name__}: {exc}"}
-    out_file.write_bytes(pickle.dumps(results))
+    out_file.with_suffix(".out").write_bytes(pickle.dumps(results))
 
 
 # ----- the comparison -----------------------------------------------------------------------
@@ -290,10 +314,12 @@ def main() -> int:
         subprocess.run(["tar", "-x", "-C", str(refdir)], input=archive, check=True)
         items_file = Path(tmp) / "setups.json"
         items_file.write_text(json.dumps(items))
-        t_ref = run_engine(refdir, items_file, Path(tmp) / "ref.pkl")
-        t_new = run_engine(ROOT, items_file, Path(tmp) / "new.pkl")
-        ref = pickle.loads((Path(tmp) / "ref.pkl").read_bytes())
-        new = pickle.loads((Path(tmp) / "new.pkl").read_bytes())
+        decided = Path(tmp) / "decisions.pkl"
+        run_engine(ROOT, items_file, decided)  # this tree's strategies decide, once
+        t_ref = run_engine(refdir, items_file, decided)
+        ref = pickle.loads(decided.with_suffix(".out").read_bytes())
+        t_new = run_engine(ROOT, items_file, decided)
+        new = pickle.loads(decided.with_suffix(".out").read_bytes())
     res = compare(items, ref, new)
     print(render(args.ref, items, res, t_ref, t_new, full=True))
     if args.out:
@@ -311,7 +337,8 @@ def render(
         "## Differential",
         "",
         f"`python bench/differential.py --ref {ref}`: this tree's engine against commit "
-        f"{ref}'s, each in its own process, on {n:,} setups (markets {', '.join(MARKETS)}; "
+        f"{ref}'s, each in its own process, on the same decisions (this tree's strategies), "
+        f"on {n:,} setups (markets {', '.join(MARKETS)}; "
         f"fills {', '.join(FILLS)}; cash {', '.join(f'{c:g}' for c in CASHES)}; 1-3 symbols; "
         "every built-in and scripted limit / stop / mixed / share-sized orders; with and "
         "without gaps). Compared bit for bit: fills, trades, rejections, final and lowest cash, "
