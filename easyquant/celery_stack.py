@@ -23,7 +23,7 @@ from easyquant.config import Settings
 from easyquant.errors import ConfigError
 
 REDIS = "redis"
-CELERY_EXECUTOR = "airflow.providers.celery.executors.celery_executor.CeleryExecutor"
+CELERY_EXECUTOR = "CeleryExecutor"  # the provider's alias, as docker-compose.yaml names it
 WORKER_NAME = "EASYQUANT_WORKER_NAME"
 #: The processes besides the workers, each an ``airflow`` sub-command (the api-server is the
 #: one ``make up`` checks and calls ``airflow``).
