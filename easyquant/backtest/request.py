@@ -6,8 +6,8 @@ no data (strategy, parameters, grid, market, costs, period) and raises ConfigErr
 field. What the request describes follows from it: :meth:`~BacktestRequest.config`,
 :meth:`~BacktestRequest.points`, :meth:`~BacktestRequest.spec`.
 
-Only pydantic and the standard library are imported here; the strategy registry, the market
-profiles and pandas are imported when a field is checked.
+The strategy registry, the market profiles and pandas are imported when a field is checked, not
+with this module (which, as part of ``easyquant.backtest``, comes with the package's kernel).
 """
 
 from __future__ import annotations
