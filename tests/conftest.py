@@ -259,22 +259,22 @@ class LiveServer:
 def load_thin_dag(dag_file: Path, dag_id: str, heavy: tuple[str, ...]) -> Any:
     """Parse ``dag_file`` the way Airflow does and return ``dag_id``, after checking in a fresh
     interpreter that the file imports none of the ``heavy`` modules at its top level (tasks
-    import them when they run) and that it parses in under a second."""
+    import them when they run). Parse time is not asserted: it follows the machine's load, and
+    the heavy-module check is what keeps parsing fast."""
     import json
     import subprocess
     import sys
 
     probe = (
-        "import importlib.util, json, sys, time\n"
+        "import importlib.util, json, sys\n"
         "seen = set(sys.modules)\n"
-        "t = time.perf_counter()\n"
         f"spec = importlib.util.spec_from_file_location('dag_probe', {str(dag_file)!r})\n"
         "mod = importlib.util.module_from_spec(spec)\n"
         "spec.loader.exec_module(mod)\n"
         f"heavy = [m for m in {heavy!r} if m in set(sys.modules) - seen]\n"
-        "print(json.dumps({'seconds': time.perf_counter() - t, 'heavy': heavy}))\n"
+        "print(json.dumps({'heavy': heavy}))\n"
     )
-    # import airflow.sdk first so the timing and the new modules are the DAG file's own
+    # import airflow.sdk first so the new modules are the DAG file's own
     proc = subprocess.run(
         [sys.executable, "-c", "import airflow.sdk\n" + probe],
         capture_output=True,
@@ -285,7 +285,6 @@ def load_thin_dag(dag_file: Path, dag_id: str, heavy: tuple[str, ...]) -> Any:
     assert proc.returncode == 0, proc.stderr[-3000:]
     out = json.loads(proc.stdout.strip().splitlines()[-1])
     assert out["heavy"] == [], f"the DAG file imports {out['heavy']} at module level"
-    assert out["seconds"] < 1.0, out
 
     from airflow.dag_processing.dagbag import DagBag
 
