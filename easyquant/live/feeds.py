@@ -17,6 +17,7 @@ import numpy as np
 import pandas as pd
 
 from easyquant.config import Settings
+from easyquant.data import time_bound
 from easyquant.errors import ConfigError
 from easyquant.live.bars import BarEvent, LiveBar, events_from_frames
 
@@ -142,8 +143,8 @@ class SyntheticFeed:
         self.paced = self.speed > 0
         self.calendar = MARKET_CALENDARS[market]
         self.source = SyntheticSource(self.calendar, seed=seed)
-        self.start = _when(start, "start")
-        self.end = _when(end, "end")
+        self.start = time_bound(start, "start", end=False)
+        self.end = time_bound(end, "end", end=False)
         self._days: dict[int, list[BarEvent]] = {}
 
     def _day(self, day: pd.Timestamp) -> list[BarEvent]:
@@ -209,17 +210,6 @@ class SyntheticFeed:
             # skip ahead over closed days without spinning
             while clock() < day.value and not stop.is_set():
                 stop.wait(min(1.0, max((day.value - clock()) / 1e9 / max(self.speed, 1e-9), 0.001)))
-
-
-def _when(value: str | None, option: str) -> int | None:
-    if value is None or value == "":
-        return None
-    try:
-        ts = pd.Timestamp(value)
-    except (ValueError, TypeError):
-        raise ConfigError(f"{option}: expected a date or time, got {value!r}") from None
-    ts = ts.tz_convert("UTC") if ts.tzinfo else ts.tz_localize("UTC")
-    return int(ts.value)
 
 
 def make_feed(
