@@ -10,10 +10,9 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import httpx
 import pytest
 
-from easyquant.live.service import LiveService, SessionConfig
 from tests.conftest import LiveServer
 from tests.e2e.browser.conftest import CHROMIUM, CHROMIUM_ARGS
-from tests.unit.live.support import ListFeed, bar, event
+from tests.unit.live.support import finished_session
 
 pytestmark = pytest.mark.e2e
 
@@ -50,15 +49,7 @@ class Site:
 
 @pytest.fixture()
 def local_api(db, pg_settings) -> Iterator[tuple[LiveServer, str]]:
-    cfg = SessionConfig(
-        session="xsite",
-        strategy="tests.unit.live.support:Threshold",
-        symbols=["AAA"],
-        params={"weight": 0.5},
-        heartbeat=0.3,
-    )
-    feed = ListFeed([event(bar("AAA", d, 100 + d)) for d in range(2)])
-    assert LiveService(cfg, pg_settings, feed=feed).run() == "success"
+    finished_session(pg_settings, "xsite")
     with LiveServer(pg_settings) as server:
         yield server, "xsite"
 

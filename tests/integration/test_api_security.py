@@ -22,9 +22,8 @@ import websockets
 
 from easyquant.config import load_settings
 from easyquant.errors import ConfigError
-from easyquant.live.service import LiveService, SessionConfig
 from tests.conftest import REPO, LiveServer, free_port
-from tests.unit.live.support import ListFeed, bar, event
+from tests.unit.live.support import finished_session
 
 TOKEN = "s3cret-token-1234"
 
@@ -51,15 +50,7 @@ def guarded_api(db, pg_settings):
 @pytest.fixture()
 def demo_session(db, pg_settings):
     """A stored, finished live session to halt."""
-    cfg = SessionConfig(
-        session="demo",
-        strategy="tests.unit.live.support:Threshold",
-        symbols=["AAA"],
-        params={"weight": 0.5},
-        heartbeat=0.3,
-    )
-    feed = ListFeed([event(bar("AAA", d, 100 + d)) for d in range(2)])
-    assert LiveService(cfg, pg_settings, feed=feed).run() == "success"
+    finished_session(pg_settings, "demo")
     return "demo"
 
 

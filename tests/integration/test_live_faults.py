@@ -8,16 +8,13 @@ from __future__ import annotations
 import os
 import random
 import signal
-import subprocess
-import sys
 import time
 
 import pytest
 
 from easyquant.config import Settings
 from easyquant.live.service import LiveService, SessionConfig
-from tests.conftest import REPO
-from tests.unit.live.support import check_ledger, cli_args, one, synthetic_lake
+from tests.unit.live.support import check_ledger, cli_args, one, spawn_live, synthetic_lake
 
 SYMBOLS = ["AAA", "BBB"]
 ARGS = cli_args(SYMBOLS, end="2022-12-31", heartbeat="1")
@@ -43,25 +40,6 @@ FAST_HOOKS = ("before_flush", "after_flush")
 def lake(pg_settings: Settings) -> Settings:
     synthetic_lake(pg_settings, SYMBOLS, end="2022-12-31")
     return pg_settings
-
-
-def _spawn(
-    settings: Settings, session: str, extra: list[str], crash: str | None = None
-) -> subprocess.Popen[bytes]:
-    env = dict(os.environ)
-    env["EASYQUANT_DATABASE_URL"] = settings.dsn()
-    env["EASYQUANT_HOME"] = str(settings.home)
-    env.pop("EASYQUANT_LIVE_CRASH", None)
-    if crash:
-        env["EASYQUANT_LIVE_CRASH"] = crash
-    return subprocess.Popen(
-        [sys.executable, "-m", "easyquant.cli", "live", "--session", session, *ARGS, *extra],
-        env=env,
-        cwd=REPO,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-        start_new_session=True,
-    )
 
 
 def _running(db, session: str, pid: int) -> bool:
@@ -90,7 +68,7 @@ def test_kill_9_at_random_points_and_crash_points_loses_and_duplicates_nothing(l
     for kind, hook in plan:
         crash = f"{hook[0]}:{hook[1]}" if hook else None
         fast = kind == "hook" and hook is not None and hook[0] in FAST_HOOKS
-        proc = _spawn(lake, session, ["--speed", "max"] if fast else PACED, crash)
+        proc = spawn_live(lake, session, [*ARGS, *(["--speed", "max"] if fast else PACED)], crash)
         try:
             if kind == "hook":
                 code = proc.wait(timeout=120)
@@ -129,7 +107,7 @@ def test_kill_9_at_random_points_and_crash_points_loses_and_duplicates_nothing(l
     assert {"after_write_ahead", "after_submit", "after_record"} <= set(hooks_fired)
 
     # restart once more and let it finish, uninterrupted
-    proc = _spawn(lake, session, ["--speed", "max"])
+    proc = spawn_live(lake, session, [*ARGS, "--speed", "max"])
     assert proc.wait(timeout=180) == 0, proc.stderr.read().decode()[-3000:]  # type: ignore
     assert one(db, "SELECT state FROM live_session WHERE id = %s", session) == "success"
     assert (
@@ -214,9 +192,9 @@ def test_a_crash_around_a_breach_changes_nothing(lake, db, crash):
     # killed right after the breach halted it (before its bar was stored), or right after
     # the flatten orders (before the bar that sent them was stored); then restarted
     session = "breach_" + crash.split(":")[0]
-    proc = _spawn(lake, session, ["--speed", "max", *BREACH], crash)
+    proc = spawn_live(lake, session, [*ARGS, "--speed", "max", *BREACH], crash)
     assert proc.wait(timeout=120) == -signal.SIGKILL, proc.stderr.read().decode()[-2000:]  # type: ignore[union-attr]
-    proc = _spawn(lake, session, ["--speed", "max", *BREACH])
+    proc = spawn_live(lake, session, [*ARGS, "--speed", "max", *BREACH])
     assert proc.wait(timeout=120) == 0, proc.stderr.read().decode()[-2000:]  # type: ignore[union-attr]
     got = _session_state(db, session)
     assert got[:3] == ref[:3] and got[3] == ref[3] and got[4] == ref[4]

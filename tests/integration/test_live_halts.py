@@ -5,10 +5,7 @@ without stopping the session, and restarting a stored session applies the option
 
 from __future__ import annotations
 
-import os
 import signal
-import subprocess
-import sys
 import threading
 
 import pytest
@@ -17,7 +14,6 @@ from easyquant.cli import main
 from easyquant.config import Settings
 from easyquant.live.service import LiveService, SessionConfig
 from easyquant.live.sessions import halt_session
-from tests.conftest import REPO
 from tests.unit.live.support import (
     ListFeed,
     QueueFeed,
@@ -28,6 +24,7 @@ from tests.unit.live.support import (
     one,
     processed_day,
     rows,
+    spawn_live,
     synthetic_lake,
     wait_until,
 )
@@ -130,28 +127,11 @@ def test_late_and_stale_bars_are_refused_and_the_session_goes_on(pg_settings, db
 ARGS = cli_args(SYMBOLS, end="2020-06-30", heartbeat="1", commission=False)
 
 
-def _spawn(settings: Settings, session: str, crash: str | None) -> subprocess.Popen[bytes]:
-    env = dict(os.environ)
-    env["EASYQUANT_DATABASE_URL"] = settings.dsn()
-    env["EASYQUANT_HOME"] = str(settings.home)
-    env.pop("EASYQUANT_LIVE_CRASH", None)
-    if crash:
-        env["EASYQUANT_LIVE_CRASH"] = crash
-    return subprocess.Popen(
-        [sys.executable, "-m", "easyquant.cli", "live", "--session", session, *ARGS],
-        env=env,
-        cwd=REPO,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-        start_new_session=True,
-    )
-
-
 @pytest.mark.parametrize("flatten", [False, True])
 def test_orders_written_before_a_crash_are_not_sent_after_a_halt(lake, db, flatten):
     name = f"hc_{int(flatten)}"
     # killed right after writing its second group of orders, before sending any of them
-    proc = _spawn(lake, name, "after_write_ahead:2")
+    proc = spawn_live(lake, name, ARGS, "after_write_ahead:2")
     assert proc.wait(timeout=120) == -signal.SIGKILL, proc.stderr.read().decode()[-2000:]  # type: ignore[union-attr]
     written = rows(
         db,
@@ -168,7 +148,7 @@ def test_orders_written_before_a_crash_are_not_sent_after_a_halt(lake, db, flatt
 
     # halted while the service was down
     halt_session(db, name, reason="desk, during the outage", flatten=flatten)
-    proc = _spawn(lake, name, None)
+    proc = spawn_live(lake, name, ARGS)
     assert proc.wait(timeout=180) == 0, proc.stderr.read().decode()[-3000:]  # type: ignore[union-attr]
 
     for (cid,) in written:

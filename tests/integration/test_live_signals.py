@@ -6,14 +6,12 @@ from __future__ import annotations
 import os
 import signal
 import subprocess
-import sys
 import time
 
 import pandas as pd
 import pytest
 
-from tests.conftest import REPO
-from tests.unit.live.support import check_ledger, one, rows
+from tests.unit.live.support import check_ledger, one, rows, spawn_live
 
 ARGS = [
     "--strategy",
@@ -40,18 +38,7 @@ ARGS = [
 
 
 def _start(pg_settings, session: str) -> subprocess.Popen[bytes]:
-    env = dict(os.environ)
-    env["EASYQUANT_DATABASE_URL"] = pg_settings.dsn()
-    env["EASYQUANT_HOME"] = str(pg_settings.home)
-    env.pop("EASYQUANT_LIVE_CRASH", None)
-    return subprocess.Popen(
-        [sys.executable, "-m", "easyquant.cli", "live", "--session", session, *ARGS],
-        env=env,
-        cwd=REPO,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        start_new_session=True,
-    )
+    return spawn_live(pg_settings, session, ARGS, stdout=subprocess.PIPE)
 
 
 def _run_until(db, proc, session: str, bars: int) -> None:

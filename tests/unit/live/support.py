@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import os
 import queue
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Iterator, Sequence
@@ -13,6 +16,7 @@ import pandas as pd
 
 from easyquant.live.bars import BarEvent, LiveBar
 from easyquant.strategy.base import Param, Strategy, SymbolBars
+from tests.conftest import REPO
 
 DAY = 86_400_000_000_000
 T0 = int(pd.Timestamp("2024-01-02", tz="UTC").value)
@@ -234,3 +238,46 @@ def cli_args(
         *(("--commission", "0.001") if commission else ()),
         *("--start", "2020-01-01", "--end", end, "--heartbeat", heartbeat),
     ]
+
+
+def spawn_live(
+    settings: Any,
+    session: str,
+    args: Sequence[str],
+    crash: str | None = None,
+    *,
+    stdout: int = subprocess.DEVNULL,
+) -> subprocess.Popen[bytes]:
+    """Start `easyquant live` for ``session`` in its own process group against ``settings``'
+    database and home; ``crash`` names a crash point (``hook:n``) the process stops itself at.
+    Its stderr is piped, its stdout goes to ``stdout``."""
+    env = dict(os.environ)
+    env["EASYQUANT_DATABASE_URL"] = settings.dsn()
+    env["EASYQUANT_HOME"] = str(settings.home)
+    env.pop("EASYQUANT_LIVE_CRASH", None)
+    if crash:
+        env["EASYQUANT_LIVE_CRASH"] = crash
+    return subprocess.Popen(
+        [sys.executable, "-m", "easyquant.cli", "live", "--session", session, *args],
+        env=env,
+        cwd=REPO,
+        stdout=stdout,
+        stderr=subprocess.PIPE,
+        start_new_session=True,
+    )
+
+
+def finished_session(settings: Any, session: str) -> str:
+    """Store ``session``: the Threshold strategy on AAA over two bars, run to its end."""
+    from easyquant.live.service import LiveService, SessionConfig
+
+    cfg = SessionConfig(
+        session=session,
+        strategy="tests.unit.live.support:Threshold",
+        symbols=["AAA"],
+        params={"weight": 0.5},
+        heartbeat=0.3,
+    )
+    feed = ListFeed([event(bar("AAA", d, 100 + d)) for d in range(2)])
+    assert LiveService(cfg, settings, feed=feed).run() == "success"
+    return session
