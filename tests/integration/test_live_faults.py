@@ -13,8 +13,15 @@ import time
 import pytest
 
 from easyquant.config import Settings
-from easyquant.live.service import LiveService, SessionConfig
-from tests.unit.live.support import check_ledger, cli_args, one, spawn_live, synthetic_lake
+from easyquant.live.service import LiveService
+from tests.unit.live.support import (
+    check_ledger,
+    cli_args,
+    one,
+    sma_replay,
+    spawn_live,
+    synthetic_lake,
+)
 
 SYMBOLS = ["AAA", "BBB"]
 ARGS = cli_args(SYMBOLS, end="2022-12-31", heartbeat="1")
@@ -131,15 +138,7 @@ def test_kill_9_at_random_points_and_crash_points_loses_and_duplicates_nothing(l
         == 0
     )
 
-    cfg = SessionConfig(
-        session="reference",
-        strategy="sma_cross",
-        symbols=SYMBOLS,
-        params={"fast": 3, "slow": 8},
-        commission=0.001,
-        start="2020-01-01",
-        end="2022-12-31",
-    )
+    cfg = sma_replay("reference", symbols=SYMBOLS, end="2022-12-31")
     assert LiveService(cfg, lake).run() == "success"
     interrupted = check_ledger(db, session)  # also: no client order id sent twice
     reference = check_ledger(db, "reference")
@@ -170,13 +169,9 @@ def _session_state(db, session: str) -> tuple:
 @pytest.mark.parametrize("crash", ["after_halt:1", "after_flatten:1"])
 def test_a_crash_around_a_breach_changes_nothing(lake, db, crash):
     # the reference: the same session, uninterrupted
-    cfg = SessionConfig(
-        session="breach_ref",
-        strategy="sma_cross",
+    cfg = sma_replay(
+        "breach_ref",
         symbols=SYMBOLS,
-        params={"fast": 3, "slow": 8},
-        commission=0.001,
-        start="2020-01-01",
         end="2020-12-31",
         risk={"max_daily_loss": 1500.0, "flatten_on_breach": True},
     )

@@ -16,9 +16,9 @@ import pytest
 from easyquant.config import Settings, load_settings
 from easyquant.db import connect, ensure_ready
 from easyquant.db.embedded import EmbeddedPostgres
-from easyquant.live.service import LiveService, SessionConfig
+from easyquant.live.service import LiveService
 from tests.conftest import REPO, free_port
-from tests.unit.live.support import check_ledger, cli_args, one, synthetic_lake
+from tests.unit.live.support import check_ledger, cli_args, one, sma_replay, synthetic_lake
 
 SYMBOLS = ["AAA", "BBB"]
 
@@ -123,15 +123,7 @@ def test_database_outage_pauses_trading_and_recovers_without_loss(own_server):
     assert comp[0] == "success" and comp[1]["db_outages"] == 1 and comp[1]["paused"] is False
 
     # nothing lost, nothing duplicated: the ledger equals an uninterrupted run on the same bars
-    cfg = SessionConfig(
-        session="calm",
-        strategy="sma_cross",
-        symbols=SYMBOLS,
-        params={"fast": 3, "slow": 8},
-        commission=0.001,
-        start="2020-01-01",
-        end="2021-06-30",
-    )
+    cfg = sma_replay("calm", symbols=SYMBOLS, end="2021-06-30")
     from easyquant import status
 
     writer = status.StatusWriter(settings)

@@ -26,6 +26,7 @@ from tests.unit.live.support import (
     one,
     processed_day,
     rows,
+    sma_replay,
     synthetic_lake,
     wait_until,
 )
@@ -41,18 +42,7 @@ def lake(pg_settings: Settings) -> Settings:
 
 
 def replay_config(session: str, **kw) -> SessionConfig:
-    base = dict(
-        session=session,
-        strategy="sma_cross",
-        symbols=SYMBOLS,
-        params={"fast": 3, "slow": 8},
-        commission=0.001,
-        start="2020-01-01",
-        end="2021-12-31",
-        heartbeat=0.5,
-    )
-    base.update(kw)
-    return SessionConfig(**base)
+    return sma_replay(session, **{"symbols": SYMBOLS, "end": "2021-12-31", "heartbeat": 0.5, **kw})
 
 
 def live_fills(db, session: str) -> list[tuple]:

@@ -281,3 +281,19 @@ def finished_session(settings: Any, session: str) -> str:
     feed = ListFeed([event(bar("AAA", d, 100 + d)) for d in range(2)])
     assert LiveService(cfg, settings, feed=feed).run() == "success"
     return session
+
+
+def sma_replay(session: str, **kw: Any) -> Any:
+    """The sma_cross (3/8) replay from 2020 with 0.1% commission the ledger tests compare with
+    the backtest; ``kw`` sets the symbols, the end and any other session option."""
+    from easyquant.live.service import SessionConfig
+
+    base: dict[str, Any] = dict(
+        session=session,
+        strategy="sma_cross",
+        params={"fast": 3, "slow": 8},
+        commission=0.001,
+        start="2020-01-01",
+    )
+    base.update(kw)
+    return SessionConfig(**base)
