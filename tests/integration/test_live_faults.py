@@ -12,15 +12,14 @@ import time
 
 import pytest
 
-from easyquant.config import Settings
 from easyquant.live.service import LiveService
 from tests.unit.live.support import (
     check_ledger,
     cli_args,
+    lake_fixture,
     one,
     sma_replay,
     spawn_live,
-    synthetic_lake,
 )
 
 SYMBOLS = ["AAA", "BBB"]
@@ -43,10 +42,7 @@ HOOKS = [
 FAST_HOOKS = ("before_flush", "after_flush")
 
 
-@pytest.fixture(scope="module")
-def lake(pg_settings: Settings) -> Settings:
-    synthetic_lake(pg_settings, SYMBOLS, end="2022-12-31")
-    return pg_settings
+lake = lake_fixture(SYMBOLS, end="2022-12-31")
 
 
 def _running(db, session: str, pid: int) -> bool:

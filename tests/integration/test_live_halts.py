@@ -11,7 +11,6 @@ import threading
 import pytest
 
 from easyquant.cli import main
-from easyquant.config import Settings
 from easyquant.live.service import LiveService, SessionConfig
 from easyquant.live.sessions import halt_session
 from tests.unit.live.support import (
@@ -21,11 +20,11 @@ from tests.unit.live.support import (
     check_ledger,
     cli_args,
     event,
+    lake_fixture,
     one,
     processed_day,
     rows,
     spawn_live,
-    synthetic_lake,
     wait_until,
 )
 
@@ -33,10 +32,7 @@ SYMBOLS = ["AAA", "BBB"]
 THRESHOLD = "tests.unit.live.support:Threshold"
 
 
-@pytest.fixture(scope="module")
-def lake(pg_settings: Settings) -> Settings:
-    synthetic_lake(pg_settings, SYMBOLS, end="2020-12-31")
-    return pg_settings
+lake = lake_fixture(SYMBOLS, end="2020-12-31")
 
 
 def test_a_halt_stops_the_orders_of_the_very_next_bar(pg_settings, db, capsys):

@@ -12,7 +12,6 @@ import pytest
 from easyquant.backtest.config import BacktestConfig
 from easyquant.backtest.runner import run_backtest
 from easyquant.cli import main
-from easyquant.config import Settings
 from easyquant.execution.market import get_profile
 from easyquant.live.bars import History
 from easyquant.live.journal import Store
@@ -23,11 +22,11 @@ from tests.unit.live.support import (
     bar,
     check_ledger,
     event,
+    lake_fixture,
     one,
     processed_day,
     rows,
     sma_replay,
-    synthetic_lake,
     wait_until,
 )
 
@@ -35,10 +34,7 @@ SYMBOLS = ["AAA", "BBB"]
 THRESHOLD = "tests.unit.live.support:Threshold"
 
 
-@pytest.fixture(scope="module")
-def lake(pg_settings: Settings) -> Settings:
-    synthetic_lake(pg_settings, SYMBOLS, end="2022-12-31")
-    return pg_settings
+lake = lake_fixture(SYMBOLS, end="2022-12-31")
 
 
 def replay_config(session: str, **kw) -> SessionConfig:

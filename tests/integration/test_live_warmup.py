@@ -9,23 +9,19 @@ import pytest
 
 from easyquant.backtest.config import BacktestConfig
 from easyquant.backtest.runner import run_backtest
-from easyquant.config import Settings
 from easyquant.data import load_bars
 from easyquant.errors import ConfigError
 from easyquant.execution.market import get_profile
 from easyquant.live.parity import check_parity
 from easyquant.live.service import LiveService, SessionConfig
 from easyquant.strategy import Bars, Decisions, make_strategy
-from tests.unit.live.support import one, rows, synthetic_lake
+from tests.unit.live.support import lake_fixture, one, rows
 
 SYMBOLS = ["AAA", "BBB"]
 START = "2021-03-01"
 
 
-@pytest.fixture(scope="module")
-def lake(pg_settings: Settings) -> Settings:
-    synthetic_lake(pg_settings, SYMBOLS, end="2021-06-30")
-    return pg_settings
+lake = lake_fixture(SYMBOLS, end="2021-06-30")
 
 
 def config(session: str, strategy: str, params: dict, **kw) -> SessionConfig:

@@ -297,3 +297,16 @@ def sma_replay(session: str, **kw: Any) -> Any:
     )
     base.update(kw)
     return SessionConfig(**base)
+
+
+def lake_fixture(symbols: Sequence[str], *, end: str) -> Any:
+    """A module-scoped ``lake`` fixture: ``synthetic_lake`` of ``symbols`` up to ``end`` in the
+    test database, yielding its settings."""
+    import pytest
+
+    @pytest.fixture(scope="module")
+    def lake(pg_settings: Any) -> Any:
+        synthetic_lake(pg_settings, symbols, end=end)
+        return pg_settings
+
+    return lake
