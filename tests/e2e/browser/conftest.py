@@ -116,8 +116,13 @@ class Page:
     page: Any
     errors: list[str] = field(default_factory=list)
 
-    def goto(self, base: str, route: str) -> None:
+    def goto(self, base: str, route: str, wait_for: str | None = None) -> Any:
+        """Open ``route`` of the dashboard at ``base``, wait for the ``wait_for`` selector if
+        given, and return the Playwright page."""
         self.page.goto(f"{base}/#{route}")
+        if wait_for is not None:
+            self.page.wait_for_selector(wait_for)
+        return self.page
 
     def assert_no_console_errors(self, allowed: list[str] | None = None) -> None:
         bad = [e for e in self.errors if not any(re.search(a, e) for a in allowed or [])]

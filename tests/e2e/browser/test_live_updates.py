@@ -24,9 +24,7 @@ def cell_text(page, component_id: str, label: str) -> str:
 
 def test_status_row_changed_in_the_database_appears_within_2_seconds(stack, open_page) -> None:
     p = open_page()
-    p.goto(stack.url, "/")
-    page = p.page
-    page.wait_for_selector(".conn-text:text('live')")
+    page = p.goto(stack.url, "/", ".conn-text:text('live')")
     cid = "cli:browser-latency"
     status.report(
         cid, kind="cli", name="latency probe", state="running", progress=0.1, message="step 1"
@@ -58,9 +56,7 @@ def test_status_row_changed_in_the_database_appears_within_2_seconds(stack, open
 
 def test_page_survives_monitor_api_stop_and_restart(stack, open_page) -> None:
     p = open_page()
-    p.goto(stack.url, "/")
-    page = p.page
-    page.wait_for_selector(".conn-text:text('live')")
+    page = p.goto(stack.url, "/", ".conn-text:text('live')")
     cid = "cli:restart-probe"
     status.report(cid, kind="cli", name="restart probe", state="running", message="before")
     page.wait_for_selector(f"tr[data-id='{cid}']")
@@ -111,9 +107,7 @@ def test_wrong_token_is_refused_by_rest_and_websocket_and_shown(stack, open_page
     assert r.status_code == 401
     assert httpx.get(f"{stack.url}/api/backtests").status_code == 401
     p = open_page(token="wrong-token")
-    p.goto(stack.url, "/")
-    page = p.page
-    page.wait_for_selector(".conn-text:text('token refused')")
+    page = p.goto(stack.url, "/", ".conn-text:text('token refused')")
     assert page.locator("tr[data-id]").count() == 0
     assert "Token refused" in page.locator("main").inner_text()
     # the browser's own websocket is closed with 1008, and REST answers 401

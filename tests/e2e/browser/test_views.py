@@ -26,9 +26,7 @@ def rows(page) -> dict[str, str]:
 
 def test_overview_shows_every_component_with_stale_and_failed_marked(stack, open_page) -> None:
     p = open_page()
-    p.goto(stack.url, "/")
-    page = p.page
-    page.wait_for_selector(".conn-text:text('live')")
+    page = p.goto(stack.url, "/", ".conn-text:text('live')")
     page.wait_for_selector(f"tr[data-id='{stack.status_ids['stale']}'].row-stale")
     components = api_get(stack, "/api/components")["components"]
     shown = rows(page)
@@ -62,9 +60,7 @@ def test_overview_shows_every_component_with_stale_and_failed_marked(stack, open
 
 def test_overview_on_a_phone_in_light_theme(stack, open_page) -> None:
     p = open_page(viewport=PHONE, scheme="light")
-    p.goto(stack.url, "/")
-    page = p.page
-    page.wait_for_selector(".conn-text:text('live')")
+    page = p.goto(stack.url, "/", ".conn-text:text('live')")
     page.wait_for_selector(f"tr[data-id='{stack.status_ids['stale']}'].row-stale")
     assert page.evaluate("matchMedia('(prefers-color-scheme: light)').matches")
     # nothing wider than the screen: the page does not scroll sideways
@@ -99,8 +95,7 @@ def test_pipelines_groups_mapped_tasks_links_airflow_and_reports_trigger_errors(
     stack, open_page
 ) -> None:
     p = open_page()
-    p.goto(stack.url, "/pipelines")
-    page = p.page
+    page = p.goto(stack.url, "/pipelines")
     card = page.locator("article.run", has_text="easyquant_etl")
     card.wait_for()
     dag_run = api_get(stack, f"/api/components/{stack.status_ids['dag_run']}")
@@ -136,9 +131,7 @@ def number(text: str) -> float | None:
 
 def test_backtests_table_lists_runs_and_sorts_by_a_metric(stack, open_page) -> None:
     p = open_page()
-    p.goto(stack.url, "/backtests")
-    page = p.page
-    page.wait_for_selector("tr[data-id]")
+    page = p.goto(stack.url, "/backtests", "tr[data-id]")
     runs = api_get(stack, "/api/backtests?limit=1000")["runs"]
     ids = page.eval_on_selector_all("tr[data-id]", "els => els.map(e => e.dataset.id)")
     assert set(ids) == {r["run_id"] for r in runs}
@@ -174,9 +167,7 @@ def test_backtests_table_lists_runs_and_sorts_by_a_metric(stack, open_page) -> N
 def test_run_page_has_charts_metrics_and_trades(stack, open_page) -> None:
     run = api_get(stack, f"/api/backtests/{stack.seeded.backtest}")
     p = open_page()
-    p.goto(stack.url, f"/backtests/{stack.seeded.backtest}")
-    page = p.page
-    page.wait_for_selector(".metric")
+    page = p.goto(stack.url, f"/backtests/{stack.seeded.backtest}", ".metric")
     page.wait_for_selector(".card canvas")
     cards = page.locator(".card", has=page.locator("canvas"))
     assert cards.count() == 2  # equity + drawdown, price with trade markers
@@ -199,9 +190,7 @@ def test_run_page_has_charts_metrics_and_trades(stack, open_page) -> None:
 
 def test_run_page_on_a_phone(stack, open_page) -> None:
     p = open_page(viewport=PHONE)
-    p.goto(stack.url, f"/backtests/{stack.seeded.minute}")
-    page = p.page
-    page.wait_for_selector(".card canvas")
+    page = p.goto(stack.url, f"/backtests/{stack.seeded.minute}", ".card canvas")
     assert page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
     box = page.locator(".card canvas").first.bounding_box()
     assert box is not None and box["width"] <= PHONE["width"]
@@ -212,9 +201,7 @@ def test_run_page_on_a_phone(stack, open_page) -> None:
 def test_sweep_heatmap_has_one_cell_per_grid_point(stack, open_page) -> None:
     sweep = api_get(stack, f"/api/sweeps/{stack.seeded.sweep}")
     p = open_page()
-    p.goto(stack.url, f"/sweeps/{stack.seeded.sweep}")
-    page = p.page
-    page.wait_for_selector(".hm-cell")
+    page = p.goto(stack.url, f"/sweeps/{stack.seeded.sweep}", ".hm-cell")
     cells = page.locator(".hm-cell")
     assert cells.count() == len(sweep["points"]) == 9
     links = page.eval_on_selector_all(".hm-cell a", "els => els.map(e => e.getAttribute('href'))")
@@ -232,8 +219,7 @@ def test_sweep_heatmap_has_one_cell_per_grid_point(stack, open_page) -> None:
 def test_walkforward_in_and_out_of_sample_side_by_side(stack, open_page) -> None:
     sweep = api_get(stack, f"/api/sweeps/{stack.seeded.walkforward}")
     p = open_page()
-    p.goto(stack.url, f"/sweeps/{stack.seeded.walkforward}")
-    page = p.page
+    page = p.goto(stack.url, f"/sweeps/{stack.seeded.walkforward}")
     table = page.locator(".wf table")
     table.wait_for()
     body = table.locator("tbody tr")
