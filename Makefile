@@ -66,10 +66,10 @@ status:
 # --- quality ---------------------------------------------------------------
 test: venv system-deps dashboard
 	cd monitor_api/dashboard && npm test --silent
-	$(BIN)/python -m pytest $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -m "not celery" $(PYTEST_ARGS)
 
-# the stack with Celery workers: sweeps over two workers, one killed mid-run (in make test too)
-test-celery: venv
+# the stack with Celery workers: sweeps over two workers, one killed mid-run (about 5 minutes)
+test-celery: venv system-deps
 	$(BIN)/python -m pytest -m celery $(PYTEST_ARGS)
 
 test-fast: venv

@@ -112,6 +112,9 @@ def test_make_up_starts_everything_and_make_down_leaves_nothing(tmp_path):
         again = make("up", env)
         assert "already running" in again and "seeding" not in again
         assert [int((run / f"{n}.pid").read_text()) for n in names] == groups[:3]
+        # the textbook sma_cross trades only on a cross: let the demo session make one, so the
+        # ledger comparison after `make down` has fills to compare
+        demo_has_traded(dsn, timeout=300)
     finally:
         make("down", env)
     assert not any(_group_alive(g) for g in groups)
@@ -139,6 +142,18 @@ def _processes_in(home: Path) -> list[str]:
         if cwd.startswith(str(home)):
             found.append(f"{entry}: {cmd}")
     return found
+
+
+def demo_has_traded(dsn: str, timeout: float) -> None:
+    db = psycopg2.connect(dsn)
+    try:
+        fills = "SELECT count(*) FROM live_fill WHERE session = 'demo'"
+        deadline = time.monotonic() + timeout
+        while one(db, fills) == 0:
+            assert time.monotonic() < deadline, "the demo session made no fill"
+            time.sleep(1)
+    finally:
+        db.close()
 
 
 def live_session_survives_kill_9(run: Path, dsn: str, env: dict[str, str]) -> int:
