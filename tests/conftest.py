@@ -134,6 +134,11 @@ def pg_settings(pg_server: Settings) -> Iterator[Settings]:
     get_settings.cache_clear()
     yield settings
     status.set_default_writer(None)
+    drop_database(settings, name)
+
+
+def drop_database(settings: Settings, name: str) -> None:
+    """Drop database ``name`` on ``settings``' server, ending its sessions first."""
     admin = connect(settings, database="postgres", autocommit=True)
     with admin.cursor() as cur:
         cur.execute(

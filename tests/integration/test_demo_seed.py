@@ -11,6 +11,7 @@ import pytest
 from easyquant import demo
 from easyquant.config import Settings, get_settings, load_settings
 from easyquant.db import connect, ensure_database, migrate
+from tests.conftest import drop_database
 
 
 @pytest.fixture()
@@ -31,6 +32,7 @@ def fresh_install(
     get_settings.cache_clear()
     yield settings
     get_settings.cache_clear()
+    drop_database(settings, name)
 
 
 def _counts(settings: Settings) -> tuple[int, int, int]:
