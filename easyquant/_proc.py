@@ -6,7 +6,21 @@ import functools
 import hashlib
 import os
 import socket
+from collections.abc import Iterator
 from pathlib import Path
+
+
+def process_stats() -> Iterator[tuple[int, list[str]]]:
+    """Yield ``(pid, fields)`` for every process: the fields of ``/proc/PID/stat`` after the
+    command name (state, ppid, pgrp, ...)."""
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat") as fh:
+                yield int(entry), fh.read().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
 
 
 def pid_alive(pid: int) -> bool:

@@ -25,7 +25,7 @@ from pathlib import Path
 import httpx
 
 from easyquant import celery_stack
-from easyquant._proc import pid_alive
+from easyquant._proc import pid_alive, process_stats
 from easyquant.airflow_conf import AIRFLOW_DATABASE, airflow_environ, write_passwords_file
 from easyquant.config import Settings, load_settings
 from easyquant.errors import EasyQuantError
@@ -291,17 +291,7 @@ def _stop_group(pid: int, grace: float = 20.0) -> None:
 
 
 def _group_alive(pgid: int) -> bool:
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
-        try:
-            with open(f"/proc/{entry}/stat") as fh:
-                fields = fh.read().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        if int(fields[2]) == pgid and fields[0] != "Z":
-            return True
-    return False
+    return any(int(f[2]) == pgid and f[0] != "Z" for _, f in process_stats())
 
 
 def down(settings: Settings, say: Callable[[str], None] = print) -> int:

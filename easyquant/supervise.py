@@ -32,7 +32,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from easyquant._proc import pid_alive
+from easyquant._proc import pid_alive, process_stats
 from easyquant.config import Settings, load_settings
 
 log = logging.getLogger("easyquant.supervise")
@@ -113,18 +113,7 @@ def _become_subreaper() -> bool:
 
 def _children_of(ppid: int) -> dict[int, str]:
     """Return {pid: state letter} of the processes whose parent is ``ppid``."""
-    out = {}
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
-        try:
-            with open(f"/proc/{entry}/stat") as fh:
-                fields = fh.read().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        if int(fields[1]) == ppid:
-            out[int(entry)] = fields[0]
-    return out
+    return {pid: f[0] for pid, f in process_stats() if int(f[1]) == ppid}
 
 
 def _write_json(path: Path, payload: dict[str, Any]) -> None:
