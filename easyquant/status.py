@@ -42,15 +42,16 @@ State = Literal["queued", "running", "success", "failed", "stopped"]
 STATES: tuple[str, ...] = get_args(State)
 TERMINAL = ("success", "failed", "stopped")
 _KIND = re.compile(r"^[a-z][a-z0-9_]{0,39}$")
+_HOST = re.compile(r"[^\x00-\x20\x7f]{1,255}")
 
 _UPSERT = (
     """
 WITH up AS (
     INSERT INTO component AS c (id, kind, name, state, progress, message, metrics, attrs, url,
-                                parent_id, heartbeat_interval, started_at, finished_at)
+                                parent_id, host, heartbeat_interval, started_at, finished_at)
     VALUES (%(id)s, %(kind)s, %(name)s, COALESCE(%(state)s, 'running'), %(progress)s,
             COALESCE(%(message)s, ''), COALESCE(%(metrics)s::jsonb, '{}'::jsonb),
-            COALESCE(%(attrs)s::jsonb, '{}'::jsonb), %(url)s, %(parent_id)s,
+            COALESCE(%(attrs)s::jsonb, '{}'::jsonb), %(url)s, %(parent_id)s, %(host)s,
             COALESCE(%(interval)s, 60),
             CASE WHEN COALESCE(%(state)s, 'running') <> 'queued' THEN clock_timestamp() END,
             CASE WHEN %(state)s IN ('success', 'failed', 'stopped') THEN clock_timestamp() END)
@@ -64,6 +65,7 @@ WITH up AS (
         attrs = c.attrs || COALESCE(%(attrs)s::jsonb, '{}'::jsonb),
         url = COALESCE(%(url)s, c.url),
         parent_id = COALESCE(%(parent_id)s, c.parent_id),
+        host = COALESCE(%(host)s, c.host),
         heartbeat_interval = COALESCE(%(interval)s, c.heartbeat_interval),
         started_at = CASE
             WHEN %(state)s = 'running' AND c.state <> 'running' THEN clock_timestamp()
@@ -175,10 +177,14 @@ class StatusWriter:
         attrs: Mapping[str, Any] | None = None,
         url: str | None = None,
         parent_id: str | None = None,
+        host: str | None = None,
         heartbeat_interval: float | None = None,
         event: bool = True,
     ) -> bool:
         """Upsert one component, append an event (unless ``event=False``) and notify.
+
+        ``host`` is the machine or worker the component runs on (an Airflow task try: the
+        hostname Airflow records for its task instance); None keeps the stored one.
 
         Return True when stored, False when the database could not be reached in time.
         Raise ValueError for arguments no database could accept (unknown state, bad kind).
@@ -191,6 +197,10 @@ class StatusWriter:
             raise ValueError("status component_id: expected 1 to 1000 characters")
         if progress is not None:
             progress = None if not math.isfinite(progress) else min(1.0, max(0.0, progress))
+        if host is not None and not _HOST.fullmatch(host):
+            raise ValueError(
+                f"status host: expected 1 to 255 printable characters, got {host[:60]!r}"
+            )
         if heartbeat_interval is not None and not heartbeat_interval > 0:
             raise ValueError(f"status heartbeat_interval: must be > 0, got {heartbeat_interval}")
         params = {
@@ -204,6 +214,7 @@ class StatusWriter:
             "attrs": _json(_clean_metrics(attrs)),
             "url": url,
             "parent_id": parent_id,
+            "host": host,
             "interval": heartbeat_interval,
             "event": event,
         }

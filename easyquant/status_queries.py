@@ -17,7 +17,7 @@ from easyquant.config import Settings
 from easyquant.status import CHANNEL
 
 COLUMNS = (
-    "id, kind, name, state, progress, message, metrics, attrs, url, parent_id, "
+    "id, kind, name, state, progress, message, metrics, attrs, url, parent_id, host, "
     "heartbeat_interval, started_at, heartbeat_at, updated_at, finished_at, seq"
 )
 
@@ -47,6 +47,7 @@ def row_to_component(rec: tuple[Any, ...], now: float | None = None) -> dict[str
         attrs,
         url,
         parent_id,
+        host,
         interval,
         started,
         beat,
@@ -66,6 +67,7 @@ def row_to_component(rec: tuple[Any, ...], now: float | None = None) -> dict[str
         "attrs": attrs,
         "url": url,
         "parent_id": parent_id,
+        "host": host,
         "heartbeat_interval": interval,
         "started_at": _iso(started),
         "heartbeat_at": _iso(beat),

@@ -47,6 +47,9 @@ def _task_fields(ti: Any) -> dict[str, Any]:
     if map_index >= 0:
         url += f"/mapped/{map_index}"
     name = f"{dag_id}.{task_id}" + (f"[{map_index}]" if map_index >= 0 else "")
+    # the hostname Airflow records for the try: set (by its hostname_callable) before the task
+    # runs, so a Celery worker's name under the CeleryExecutor; empty for a try that never ran
+    host = str(getattr(ti, "hostname", None) or "").strip() or None
     return {
         "component_id": task_id_of(dag_id, run_id, task_id, map_index, try_number),
         "kind": "task",
@@ -60,6 +63,7 @@ def _task_fields(ti: Any) -> dict[str, Any]:
         },
         "url": url,
         "parent_id": dag_run_id(dag_id, run_id),
+        "host": host,
     }
 
 

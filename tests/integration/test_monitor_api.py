@@ -55,23 +55,25 @@ def test_status_write_reaches_websocket_client(api):
             first = json.loads(await ws.recv())
             assert first["type"] == "snapshot"
             assert [c["id"] for c in first["components"]] == ["before"]
-            status.report("job", kind="backtest", name="sma", state="running", progress=0.5)
-            msg = await recv_until(ws, has("job", state="running", progress=0.5))
+            host = "worker2@box"
+            status.report("job", kind="task", name="sma", state="running", progress=0.5, host=host)
+            msg = await recv_until(ws, has("job", state="running", progress=0.5, host=host))
             assert msg["type"] == "update"
-            status.report("job", kind="backtest", name="sma", state="success")
-            await recv_until(ws, has("job", state="success", progress=0.5))
+            status.report("job", kind="task", name="sma", state="success")
+            await recv_until(ws, has("job", state="success", progress=0.5, host=host))
 
     asyncio.run(scenario())
 
 
 def test_rest_components_filters_events_and_404(api):
     status.report("a", kind="cli", name="a", state="running")
-    status.report("b", kind="live", name="b", state="failed", message="halted")
+    status.report("b", kind="live", name="b", state="failed", message="halted", host="box-2")
     status.report("a", kind="cli", name="a", state="success")
     with httpx.Client(base_url=api.url) as http:
         assert {c["id"] for c in http.get("/api/components").json()["components"]} == {"a", "b"}
         live = http.get("/api/components", params={"kind": "live"}).json()["components"]
-        assert [c["id"] for c in live] == ["b"]
+        assert [(c["id"], c["host"]) for c in live] == [("b", "box-2")]
+        assert http.get("/api/components/b").json()["host"] == "box-2"
         done = http.get("/api/components", params={"state": "success"}).json()["components"]
         assert [c["id"] for c in done] == ["a"]
         events = http.get("/api/components/a/events").json()["events"]

@@ -70,6 +70,21 @@ def test_bad_arguments_are_refused_before_the_database(db):
     assert rows(db, "SELECT count(*) FROM component")[0][0] == 0
 
 
+def test_host_is_stored_kept_and_served_and_a_bad_one_refused(db):
+    assert status.report("t-1", kind="task", name="t", state="running", host="worker1@box")
+    # a later change that does not name the host keeps it
+    assert status.report("t-1", kind="task", name="t", state="success")
+    (comp,) = status_queries.fetch_components(db, ids=["t-1"])
+    assert (comp["state"], comp["host"]) == ("success", "worker1@box")
+    for bad in ("", "two words", "tab\there", "line\n", "x" * 256):
+        with pytest.raises(ValueError, match="status host"):
+            status.report("t-1", kind="task", name="t", state="failed", host=bad)
+    assert rows(db, "SELECT state, host FROM component") == [("success", "worker1@box")]
+    assert rows(db, "SELECT count(*) FROM component_event")[0][0] == 2
+    status.report("t-2", kind="cli", name="no host")
+    assert status_queries.fetch_components(db, ids=["t-2"])[0]["host"] is None
+
+
 def test_unreachable_database_does_not_break_the_caller(pg_settings):
     closed = load_settings(home=pg_settings.home, database_url="postgresql://u@127.0.0.1:1/none")
     writer = status.StatusWriter(closed, retries=2, backoff=0.01, pause_after_failure=30)
