@@ -27,10 +27,10 @@ describe('pipelines', () => {
   it('groups tasks under their run, mapped instances together, latest try only', () => {
     const runs = groupDagRuns([
       comp({ id: parent, kind: 'dag_run', name: 'easyquant_etl', state: 'running', url: 'http://af/run' }),
-      task('plan', -1, 1, 'success', { started_at: iso(T0), finished_at: iso(T0 + 2000) }),
-      task('ingest', 0, 1, 'success', { started_at: iso(T0 + 3000), finished_at: iso(T0 + 9000) }),
-      task('ingest', 1, 1, 'failed', { started_at: iso(T0 + 3000) }),
-      task('ingest', 1, 2, 'running', { started_at: iso(T0 + 10_000), finished_at: null }),
+      task('plan', -1, 1, 'success', { started_at: iso(T0), finished_at: iso(T0 + 2000), host: 'worker1@a' }),
+      task('ingest', 0, 1, 'success', { started_at: iso(T0 + 3000), finished_at: iso(T0 + 9000), host: 'worker2@a' }),
+      task('ingest', 1, 1, 'failed', { started_at: iso(T0 + 3000), host: 'worker1@a' }),
+      task('ingest', 1, 2, 'running', { started_at: iso(T0 + 10_000), finished_at: null, host: 'worker2@a' }),
       task('ingest', 2, 1, 'queued', { started_at: null }),
     ]);
     expect(runs).toHaveLength(1);
@@ -44,6 +44,9 @@ describe('pipelines', () => {
     expect(ingest.states).toEqual({ success: 1, running: 1, queued: 1 });
     expect(ingest.state).toBe('running');
     expect(ingest.maxTry).toBe(2);
+    // the latest tries' workers: the retry of [1] moved to worker2, [2] has not run anywhere yet
+    expect(ingest.hosts).toEqual([['worker2@a', 2]]);
+    expect(r.tasks[0].hosts).toEqual([['worker1@a', 1]]);
     expect(ingest.finished_at).toBeNull();
     expect(r.tasks[0].mapped).toBe(false);
   });

@@ -10,6 +10,8 @@ export interface TaskGroup {
   instances: Component[];
   /** Count of latest tries per state. */
   states: Record<string, number>;
+  /** The workers that ran the latest tries, with how many each, by name (tries without a host left out). */
+  hosts: [string, number][];
   /** The group's overall state: failed > running > queued > stopped > success. */
   state: string;
   started_at: string | null;
@@ -123,12 +125,14 @@ export function groupDagRuns(components: Iterable<Component>): DagRunView[] {
     for (const [taskId, byIndex] of byTask) {
       const instances = [...byIndex.entries()].sort((a, b) => a[0] - b[0]).map(([, c]) => c);
       const states: Record<string, number> = {};
+      const hosts: Record<string, number> = {};
       let started: string | null = null;
       let finished: string | null = null;
       let maxTry = 1;
       let allDone = true;
       for (const c of instances) {
         states[c.state] = (states[c.state] ?? 0) + 1;
+        if (c.host) hosts[c.host] = (hosts[c.host] ?? 0) + 1;
         started = minTime(started, c.started_at);
         finished = maxTime(finished, c.finished_at);
         if (!c.finished_at) allDone = false;
@@ -139,6 +143,7 @@ export function groupDagRuns(components: Iterable<Component>): DagRunView[] {
         mapped: [...byIndex.keys()].some((i) => i >= 0),
         instances,
         states,
+        hosts: Object.entries(hosts).sort((a, b) => a[0].localeCompare(b[0])),
         state: combinedState(Object.keys(states)),
         started_at: started,
         finished_at: allDone ? finished : null,

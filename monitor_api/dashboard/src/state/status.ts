@@ -20,6 +20,8 @@ export interface Component {
   attrs: Record<string, unknown> | null;
   url: string | null;
   parent_id: string | null;
+  /** Where it ran: for an Airflow task try, the worker's hostname as Airflow records it. */
+  host: string | null;
   heartbeat_interval: number | null;
   started_at: string | null;
   heartbeat_at: string | null;

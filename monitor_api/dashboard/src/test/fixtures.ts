@@ -18,6 +18,7 @@ export function comp(over: Partial<Component> & { id: string }): Component {
     attrs: {},
     url: null,
     parent_id: null,
+    host: null,
     heartbeat_interval: 10,
     started_at: iso(T0),
     heartbeat_at: iso(T0),

@@ -89,6 +89,7 @@ function DagRunCard({ run, now }: { run: DagRunView; now: number }) {
             <tr>
               <th>{t('col.task')}</th>
               <th>{t('col.state')}</th>
+              <th>{t('col.worker')}</th>
               <th className="w-progress">{t('col.progress')}</th>
               <th>{t('col.message')}</th>
               <th className="num">{t('col.duration')}</th>
@@ -97,7 +98,7 @@ function DagRunCard({ run, now }: { run: DagRunView; now: number }) {
           <tbody>
             {run.tasks.length === 0 && (
               <tr>
-                <td colSpan={5} className="muted center">
+                <td colSpan={6} className="muted center">
                   {t('pipelines.noTask')}
                 </td>
               </tr>
@@ -153,6 +154,23 @@ function TaskRows({ t: task, now }: { t: TaskGroup; now: number }) {
             <StateBadge state={task.state} stale={stale} />
           )}
         </td>
+        <td data-label={t('col.worker')} className="host">
+          {task.mapped ? (
+            task.hosts.length ? (
+              <span className="hosts">
+                {task.hosts.map(([host, n]) => (
+                  <span key={host} title={host}>
+                    {t('pipelines.hostCount', { host, n })}
+                  </span>
+                ))}
+              </span>
+            ) : (
+              '–'
+            )
+          ) : (
+            <span title={single?.host ?? undefined}>{single?.host ?? '–'}</span>
+          )}
+        </td>
         <td data-label={t('col.progress')}>
           <Progress value={progress} state={task.state} />
         </td>
@@ -177,6 +195,9 @@ function TaskRows({ t: task, now }: { t: TaskGroup; now: number }) {
             </td>
             <td data-label={t('col.state')}>
               <StateBadge state={c.state} stale={isStale(c, now)} />
+            </td>
+            <td data-label={t('col.worker')} className="host" title={c.host ?? undefined}>
+              {c.host ?? '–'}
             </td>
             <td data-label={t('col.progress')}>
               <Progress value={c.progress} state={c.state} />

@@ -66,6 +66,22 @@ describe('the dashboard in Chinese', () => {
     await h.settle();
   });
 
+  it("labels a DAG run's tasks and their workers in Chinese", async () => {
+    h.mount('#/pipelines');
+    const ws = FakeSocket.last();
+    act(() => ws.open());
+    const run = 'manual__1';
+    const attrs = (i: number) => ({ dag_id: 'easyquant_etl', run_id: run, task_id: 'ingest', map_index: i, try_number: 1 });
+    act(() =>
+      ws.snapshot(
+        [0, 1].map((i) => comp({ id: `task:easyquant_etl:${run}:ingest:${i}:1`, kind: 'task', name: `ingest[${i}]`, state: 'running', host: 'worker1@a', attrs: attrs(i) })),
+      ),
+    );
+    expect(headers(h, 'table.tasks')).toEqual(['任务', '状态', '工作节点', '进度', '消息', '耗时']);
+    expect(h.host.querySelector('table.tasks td.host')?.textContent).toBe('worker1@a × 2 个');
+    await h.settle();
+  });
+
   it('labels the backtests table and metrics in Chinese, with Chinese-style numbers', async () => {
     h.routes['api/backtests'] = { status: 200, body: { runs: [RUN] } };
     h.mount('#/backtests');

@@ -155,12 +155,22 @@ describe('Pipelines', () => {
     act(() =>
       ws.snapshot([
         comp({ id: `dag_run:easyquant_etl:${run}`, kind: 'dag_run', name: 'easyquant_etl', state: 'running', url: 'http://af/run', heartbeat_at: iso(Date.now()) }),
+        comp({
+          id: `task:easyquant_etl:${run}:plan:-1:1`,
+          kind: 'task',
+          name: 'plan',
+          state: 'success',
+          host: 'worker1@node-a',
+          parent_id: `dag_run:easyquant_etl:${run}`,
+          attrs: { dag_id: 'easyquant_etl', run_id: run, task_id: 'plan', map_index: -1, try_number: 1 },
+        }),
         ...[0, 1, 2].map((i) =>
           comp({
             id: `task:easyquant_etl:${run}:ingest:${i}:1`,
             kind: 'task',
             name: `ingest[${i}]`,
             state: i === 2 ? 'failed' : 'success',
+            host: i === 1 ? 'worker2@node-b' : 'worker1@node-a',
             parent_id: `dag_run:easyquant_etl:${run}`,
             attrs: { dag_id: 'easyquant_etl', run_id: run, task_id: 'ingest', map_index: i, try_number: 1 },
           }),
@@ -171,6 +181,13 @@ describe('Pipelines', () => {
     expect(text()).toContain('2 success');
     expect(text()).toContain('1 failed');
     expect(h.host.querySelector('a.ext')?.getAttribute('href')).toBe('http://af/run');
+    // each task's worker: a plain task's own, a mapped task's workers with their counts,
+    // and each mapped instance's once the row is opened
+    const workers = () => [...h.host.querySelectorAll('table.tasks tbody td[data-label="Worker"]')].map((td) => td.textContent);
+    expect([...h.host.querySelectorAll('table.tasks thead th')].map((th) => th.textContent)).toContain('Worker');
+    expect(workers()).toEqual(['worker1@node-a × 2worker2@node-b × 1', 'worker1@node-a']);
+    await act(async () => (h.host.querySelector('tr.clickable') as HTMLElement).click());
+    expect(workers()).toEqual(['worker1@node-a × 2worker2@node-b × 1', 'worker1@node-a', 'worker2@node-b', 'worker1@node-a', 'worker1@node-a']);
 
     await act(async () => button('easyquant_backtest').click());
     await act(async () => button('Trigger').click());
