@@ -109,7 +109,8 @@ def seed_backtests(settings: Settings) -> Seeded:
 
 def seed_status() -> dict[str, str]:
     """Status components of every kind: a DAG run with mapped and plain tasks, a live session,
-    a CLI job, a failed task, and one whose heartbeat stops (stale within a second)."""
+    a CLI job, a failed task, and one whose heartbeat stops (stale within a second). Tasks ran
+    on two workers; the queued one on none yet."""
     run_id = "manual__2026-11-23T10:00:00+00:00"
     dag_run = f"dag_run:easyquant_etl:{run_id}"
     url = f"{AIRFLOW}/dags/easyquant_etl/runs/manual__2026-11-23T10%3A00%3A00%2B00%3A00"
@@ -123,12 +124,12 @@ def seed_status() -> dict[str, str]:
         url=url,
         attrs={"dag_id": "easyquant_etl", "run_id": run_id},
     )
-    for task_id, idx, state, progress in [
-        ("plan", -1, "success", 1.0),
-        ("ingest", 0, "success", 1.0),
-        ("ingest", 1, "running", 0.4),
-        ("ingest", 2, "failed", 0.7),
-        ("update_catalog", -1, "queued", None),
+    for task_id, idx, state, progress, host in [
+        ("plan", -1, "success", 1.0, "worker1@node-a"),
+        ("ingest", 0, "success", 1.0, "worker1@node-a"),
+        ("ingest", 1, "running", 0.4, "worker2@node-b"),
+        ("ingest", 2, "failed", 0.7, "worker2@node-b"),
+        ("update_catalog", -1, "queued", None, None),
     ]:
         cid = f"task:easyquant_etl:{run_id}:{task_id}:{idx}:1"
         status.report(
@@ -139,6 +140,7 @@ def seed_status() -> dict[str, str]:
             progress=progress,
             parent_id=dag_run,
             message=f"{task_id} {state}",
+            host=host,
             url=f"{url}/tasks/{task_id}",
             attrs={
                 "dag_id": "easyquant_etl",

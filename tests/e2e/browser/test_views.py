@@ -105,9 +105,22 @@ def test_pipelines_groups_mapped_tasks_links_airflow_and_reports_trigger_errors(
     assert len(text) == 3  # plan, ingest (3 mapped instances in one row), update_catalog
     ingest = next(t for t in text if t.startswith("▸ingest") or "ingest" in t.split()[0])
     assert "[3 mapped]" in ingest and "1 failed" in ingest and "1 running" in ingest
+    # each task's worker, as the API serves it: a mapped task's workers with their counts
+    assert card.locator("table.tasks thead th").all_text_contents()[2] == "Worker"
+    worker = card.locator("td[data-label='Worker']")
+    by = "\u00d7"  # the multiplication sign between a worker and its count of tries
+    assert worker.nth(0).inner_text() == "worker1@node-a"
+    mapped = worker.nth(1).locator(".hosts > span").all_inner_texts()
+    assert mapped == [f"worker1@node-a {by} 1", f"worker2@node-b {by} 2"]
+    assert worker.nth(2).inner_text() == "\u2013"  # queued: no worker yet
+    failed = api_get(stack, f"/api/components/{stack.status_ids['failed_task']}")
+    assert failed["host"] == "worker2@node-b"
     card.locator("tr", has_text="[3 mapped]").click()
     assert card.locator("tr.sub").count() == 3
     assert card.locator("tr.sub.row-failed").count() == 1
+    subs = card.locator("tr.sub td[data-label='Worker']").all_inner_texts()
+    assert subs == ["worker1@node-a", "worker2@node-b", failed["host"]]
+    assert card.locator("tr.sub.row-failed td[data-label='Worker']").inner_text() == failed["host"]
     # trigger: monitor_api is configured with an Airflow where nothing listens
     page.locator("form.trigger button[type=submit]").click()
     notice = page.locator("form.trigger .notice.bad")
