@@ -14,6 +14,7 @@ from easyquant.cli import main
 from easyquant.live.service import LiveService, SessionConfig
 from easyquant.live.sessions import halt_session
 from tests.unit.live.support import (
+    THRESHOLD,
     ListFeed,
     QueueFeed,
     bar,
@@ -29,7 +30,6 @@ from tests.unit.live.support import (
 )
 
 SYMBOLS = ["AAA", "BBB"]
-THRESHOLD = "tests.unit.live.support:Threshold"
 
 
 lake = lake_fixture(SYMBOLS, end="2020-12-31")

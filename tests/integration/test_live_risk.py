@@ -6,9 +6,7 @@ from __future__ import annotations
 import pytest
 
 from easyquant.live.service import LiveService, SessionConfig
-from tests.unit.live.support import ListFeed, bar, check_ledger, event, one, rows
-
-THRESHOLD = "tests.unit.live.support:Threshold"
+from tests.unit.live.support import THRESHOLD, ListFeed, bar, check_ledger, event, one, rows
 
 
 def run(pg_settings, name: str, events, risk, **params) -> LiveService:

@@ -13,25 +13,27 @@ from easyquant.backtest.config import BacktestConfig
 from easyquant.backtest.runner import run_backtest
 from easyquant.cli import main
 from easyquant.execution.market import get_profile
-from easyquant.live.bars import History
-from easyquant.live.journal import Store
 from easyquant.live.service import LiveService, SessionConfig
 from tests.unit.live.support import (
+    THRESHOLD,
     ListFeed,
     QueueFeed,
+    backtest_fills,
     bar,
     check_ledger,
     event,
     lake_fixture,
+    live_fills,
     one,
     processed_day,
+    replay_equals_backtest,
     rows,
     sma_replay,
+    stored_bars,
     wait_until,
 )
 
 SYMBOLS = ["AAA", "BBB"]
-THRESHOLD = "tests.unit.live.support:Threshold"
 
 
 lake = lake_fixture(SYMBOLS, end="2022-12-31")
@@ -41,24 +43,6 @@ def replay_config(session: str, **kw) -> SessionConfig:
     return sma_replay(session, **{"symbols": SYMBOLS, "end": "2021-12-31", "heartbeat": 0.5, **kw})
 
 
-def live_fills(db, session: str) -> list[tuple]:
-    return [
-        (
-            int(np.datetime64(r[0].replace(tzinfo=None), "ns").astype(np.int64)),
-            r[1],
-            r[2],
-            r[3],
-            r[4],
-        )
-        for r in rows(
-            db,
-            "SELECT bar_ts, symbol, quantity, price, fees FROM live_fill "
-            "WHERE session = %s ORDER BY bar_ts, symbol",
-            session,
-        )
-    ]
-
-
 def test_replayed_session_adds_up_and_equals_the_backtest(lake, db, capsys):
     state = LiveService(replay_config("rp1"), lake).run()
     assert state == "success"
@@ -66,12 +50,7 @@ def test_replayed_session_adds_up_and_equals_the_backtest(lake, db, capsys):
     assert len(ledger["fills"]) > 40  # the strategy trades often: a real comparison
 
     # the backtester on the same bars (from the session's own record) gives the same fills
-    store = Store(lake, "rp1")
-    store.connect()
-    hist = History(SYMBOLS)
-    hist.extend(store.load_events())
-    store.close()
-    data = hist.bars()
+    data = stored_bars(lake, "rp1", SYMBOLS)
     assert len(data) == 505  # 2020 and 2021 XNYS sessions
     bt = run_backtest(
         "sma_cross",
@@ -79,14 +58,8 @@ def test_replayed_session_adds_up_and_equals_the_backtest(lake, db, capsys):
         BacktestConfig(cash=100_000.0, market=get_profile("us", commission=0.001)),
         params={"fast": 3, "slow": 8},
     )
-    f = bt.sim.fills
-    expected = [
-        (int(data.index.asi8[b]), SYMBOLS[s], float(q), float(p), float(fe))
-        for b, s, q, p, fe in zip(
-            f["bar"], f["symbol"], f["quantity"], f["price"], f["fees"], strict=True
-        )
-    ]
-    assert live_fills(db, "rp1") == sorted(expected, key=lambda x: (x[0], x[1]))
+    expected = backtest_fills(bt, data, SYMBOLS)
+    assert live_fills(db, "rp1") == expected
     assert one(db, "SELECT equity FROM live_session WHERE id = 'rp1'") == pytest.approx(
         bt.final_equity, rel=1e-12
     )
@@ -346,34 +319,4 @@ def test_live_cli_unknown_session_and_missing_symbols(lake, db, capsys):
 def test_live_equals_the_backtest_across_markets_and_fill_timing(lake, db, market, fill, extra):
     name = f"mk_{market}_{fill}_{len(extra)}"
     cfg = replay_config(name, market=market, fill=fill, **extra)
-    assert LiveService(cfg, lake).run() == "success"
-    check_ledger(db, name)
-    store = Store(lake, name)
-    store.connect()
-    hist = History(SYMBOLS)
-    hist.extend(store.load_events())
-    store.close()
-    data = hist.bars()
-    profile = cfg.profile()
-    bt = run_backtest(
-        cfg.strategy,
-        data,
-        BacktestConfig(cash=cfg.cash, market=profile, fill=fill),
-        params=cfg.params,
-    )
-    f = bt.sim.fills
-    expected = sorted(
-        (
-            (int(data.index.asi8[b]), SYMBOLS[s], float(q), float(p), float(fe))
-            for b, s, q, p, fe in zip(
-                f["bar"], f["symbol"], f["quantity"], f["price"], f["fees"], strict=True
-            )
-        ),
-        key=lambda x: (x[0], x[1]),
-    )
-    got = live_fills(db, name)
-    assert len(expected) > 10
-    assert got == expected
-    assert one(db, "SELECT equity FROM live_session WHERE id = %s", name) == pytest.approx(
-        bt.final_equity, rel=1e-12
-    )
+    replay_equals_backtest(lake, db, cfg)

@@ -20,6 +20,8 @@ from tests.conftest import REPO
 
 DAY = 86_400_000_000_000
 T0 = int(pd.Timestamp("2024-01-02", tz="UTC").value)
+#: the import path of ``Threshold``, as a session config names its strategy
+THRESHOLD = f"{__name__}:Threshold"
 
 
 class Threshold(Strategy):
@@ -193,6 +195,81 @@ def check_ledger(db: Any, session: str) -> dict[str, Any]:
     }
 
 
+def live_fills(db: Any, session: str) -> list[tuple[Any, ...]]:
+    """``session``'s stored fills as (bar ns, symbol, quantity, price, fees), by bar and symbol."""
+    return [
+        (int(np.datetime64(r[0].replace(tzinfo=None), "ns").astype(np.int64)), *r[1:])
+        for r in rows(
+            db,
+            "SELECT bar_ts, symbol, quantity, price, fees FROM live_fill "
+            "WHERE session = %s ORDER BY bar_ts, symbol",
+            session,
+        )
+    ]
+
+
+def stored_bars(settings: Any, session: str, symbols: Sequence[str]) -> Any:
+    """The bars ``session`` recorded, as one frame the backtester takes."""
+    from easyquant.live.bars import History
+    from easyquant.live.journal import Store
+
+    store = Store(settings, session)
+    store.connect()
+    hist = History(list(symbols))
+    hist.extend(store.load_events())
+    store.close()
+    return hist.bars()
+
+
+def backtest_fills(bt: Any, data: Any, symbols: Sequence[str]) -> list[tuple[Any, ...]]:
+    """A backtest's fills in ``live_fills``' shape and order."""
+    f = bt.sim.fills
+    return sorted(
+        (
+            (int(data.index.asi8[b]), symbols[s], float(q), float(p), float(fe))
+            for b, s, q, p, fe in zip(
+                f["bar"], f["symbol"], f["quantity"], f["price"], f["fees"], strict=True
+            )
+        ),
+        key=lambda x: (x[0], x[1]),
+    )
+
+
+def session_backtest(settings: Any, cfg: Any) -> tuple[Any, list[tuple[Any, ...]]]:
+    """The bars session ``cfg`` recorded through the backtester with the session's strategy,
+    parameters, cash, market and fill timing: (the result, its fills as ``backtest_fills``)."""
+    from easyquant.backtest.config import BacktestConfig
+    from easyquant.backtest.runner import run_backtest
+
+    data = stored_bars(settings, cfg.session, cfg.symbols)
+    bt = run_backtest(
+        cfg.strategy,
+        data,
+        BacktestConfig(cash=cfg.cash, market=cfg.profile(), fill=cfg.fill),
+        params=cfg.params,
+    )
+    return bt, backtest_fills(bt, data, cfg.symbols)
+
+
+def replay_equals_backtest(settings: Any, db: Any, cfg: Any) -> tuple[Any, list[tuple[Any, ...]]]:
+    """Run session ``cfg`` to its end on ``settings``; check that its ledger adds up and that
+    its fills and final equity are the backtest's on the bars it recorded (a real comparison:
+    more than ten fills). Returns (the backtest result, the fills)."""
+    import pytest
+
+    from easyquant.live.service import LiveService
+
+    assert LiveService(cfg, settings).run() == "success"
+    check_ledger(db, cfg.session)  # cash and positions as the fills say; nothing sent twice
+    bt, expected = session_backtest(settings, cfg)
+    got = live_fills(db, cfg.session)
+    assert len(expected) > 10
+    assert got == expected
+    equity = one(db, "SELECT equity FROM live_session WHERE id = %s", cfg.session)
+    assert equity == pytest.approx(bt.final_equity, rel=1e-12)
+    return bt, got
+
+
 def synthetic_lake(
     settings: Any, symbols: Sequence[str], end: str, start: str = "2020-01-01"
 ) -> Any:
@@ -273,7 +350,7 @@ def finished_session(settings: Any, session: str) -> str:
 
     cfg = SessionConfig(
         session=session,
-        strategy="tests.unit.live.support:Threshold",
+        strategy=THRESHOLD,
         symbols=["AAA"],
         params={"weight": 0.5},
         heartbeat=0.3,
