@@ -40,6 +40,13 @@ def adapter(name: str, api=None, **kw):
     return src, waits
 
 
+def ingest_one(src, symbol: str, start: str, end: str, settings, **kw):
+    """Ingest ``symbol`` from ``src`` into ``settings``' lake, without recording the run."""
+    return ingest(
+        src, symbols=[symbol], start=start, end=end, settings=settings, record=False, **kw
+    )
+
+
 def bars(settings, symbol: str) -> pd.DataFrame:
     return Lake(settings.lake_dir).read("1d", symbol).to_pandas().set_index("timestamp")
 
@@ -48,7 +55,7 @@ def bars(settings, symbol: str) -> pd.DataFrame:
 def test_adapter_stores_the_vendor_bars_volume_in_shares(settings, name):
     given, symbol, start, end, n = CASES[name]
     src, _ = adapter(name)
-    r = ingest(src, symbols=[given], start=start, end=end, settings=settings, record=False)
+    r = ingest_one(src, given, start, end, settings)
     assert list(r.symbols) == [symbol] and r.symbols[symbol].rows_stored == n
     got = bars(settings, symbol)
     assert got.index.is_monotonic_increasing and len(got) == n
@@ -74,9 +81,7 @@ def test_akshare_and_tushare_give_identical_bars(settings, tmp_path):
     other = load_settings(home=tmp_path / "o", database_url="postgresql://x@127.0.0.1:1/x")
     for name, s in (("akshare", settings), ("tushare", other)):
         src, _ = adapter(name)
-        ingest(
-            src, symbols=["000001"], start="2024-06-01", end="2024-06-30", settings=s, record=False
-        )
+        ingest_one(src, "000001", "2024-06-01", "2024-06-30", s)
     a = Lake(settings.lake_dir).read("1d", "000001.SZ")
     b = Lake(other.lake_dir).read("1d", "000001.SZ")
     assert a.equals(b)
@@ -94,7 +99,7 @@ def test_akshare_and_tushare_give_identical_bars(settings, tmp_path):
 def test_vendor_adjustment_becomes_corporate_actions(settings, name, ex_date, split, dividend):
     given, symbol, start, end, _ = CASES[name]
     src, _ = adapter(name)
-    r = ingest(src, symbols=[given], start=start, end=end, settings=settings, record=False)
+    r = ingest_one(src, given, start, end, settings)
     acts = r.actions
     assert list(acts["symbol"]) == [symbol] and len(acts) == 1
     assert acts["ex_date"][0] == pd.Timestamp(ex_date)
@@ -114,10 +119,10 @@ def test_incremental_fetch_asks_only_for_the_missing_ranges(settings, name):
     if mid is None:
         mid = ("2024-05-08", "2024-05-09") if name == "yfinance" else ("2024-06-12", "2024-06-14")
     src, _ = adapter(name)
-    ingest(src, symbols=[given], start=mid[0], end=mid[1], settings=settings, record=False)
+    ingest_one(src, given, mid[0], mid[1], settings)
     stored = bars(settings, symbol)
     src, _ = adapter(name)
-    r = ingest(src, symbols=[given], start=start, end=end, settings=settings, record=False)
+    r = ingest_one(src, given, start, end, settings)
     first, last = stored.index[0].date().isoformat(), stored.index[-1].date().isoformat()
     assert src.calls == [
         (symbol, "1d", start, first),
@@ -130,7 +135,7 @@ def test_incremental_fetch_asks_only_for_the_missing_ranges(settings, name):
     assert r.symbols[symbol].rows_stored == len(again) - len(stored)
     # a range inside what is stored: the vendor is not asked, and the summary says why
     src, _ = adapter(name)
-    r = ingest(src, symbols=[given], start=mid[0], end=mid[1], settings=settings, record=False)
+    r = ingest_one(src, given, mid[0], mid[1], settings)
     assert src.calls == [] and src.api.calls == []
     assert "already_stored" in r.symbols[symbol].warnings
 
@@ -167,14 +172,7 @@ def test_library_calls_carry_vendor_spellings_and_dates():
 # ----- vendor errors: clear, naming vendor and symbol; the lake untouched -------------------
 def _seeded(settings, snap):
     src, _ = adapter("akshare")
-    ingest(
-        src,
-        symbols=["000001"],
-        start="2024-06-01",
-        end="2024-06-12",
-        settings=settings,
-        record=False,
-    )
+    ingest_one(src, "000001", "2024-06-01", "2024-06-12", settings)
     return snap(settings.lake_dir)
 
 
@@ -194,7 +192,7 @@ def test_transient_errors_are_retried_with_backoff_then_named(settings, snap, na
     src, waits = adapter(name, api=api, min_interval=0.0)
     given, symbol, start, end, _ = CASES[name]
     with pytest.raises(VendorError) as info:
-        ingest(src, symbols=[given], start=start, end=end, settings=settings, record=False)
+        ingest_one(src, given, start, end, settings)
     msg = str(info.value)
     assert msg.startswith(f"{name}: symbol {symbol!r}: {says}") and "after 4 tries" in msg, msg
     assert waits == [1.0, 2.0, 4.0]  # doubling backoff between the four tries
@@ -205,14 +203,7 @@ def test_a_transient_error_that_clears_is_absorbed(settings):
     api = standins.CcxtExchange()
     api.failures = [standins.RateLimitExceeded("429")]
     src, waits = adapter("ccxt", api=api, min_interval=0.0)
-    r = ingest(
-        src,
-        symbols=["BTCUSDT"],
-        start="2024-01-01",
-        end="2024-01-10",
-        settings=settings,
-        record=False,
-    )
+    r = ingest_one(src, "BTCUSDT", "2024-01-01", "2024-01-10", settings)
     assert r.symbols["BTC-USDT"].rows_stored == 10 and waits == [1.0]
 
 
@@ -230,14 +221,7 @@ def test_unknown_symbols_and_empty_answers_are_named(settings, snap, name, given
     before = _seeded(settings, snap)
     src, _ = adapter(name)
     with pytest.raises(VendorError) as info:
-        ingest(
-            src,
-            symbols=[given],
-            start="2024-06-01",
-            end="2024-06-30",
-            settings=settings,
-            record=False,
-        )
+        ingest_one(src, given, "2024-06-01", "2024-06-30", settings)
     assert str(info.value).startswith(f"{name}: symbol {symbol!r}:") and says in str(info.value)
     assert snap(settings.lake_dir) == before
 
@@ -321,15 +305,7 @@ def test_baostock_stock_list_keeps_stocks_with_listing_dates():
 )
 def test_minute_bars_are_labelled_by_their_start(settings, name, given, symbol, first, volume):
     src, _ = adapter(name)
-    ingest(
-        src,
-        symbols=[given],
-        freq="5m",
-        start="2024-06-11",
-        end="2024-06-11",
-        settings=settings,
-        record=False,
-    )
+    ingest_one(src, given, "2024-06-11", "2024-06-11", settings, freq="5m")
     got = Lake(settings.lake_dir).read("5m", symbol).to_pandas().set_index("timestamp")
     local = [t.tz_convert("Asia/Shanghai").strftime("%H:%M") for t in got.index]
     assert local[:2] == ["09:30", "09:35"]  # the vendor's 09:35 bar covers 09:30-09:35
@@ -355,14 +331,7 @@ def test_baostock_gives_dated_st_and_suspension_periods():
 
 def test_ccxt_pages_forward_with_since_until_the_end(settings):
     src, _ = adapter("ccxt", limit=4)
-    r = ingest(
-        src,
-        symbols=["BTC/USDT"],
-        start="2024-01-01",
-        end="2024-01-08",
-        settings=settings,
-        record=False,
-    )
+    r = ingest_one(src, "BTC/USDT", "2024-01-01", "2024-01-08", settings)
     assert r.symbols["BTC-USDT"].rows_stored == 8
     day = 86_400_000
     first = 1704067200000
