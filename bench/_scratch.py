@@ -16,7 +16,7 @@ def scratch_settings(home: Path, prefix: str) -> tuple[Any, Callable[[], None]]:
     """Return migrated settings and the function that removes what was made."""
     from easyquant import status
     from easyquant.config import load_settings
-    from easyquant.db import connect, ensure_database, ensure_ready, migrate
+    from easyquant.db import drop_database, ensure_database, ensure_ready, migrate
 
     url = os.environ.get("EASYQUANT_DATABASE_URL")
     if url:
@@ -28,15 +28,7 @@ def scratch_settings(home: Path, prefix: str) -> tuple[Any, Callable[[], None]]:
 
         def drop() -> None:
             status.set_default_writer(None)
-            admin = connect(settings, database="postgres", autocommit=True)
-            with admin.cursor() as cur:
-                cur.execute(
-                    "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE "
-                    "datname = %s AND pid <> pg_backend_pid()",
-                    (name,),
-                )
-                cur.execute(f'DROP DATABASE IF EXISTS "{name}"')
-            admin.close()
+            drop_database(settings, name)
 
         return settings, drop
     from easyquant.db.embedded import EmbeddedPostgres

@@ -12,9 +12,12 @@ from __future__ import annotations
 
 import os
 import socket
+import subprocess
+import sys
 import tempfile
+import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -24,7 +27,7 @@ import pytest
 from easyquant import status
 from easyquant.airflow_conf import airflow_environ
 from easyquant.config import Settings, load_settings
-from easyquant.db import connect, ensure_database, migrate
+from easyquant.db import connect, drop_database, ensure_database, migrate
 from easyquant.db.embedded import EmbeddedPostgres
 
 REPO = Path(__file__).resolve().parent.parent
@@ -137,19 +140,6 @@ def pg_settings(pg_server: Settings) -> Iterator[Settings]:
     drop_database(settings, name)
 
 
-def drop_database(settings: Settings, name: str) -> None:
-    """Drop database ``name`` on ``settings``' server, ending its sessions first."""
-    admin = connect(settings, database="postgres", autocommit=True)
-    with admin.cursor() as cur:
-        cur.execute(
-            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
-            "WHERE datname = %s AND pid <> pg_backend_pid()",
-            (name,),
-        )
-        cur.execute(f'DROP DATABASE IF EXISTS "{name}"')
-    admin.close()
-
-
 @pytest.fixture()
 def db(pg_settings: Settings) -> Iterator[psycopg2.extensions.connection]:
     """A connection to the test database with every table emptied first."""
@@ -192,14 +182,7 @@ def airflow_db(pg_settings: Settings) -> Iterator[str]:
     # close Airflow's sessions and pool now, while the server still runs; the database is
     # dropped below, and Airflow's own exit hook would otherwise roll back on a dead connection
     airflow_settings.dispose_orm()
-    admin = connect(pg_settings, database="postgres", autocommit=True)
-    with admin.cursor() as cur:
-        cur.execute(
-            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = %s",
-            (AIRFLOW_DB,),
-        )
-        cur.execute(f'DROP DATABASE IF EXISTS "{AIRFLOW_DB}"')
-    admin.close()
+    drop_database(pg_settings, AIRFLOW_DB)
 
 
 def run_dag(dag_id: str, conf: dict | None = None, bundle: Path | None = None) -> object:
@@ -261,6 +244,35 @@ class LiveServer:
         self.thread.join(timeout=15)
 
 
+def spawn_python(
+    args: Sequence[str], env: Mapping[str, str], *, stdout: int = subprocess.DEVNULL
+) -> subprocess.Popen[bytes]:
+    """Start ``python *args`` from the repository in a process group of its own, its stderr
+    piped (for ``wait_while_running``'s failure message) and its stdout to ``stdout``."""
+    return subprocess.Popen(
+        [sys.executable, *args],
+        env=dict(env),
+        cwd=REPO,
+        stdout=stdout,
+        stderr=subprocess.PIPE,
+        start_new_session=True,
+    )
+
+
+def wait_while_running(
+    proc: subprocess.Popen[bytes], ready: Callable[[], bool], what: str, timeout: float = 60.0
+) -> None:
+    """Poll ``ready`` until it is true. Fail with the end of ``proc``'s stderr when ``proc``
+    exits first, and with ``what`` after ``timeout`` seconds."""
+    deadline = time.monotonic() + timeout
+    while not ready():
+        if proc.poll() is not None:
+            err = proc.stderr.read().decode() if proc.stderr else ""
+            raise AssertionError(f"exited with {proc.returncode}: {err[-3000:]}")
+        assert time.monotonic() < deadline, what
+        time.sleep(0.05)
+
+
 def load_thin_dag(dag_file: Path, dag_id: str, heavy: tuple[str, ...]) -> Any:
     """Parse ``dag_file`` the way Airflow does and return ``dag_id``, after checking in a fresh
     interpreter that the file imports none of the ``heavy`` modules at its top level (tasks
@@ -308,13 +320,15 @@ def synthetic_lake(
     seed: int,
     freq: str = "1d",
     calendar: str = "XNYS",
+    **options: Any,
 ) -> Settings:
-    """Store seeded synthetic bars of ``symbols`` over ``period`` (whole range) in the lake."""
+    """Store seeded synthetic bars of ``symbols`` over ``period`` (whole range) in the lake;
+    ``options`` go to ``ingest`` as they are (``record=False``, ...)."""
     from easyquant.data import make_source
     from easyquant.data.ingest import ingest
 
     source = make_source("synthetic", calendar=calendar, seed=seed)
     start, end = period
-    kwargs = {"freq": freq, "symbols": list(symbols), "start": start, "end": end}
+    kwargs = {"freq": freq, "symbols": list(symbols), "start": start, "end": end, **options}
     ingest(source, **kwargs, settings=settings, full=True)
     return settings

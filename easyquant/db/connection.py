@@ -70,6 +70,22 @@ def ensure_database(settings: Settings, name: str) -> bool:
         conn.close()
 
 
+def drop_database(settings: Settings, name: str) -> None:
+    """Drop database ``name`` on the configured server when present, ending its sessions first
+    (a scratch database of a test or benchmark)."""
+    conn = connect(settings, database="postgres", autocommit=True)
+    try:
+        with conn.cursor() as cur:
+            cur.execute(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                "WHERE datname = %s AND pid <> pg_backend_pid()",
+                (name,),
+            )
+            cur.execute(sql.SQL("DROP DATABASE IF EXISTS {}").format(sql.Identifier(name)))
+    finally:
+        conn.close()
+
+
 def database_name(settings: Settings) -> str:
     return urlsplit(settings.dsn()).path.lstrip("/")
 

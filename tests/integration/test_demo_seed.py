@@ -10,8 +10,7 @@ import pytest
 
 from easyquant import demo
 from easyquant.config import Settings, get_settings, load_settings
-from easyquant.db import connect, ensure_database, migrate
-from tests.conftest import drop_database
+from easyquant.db import connect, drop_database, ensure_database, migrate
 
 
 @pytest.fixture()

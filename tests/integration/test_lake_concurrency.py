@@ -17,6 +17,7 @@ from easyquant.data import ingest as ingest_mod
 from easyquant.data.ingest import ingest
 from easyquant.data.lake import Lake, sha256_file
 from easyquant.data.sources import SyntheticSource
+from tests.conftest import synthetic_lake
 
 ROUNDS = 8
 RANGES = (("2023-01-01", "2023-04-30"), ("2023-03-01", "2023-06-30"))
@@ -40,16 +41,7 @@ def _rounds(url: str, home: str, k: int, barrier, record: bool) -> None:
     for r in range(ROUNDS):
         barrier.wait(timeout=120)
         symbols = _symbols(r) if k == 0 else _symbols(r)[::-1]  # opposite orders: no deadlock
-        ingest(
-            SyntheticSource("XNYS", seed=3),
-            freq="1d",
-            symbols=symbols,
-            start=start,
-            end=end,
-            full=True,
-            settings=settings,
-            record=record,
-        )
+        synthetic_lake(settings, symbols, (start, end), seed=3, record=record)
 
 
 @pytest.mark.parametrize("record", [True, False], ids=["postgres-lock", "file-lock"])
@@ -73,16 +65,7 @@ def test_two_processes_ingesting_overlapping_ranges_store_the_union(
     # the reference: both ranges' union ingested at once, by one process, into another lake
     ref = load_settings(home=tmp_path / "ref", database_url=pg_settings.dsn())
     symbols = [s for r in range(ROUNDS) for s in _symbols(r)]
-    ingest(
-        SyntheticSource("XNYS", seed=3),
-        freq="1d",
-        symbols=symbols,
-        start=RANGES[0][0],
-        end=RANGES[1][1],
-        full=True,
-        settings=ref,
-        record=False,
-    )
+    synthetic_lake(ref, symbols, (RANGES[0][0], RANGES[1][1]), seed=3, record=False)
     lake, ref_lake = Lake(pg_settings.lake_dir), Lake(ref.lake_dir)
     lost = {}
     for s in symbols:

@@ -6,7 +6,6 @@ from __future__ import annotations
 import os
 import signal
 import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -17,8 +16,8 @@ from easyquant.config import Settings, load_settings
 from easyquant.db import connect, ensure_ready
 from easyquant.db.embedded import EmbeddedPostgres
 from easyquant.live.service import LiveService
-from tests.conftest import REPO, free_port
-from tests.unit.live.support import check_ledger, cli_args, one, sma_replay, synthetic_lake
+from tests.conftest import free_port, spawn_python, synthetic_lake, wait_while_running
+from tests.unit.live.support import check_ledger, cli_args, one, sma_replay
 
 SYMBOLS = ["AAA", "BBB"]
 
@@ -31,7 +30,7 @@ def own_server(tmp_path: Path):
     )
     server = EmbeddedPostgres(settings)
     ensure_ready(settings)
-    synthetic_lake(settings, SYMBOLS, end="2021-06-30")
+    synthetic_lake(settings, SYMBOLS, ("2020-01-01", "2021-06-30"), seed=3)
     try:
         yield settings, server
     finally:
@@ -57,36 +56,21 @@ def test_database_outage_pauses_trading_and_recovers_without_loss(own_server):
     env["EASYQUANT_HOME"] = str(settings.home)
     env["EASYQUANT_EMBEDDED_PG_PORT"] = str(settings.embedded_pg_port)
     args = cli_args(SYMBOLS, end="2021-06-30", heartbeat="0.5")
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "easyquant.cli",
-            "live",
-            "--session",
-            "outage",
-            *args,
-            "--speed",
-            "1500000",
-        ],
-        env=env,
-        cwd=REPO,
+    proc = spawn_python(
+        ["-m", "easyquant.cli", "live", "--session", "outage", *args, "--speed", "1500000"],
+        env,
         stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        start_new_session=True,
     )
+
+    def going() -> bool:
+        try:
+            got = _q(settings, "SELECT bars FROM live_session WHERE id = 'outage'")
+        except Exception:
+            got = []
+        return bool(got) and got[0][0] >= 60
+
     try:
-        deadline = time.monotonic() + 60
-        while True:
-            assert proc.poll() is None, proc.stderr.read().decode()[-3000:]  # type: ignore
-            assert time.monotonic() < deadline, "the session did not get going"
-            try:
-                got = _q(settings, "SELECT bars FROM live_session WHERE id = 'outage'")
-            except Exception:
-                got = []
-            if got and got[0][0] >= 60:
-                break
-            time.sleep(0.1)
+        wait_while_running(proc, going, "the session did not get going")
         server.stop(mode="immediate")  # the database goes away ...
         down = time.monotonic()
         time.sleep(3.0)

@@ -17,7 +17,7 @@ from easyquant.data.lake import Lake
 from easyquant.data.sources import make_source
 from easyquant.db import connect
 from monitor_api.routes.backtests import MAX_PRICE_BARS
-from tests.conftest import REPO, LiveServer
+from tests.conftest import REPO, LiveServer, synthetic_lake
 from tests.e2e.browser.seed import MASTER
 
 DAILY = ["DATA1", "DATA2", "OTHER"]
@@ -33,25 +33,8 @@ def lake(pg_settings: Settings, tmp_path_factory: pytest.TempPathFactory) -> Set
     conn.commit()
     conn.close()
     shutil.rmtree(pg_settings.lake_dir, ignore_errors=True)
-    src = make_source("synthetic", calendar="XNYS", seed=5)
-    ingest(
-        src,
-        freq="1d",
-        symbols=DAILY,
-        start="2023-01-01",
-        end="2023-06-30",
-        settings=pg_settings,
-        full=True,
-    )
-    ingest(
-        src,
-        freq="1m",
-        symbols=[MINUTE],
-        start="2023-03-01",
-        end="2023-03-10",
-        settings=pg_settings,
-        full=True,
-    )
+    synthetic_lake(pg_settings, DAILY, ("2023-01-01", "2023-06-30"), seed=5)
+    synthetic_lake(pg_settings, [MINUTE], ("2023-03-01", "2023-03-10"), seed=5, freq="1m")
     tmp = tmp_path_factory.mktemp("csv")
     bad = tmp / "BAD.csv"
     bad.write_text(

@@ -12,7 +12,6 @@ import json
 import os
 import socket
 import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -23,7 +22,7 @@ import websockets
 
 from easyquant import status
 from easyquant.config import load_settings
-from tests.conftest import REPO, LiveServer, free_port
+from tests.conftest import REPO, LiveServer, free_port, spawn_python, wait_while_running
 from tests.integration.test_monitor_api import has, raw_websocket_that_never_reads, recv_until
 
 MB = 1 << 20
@@ -70,24 +69,16 @@ def api_process(db, pg_settings):
         "EASYQUANT_LOG_LEVEL": "WARNING",
         "PYTHONPATH": str(REPO),
     }
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "monitor_api.app"],
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-        start_new_session=True,
-    )
+    proc = spawn_python(["-m", "monitor_api.app"], env)
+
+    def healthy() -> bool:
+        try:
+            return httpx.get(f"http://127.0.0.1:{port}/api/health", timeout=1).status_code == 200
+        except httpx.HTTPError:
+            return False
+
     try:
-        deadline = time.monotonic() + 60
-        while True:
-            assert proc.poll() is None, proc.stderr.read().decode()[-2000:] if proc.stderr else ""
-            try:
-                if httpx.get(f"http://127.0.0.1:{port}/api/health", timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            assert time.monotonic() < deadline, "monitor_api did not start"
-            time.sleep(0.2)
+        wait_while_running(proc, healthy, "monitor_api did not start")
         yield proc.pid, port
     finally:
         proc.terminate()

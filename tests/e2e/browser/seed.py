@@ -204,18 +204,9 @@ def seed_market_data(settings: Settings, folder: Path) -> None:
 
     from easyquant.data import catalog, instruments, load_bars, make_source
     from easyquant.data.ingest import ingest
-    from tests.conftest import REPO
+    from tests.conftest import REPO, synthetic_lake
 
-    src = make_source("synthetic", calendar="XSHG", seed=23)
-    ingest(
-        src,
-        freq="1d",
-        symbols=A_SHARES,
-        start="2023-01-01",
-        end="2024-06-28",
-        settings=settings,
-        full=True,
-    )
+    synthetic_lake(settings, A_SHARES, ("2023-01-01", "2024-06-28"), seed=23, calendar="XSHG")
     # the traded prices of 600519.SH drop by a 2.5 dividend on 2023-06-30 and halve in a 2:1
     # split on 2024-01-08 (volume doubles): raw bars jump there, adjusted ones run on smoothly
     bars = load_bars("600519.SH", settings=settings)["600519.SH"]

@@ -5,7 +5,6 @@ from __future__ import annotations
 import os
 import queue
 import subprocess
-import sys
 import threading
 import time
 from collections.abc import Iterator, Sequence
@@ -16,7 +15,7 @@ import pandas as pd
 
 from easyquant.live.bars import BarEvent, LiveBar
 from easyquant.strategy.base import Param, Strategy, SymbolBars
-from tests.conftest import REPO
+from tests.conftest import spawn_python, synthetic_lake
 
 DAY = 86_400_000_000_000
 T0 = int(pd.Timestamp("2024-01-02", tz="UTC").value)
@@ -270,25 +269,6 @@ def replay_equals_backtest(settings: Any, db: Any, cfg: Any) -> tuple[Any, list[
     return bt, got
 
 
-def synthetic_lake(
-    settings: Any, symbols: Sequence[str], end: str, start: str = "2020-01-01"
-) -> Any:
-    """Ingest seeded synthetic daily XNYS bars for ``symbols`` into ``settings``' lake."""
-    from easyquant.data import make_source
-    from easyquant.data.ingest import ingest
-
-    ingest(
-        make_source("synthetic", calendar="XNYS", seed=3),
-        freq="1d",
-        symbols=list(symbols),
-        start=start,
-        end=end,
-        settings=settings,
-        full=True,
-    )
-    return settings
-
-
 def wait_until(predicate: Any, timeout: float = 20.0) -> None:
     """Poll ``predicate`` until it is true; fail the test after ``timeout`` seconds."""
     deadline = time.monotonic() + timeout
@@ -334,13 +314,8 @@ def spawn_live(
     env.pop("EASYQUANT_LIVE_CRASH", None)
     if crash:
         env["EASYQUANT_LIVE_CRASH"] = crash
-    return subprocess.Popen(
-        [sys.executable, "-m", "easyquant.cli", "live", "--session", session, *args],
-        env=env,
-        cwd=REPO,
-        stdout=stdout,
-        stderr=subprocess.PIPE,
-        start_new_session=True,
+    return spawn_python(
+        ["-m", "easyquant.cli", "live", "--session", session, *args], env, stdout=stdout
     )
 
 
@@ -377,13 +352,13 @@ def sma_replay(session: str, **kw: Any) -> Any:
 
 
 def lake_fixture(symbols: Sequence[str], *, end: str) -> Any:
-    """A module-scoped ``lake`` fixture: ``synthetic_lake`` of ``symbols`` up to ``end`` in the
-    test database, yielding its settings."""
+    """A module-scoped ``lake`` fixture: ``synthetic_lake`` of ``symbols`` from 2020 to ``end``
+    in the test database, yielding its settings."""
     import pytest
 
     @pytest.fixture(scope="module")
     def lake(pg_settings: Any) -> Any:
-        synthetic_lake(pg_settings, symbols, end=end)
+        synthetic_lake(pg_settings, symbols, ("2020-01-01", end), seed=3)
         return pg_settings
 
     return lake
