@@ -32,6 +32,11 @@ SYMBOL_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._/\-]{0,39}$"
 SOURCES = ["synthetic", "csv", "parquet", "akshare", "baostock", "tushare", "yfinance", "ccxt"]
 
 
+def _optional(default: str | None, title: str, description: str, **schema: str) -> Param:
+    """A text field the form may leave empty (``None``)."""
+    return Param(default, type=["null", "string"], title=title, description=description, **schema)
+
+
 def params(u: Universe | None = None) -> dict[str, Param]:
     """The trigger form; a universe's DAG starts from the universe's settings."""
     return {
@@ -43,11 +48,10 @@ def params(u: Universe | None = None) -> dict[str, Param]:
             description="Where bars come from: synthetic bars, CSV / Parquet files, or a vendor "
             "adapter (akshare, baostock, tushare, yfinance, ccxt; each an easyquant extra).",
         ),
-        "path": Param(
+        "path": _optional(
             u.path if u else None,
-            type=["null", "string"],
-            title="Path",
-            description="csv / parquet only: a file or a folder of files, as the workers see it.",
+            "Path",
+            "csv / parquet only: a file or a folder of files, as the workers see it.",
         ),
         "symbols": Param(
             list(u.symbols) if u else ["AAA", "BBB", "CCC"],
@@ -58,34 +62,30 @@ def params(u: Universe | None = None) -> dict[str, Param]:
             description="One symbol per line, any common spelling (600519, sh.600519, "
             "BTC/USDT, AAPL); stored as 600519.SH, BTC-USDT, AAPL.",
         ),
-        "rule": Param(
+        "rule": _optional(
             u.rule if u else None,
-            type=["null", "string"],
-            title="Rule",
-            description="Instead of symbols: exchange:XSHG,XSHE takes those exchanges' stocks "
-            "from the instrument master.",
+            "Rule",
+            "Instead of symbols: exchange:XSHG,XSHE takes those exchanges' stocks from the "
+            "instrument master.",
         ),
-        "exchange": Param(
+        "exchange": _optional(
             u.exchange if u else None,
-            type=["null", "string"],
-            title="Exchange (ccxt)",
-            description="ccxt only: the exchange id, e.g. binance.",
+            "Exchange (ccxt)",
+            "ccxt only: the exchange id, e.g. binance.",
         ),
-        "start": Param(
+        "start": _optional(
             None,
-            type=["null", "string"],
+            "Start",
+            "Manual runs: first session date (YYYY-MM-DD). Empty: the run's data interval. "
+            "Scheduled runs always ingest their data interval.",
             format="date",
-            title="Start",
-            description="Manual runs: first session date (YYYY-MM-DD). Empty: the run's data "
-            "interval. Scheduled runs always ingest their data interval.",
         ),
-        "end": Param(
+        "end": _optional(
             None,
-            type=["null", "string"],
+            "End",
+            "Manual runs: last session date, inclusive (YYYY-MM-DD). Empty: the run's data "
+            "interval.",
             format="date",
-            title="End",
-            description="Manual runs: last session date, inclusive (YYYY-MM-DD). Empty: the "
-            "run's data interval.",
         ),
         "freq": Param(
             u.freq if u else "1d",
