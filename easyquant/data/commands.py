@@ -57,41 +57,44 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 
     d = sub.add_parser("data", help="the data lake: list, show, corporate actions")
     dsub = d.add_subparsers(dest="data_command", required=True)
-    ls = dsub.add_parser("ls", help="list the catalog")
+    ls = _command(dsub, "ls", _ls, "list the catalog")
     ls.add_argument("--freq")
-    ls.add_argument("--json", action="store_true")
-    ls.set_defaults(func=_ls)
-    show = dsub.add_parser("show", help="print stored bars of a symbol")
-    show.add_argument("symbol")
+    show = _command(dsub, "show", _show, "print stored bars of a symbol", "symbol")
     show.add_argument("--freq", default="1d")
     show.add_argument("--start")
     show.add_argument("--end")
     show.add_argument("--adjust", choices=("forward", "backward"))
     show.add_argument("--rows", type=int, default=20, help="rows to print (head and tail)")
-    show.add_argument("--json", action="store_true")
-    show.set_defaults(func=_show)
-    act = dsub.add_parser("actions", help="load a corporate-actions CSV into the database")
-    act.add_argument("path")
-    act.add_argument("--json", action="store_true")
-    act.set_defaults(func=_actions)
+    _command(dsub, "actions", _actions, "load a corporate-actions CSV into the database", "path")
     inst = dsub.add_parser("instruments", help="the instrument master: load a CSV, list it")
     isub = inst.add_subparsers(dest="instruments_command", required=True)
-    iload = isub.add_parser("load", help="load an instrument CSV (all rows or none)")
-    iload.add_argument("path")
-    iload.add_argument("--json", action="store_true")
-    iload.set_defaults(func=_instruments_load)
-    ifetch = isub.add_parser("fetch", help="load the A-share list from a vendor adapter")
+    _command(isub, "load", _instruments_load, "load an instrument CSV (all rows or none)", "path")
+    ifetch = _command(
+        isub, "fetch", _instruments_fetch, "load the A-share list from a vendor adapter"
+    )
     ifetch.add_argument("--source", required=True, choices=("akshare", "baostock"))
     ifetch.add_argument(
         "--symbols", help="baostock: only these, with dated ST and suspension periods"
     )
     ifetch.add_argument("--start", help="baostock --symbols: first day of the periods")
-    ifetch.add_argument("--json", action="store_true")
-    ifetch.set_defaults(func=_instruments_fetch)
-    ils = isub.add_parser("ls", help="list the instrument master")
+    ils = _command(isub, "ls", _instruments_ls, "list the instrument master")
     ils.add_argument("--exchange", help="only this exchange (XSHG, XSHE, BJSE, ...)")
-    ils.add_argument("--json", action="store_true")
-    ils.set_defaults(func=_instruments_ls)
+
+
+def _command(
+    sub: argparse._SubParsersAction[argparse.ArgumentParser],
+    name: str,
+    func: Any,
+    help: str,
+    *positional: str,
+) -> argparse.ArgumentParser:
+    """A ``data`` subcommand that runs ``func``: its ``positional`` arguments and ``--json``."""
+    p = sub.add_parser(name, help=help)
+    for arg in positional:
+        p.add_argument(arg)
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=func)
+    return p
 
 
 def _columns(text: str | None) -> dict[str, str]:
