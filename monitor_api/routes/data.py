@@ -34,6 +34,8 @@ Freq = Annotated[
     ),
 ]
 Search = Annotated[str | None, Query(max_length=64, description="Part of a symbol, any case")]
+FreqFilter = Annotated[str | None, Query(max_length=8, description="Only this frequency")]
+SymbolFilter = Annotated[str | None, Query(max_length=64, description="Only this symbol")]
 
 
 class Page(BaseModel):
@@ -133,17 +135,22 @@ def _bad_query(field: str, msg: str, value: Any) -> RequestValidationError:
     )
 
 
+def _page(total: int, limit: int, offset: int, **rows: list[dict[str, Any]]) -> dict[str, Any]:
+    """One page of a list: how many rows match, which slice this is, and its rows."""
+    return {"total": total, "limit": limit, "offset": offset, **rows}
+
+
 @router.get("/catalog", response_model=CatalogPage)
 def list_catalog(
     db: DbDep,
     limit: Limit = 100,
     offset: Offset = 0,
-    freq: Annotated[str | None, Query(max_length=8, description="Only this frequency")] = None,
+    freq: FreqFilter = None,
     search: Search = None,
 ) -> dict[str, Any]:
     """What the lake holds, by frequency and symbol."""
     total, entries = queries.catalog_page(db, freq=freq, search=search, limit=limit, offset=offset)
-    return {"total": total, "limit": limit, "offset": offset, "entries": entries}
+    return _page(total, limit, offset, entries=entries)
 
 
 @router.get("/reports", response_model=ReportPage)
@@ -151,8 +158,8 @@ def list_reports(
     db: DbDep,
     limit: Limit = 100,
     offset: Offset = 0,
-    symbol: Annotated[str | None, Query(max_length=64, description="Only this symbol")] = None,
-    freq: Annotated[str | None, Query(max_length=8, description="Only this frequency")] = None,
+    symbol: SymbolFilter = None,
+    freq: FreqFilter = None,
     ingest_id: Annotated[str | None, Query(max_length=200, description="Only one ingest")] = None,
     status: Annotated[
         Literal["stored", "unchanged", "rejected"] | None, Query(description="Only this outcome")
@@ -168,7 +175,7 @@ def list_reports(
         limit=limit,
         offset=offset,
     )
-    return {"total": total, "limit": limit, "offset": offset, "reports": reports}
+    return _page(total, limit, offset, reports=reports)
 
 
 @router.get("/bars", response_model=StoredBars, responses={404: {"description": "Not stored"}})
@@ -230,4 +237,4 @@ def list_instruments(
     total, rows = queries.instrument_page(
         db, exchange=exchange, board=board, search=search, limit=limit, offset=offset
     )
-    return {"total": total, "limit": limit, "offset": offset, "instruments": rows}
+    return _page(total, limit, offset, instruments=rows)
