@@ -102,18 +102,19 @@ def check_parity(settings: Settings, session: str, date: str) -> dict[str, Any]:
         # the history the session started with: decided on, never traded
         warm = load_warmup(cfg, warmup_size(cfg, strategy), stored[0].ts, settings)
         events = warm + events
+        day = (session, ts_of(lo), ts_of(hi))  # the query parameters of the day's rows
         live_fills = store.exec(
             "SELECT f.bar_ts, f.symbol, f.quantity, f.price, f.fees, o.phase FROM live_fill f "
             "JOIN live_order o USING (client_order_id) WHERE f.session = %s AND f.bar_ts >= %s "
             "AND f.bar_ts < %s ORDER BY f.bar_ts, f.symbol",
-            (session, ts_of(lo), ts_of(hi)),
+            day,
             fetch=True,
         )
         unsent = store.exec(
             "SELECT client_order_id, state, reason FROM live_order WHERE session = %s AND "
             "bar_ts >= %s AND bar_ts < %s AND state IN ('risk_rejected', 'cancelled') "
             "ORDER BY bar_ts",
-            (session, ts_of(lo), ts_of(hi)),
+            day,
             fetch=True,
         )
         eq_rows = store.exec(
