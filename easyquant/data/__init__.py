@@ -17,7 +17,7 @@ if TYPE_CHECKING:
     from easyquant.data.batch import Source
 
 # ``ingest`` is the submodule easyquant.data.ingest (its function: easyquant.data.ingest.ingest)
-__all__ = ["load_bars", "make_source", "time_bound"]
+__all__ = ["load_bars", "make_source", "parse_time", "time_bound"]
 
 
 def load_bars(
@@ -87,11 +87,9 @@ def load_bars(
     return out
 
 
-def time_bound(value: str | pd.Timestamp | None, option: str, *, end: bool) -> int | None:
-    """Return a period bound as ns UTC, or None; raise ConfigError naming ``option``.
-
-    A date alone as an ``end`` covers that whole day (the bound is the next midnight).
-    """
+def parse_time(value: str | pd.Timestamp | None, option: str) -> pd.Timestamp | None:
+    """``value`` as a UTC timestamp (a naive one is taken as UTC), None when empty; raise
+    ConfigError naming ``option`` when it is not a date or time."""
     import pandas as pd
 
     if value is None or value == "":
@@ -99,8 +97,22 @@ def time_bound(value: str | pd.Timestamp | None, option: str, *, end: bool) -> i
     try:
         ts = pd.Timestamp(value)
     except (ValueError, TypeError):
-        raise ConfigError(f"{option}: expected a date or time, got {value!r}") from None
-    ts = ts.tz_convert("UTC") if ts.tzinfo else ts.tz_localize("UTC")
+        raise ConfigError(
+            f"{option}: expected a date or time like 2024-01-31, got {value!r}"
+        ) from None
+    return ts.tz_convert("UTC") if ts.tzinfo else ts.tz_localize("UTC")
+
+
+def time_bound(value: str | pd.Timestamp | None, option: str, *, end: bool) -> int | None:
+    """Return a period bound as ns UTC, or None; raise ConfigError naming ``option``.
+
+    A date alone as an ``end`` covers that whole day (the bound is the next midnight).
+    """
+    import pandas as pd
+
+    ts = parse_time(value, option)
+    if ts is None:
+        return None
     date_only = isinstance(value, str) and len(value.strip()) <= 10
     if end:
         ts = ts + pd.Timedelta(days=1) if date_only else ts + pd.Timedelta(1, "ns")

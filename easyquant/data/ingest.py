@@ -24,7 +24,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from easyquant.config import Settings, get_settings
-from easyquant.data import calendars
+from easyquant.data import calendars, parse_time
 from easyquant.data.batch import Batch, Source, Span, Want, check_symbol
 from easyquant.data.frequency import NS_PER_DAY, Freq, parse_freq
 from easyquant.data.lake import LAKE_SCHEMA, Lake, Pending, merge
@@ -99,13 +99,9 @@ def new_ingest_id() -> str:
 
 
 def _ts(value: str | pd.Timestamp | None, option: str) -> pd.Timestamp | None:
-    if value is None or value == "":
-        return None
-    try:
-        ts = pd.Timestamp(value)
-    except (ValueError, TypeError):
-        raise ConfigError(f"{option}: expected a date like 2024-01-31, got {value!r}") from None
-    return ts.tz_convert("UTC").tz_localize(None) if ts.tzinfo else ts
+    """``value`` as a naive UTC timestamp (what the sources take), or None."""
+    ts = parse_time(value, option)
+    return None if ts is None else ts.tz_localize(None)
 
 
 def ingest(
