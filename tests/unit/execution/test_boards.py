@@ -81,30 +81,37 @@ def test_no_limit_prices_without_a_limit_or_a_close() -> None:
         assert d != d and u != u
 
 
-def test_star_orders_are_200_then_steps_of_1() -> None:
-    lot, minimum = order_rules("star")
-    assert buy_quantity(199.9, lot, minimum) == 0.0
-    assert buy_quantity(200.0, lot, minimum) == 200.0
-    assert buy_quantity(201.7, lot, minimum) == 201.0
-    # a sell below 200 only as the whole remainder
-    assert sell_quantity(150, 350, lot, minimum) == 0.0
-    assert sell_quantity(150, 150, lot, minimum) == 150.0
-    assert sell_quantity(201, 350, lot, minimum) == 201.0
+@pytest.mark.parametrize(
+    ("board", "wanted", "bought"),
+    [
+        ("star", 199.9, 0.0),  # STAR: at least 200, then steps of 1
+        ("star", 200.0, 200.0),
+        ("star", 201.7, 201.0),
+        ("bse", 99.0, 0.0),  # Beijing: at least 100, then steps of 1
+        ("bse", 100.0, 100.0),
+        ("bse", 101.0, 101.0),
+        ("main", 199.0, 100.0),  # main board: whole lots of 100
+        ("main", 99.0, 0.0),
+    ],
+)
+def test_buy_quantity_by_board(board: str, wanted: float, bought: float) -> None:
+    assert buy_quantity(wanted, *order_rules(board)) == bought
 
 
-def test_beijing_orders_are_100_then_steps_of_1() -> None:
-    lot, minimum = order_rules("bse")
-    assert buy_quantity(99.0, lot, minimum) == 0.0
-    assert buy_quantity(100.0, lot, minimum) == 100.0
-    assert buy_quantity(101.0, lot, minimum) == 101.0
-    assert sell_quantity(99, 250, lot, minimum) == 0.0
-    assert sell_quantity(99, 99, lot, minimum) == 99.0
-
-
-def test_main_board_buys_whole_lots_and_sells_an_odd_remainder() -> None:
-    lot, minimum = order_rules("main")
-    assert buy_quantity(199.0, lot, minimum) == 100.0
-    assert buy_quantity(99.0, lot, minimum) == 0.0
-    assert sell_quantity(150, 250, lot, minimum) == 100.0
-    assert sell_quantity(250, 250, lot, minimum) == 250.0
-    assert sell_quantity(50, 50, lot, minimum) == 50.0
+@pytest.mark.parametrize(
+    ("board", "wanted", "held", "sold"),
+    [
+        # below the minimum order only as the whole remainder
+        ("star", 150, 350, 0.0),
+        ("star", 150, 150, 150.0),
+        ("star", 201, 350, 201.0),
+        ("bse", 99, 250, 0.0),
+        ("bse", 99, 99, 99.0),
+        # the main board sells whole lots, or an odd remainder whole
+        ("main", 150, 250, 100.0),
+        ("main", 250, 250, 250.0),
+        ("main", 50, 50, 50.0),
+    ],
+)
+def test_sell_quantity_by_board(board: str, wanted: float, held: float, sold: float) -> None:
+    assert sell_quantity(wanted, held, *order_rules(board)) == sold
