@@ -2,7 +2,7 @@
 // benchmark's, equity vs benchmark (linear or log), drawdowns, monthly and yearly returns,
 // rolling statistics, return distributions and exposure. Charts are small inline SVGs.
 
-import { useState } from 'react';
+import { useState, type ReactNode } from 'react';
 import { api, type Histogram, type MetricKind, type Tearsheet as Sheet } from '../api';
 import { DataState, Signed } from './ui';
 import { useResource } from '../hooks/resource';
@@ -49,42 +49,37 @@ export function TearsheetBody({ sheet }: { sheet: Sheet }) {
       ))}
       <MetricsTable sheet={sheet} />
       <EquityVsBenchmark sheet={sheet} />
-      <section className="card" data-section="drawdown">
-        <h3>{t('ts.drawdown')}</h3>
+      <Card section="drawdown" title={t('ts.drawdown')}>
         <SvgLines series={lines(sheet, sheet.series.drawdown, sheet.series.benchmark_drawdown)} fmt={(v) => pct(v, 0)} area />
         <h4>{t('ts.worst')}</h4>
-        <div className="table-wrap">
-          <table className="grid compact">
-            <thead>
-              <tr>
-                <th>#</th>
-                <th>{t('ts.start')}</th>
-                <th>{t('ts.trough')}</th>
-                <th>{t('ts.recovery')}</th>
-                <th className="num">{t('ts.depth')}</th>
-                <th className="num">{t('ts.length')}</th>
-              </tr>
-            </thead>
-            <tbody>
-              {sheet.drawdowns.map((d, i) => (
-                <tr key={d.start}>
-                  <td>{i + 1}</td>
-                  <td>{when(d.start)}</td>
-                  <td>{when(d.trough)}</td>
-                  <td>{when(d.recovery)}</td>
-                  <td className="num">
-                    <Signed value={d.depth} text={pct(d.depth)} />
-                  </td>
-                  <td className="num">{t('ts.days', { n: num(d.days, 0) })}</td>
-                </tr>
-              ))}
-            </tbody>
-          </table>
-        </div>
-      </section>
+        <Grid
+          head={
+            <>
+              <th>#</th>
+              <th>{t('ts.start')}</th>
+              <th>{t('ts.trough')}</th>
+              <th>{t('ts.recovery')}</th>
+              <th className="num">{t('ts.depth')}</th>
+              <th className="num">{t('ts.length')}</th>
+            </>
+          }
+        >
+          {sheet.drawdowns.map((d, i) => (
+            <tr key={d.start}>
+              <td>{i + 1}</td>
+              <td>{when(d.start)}</td>
+              <td>{when(d.trough)}</td>
+              <td>{when(d.recovery)}</td>
+              <td className="num">
+                <Signed value={d.depth} text={pct(d.depth)} />
+              </td>
+              <td className="num">{t('ts.days', { n: num(d.days, 0) })}</td>
+            </tr>
+          ))}
+        </Grid>
+      </Card>
       <Monthly sheet={sheet} />
-      <section className="card" data-section="yearly">
-        <h3>{t('ts.yearly')}</h3>
+      <Card section="yearly" title={t('ts.yearly')}>
         <SvgBars
           groups={sheet.yearly.map((y) => String(y.year))}
           series={[
@@ -93,9 +88,8 @@ export function TearsheetBody({ sheet }: { sheet: Sheet }) {
           ]}
           fmt={(v) => pct(v, 0)}
         />
-      </section>
-      <section className="card" data-section="rolling">
-        <h3>{t('ts.rolling', { months: sheet.rolling.months, window: sheet.rolling.window })}</h3>
+      </Card>
+      <Card section="rolling" title={t('ts.rolling', { months: sheet.rolling.months, window: sheet.rolling.window })}>
         <div className="ts-grid">
           <div>
             <h4>{t('ts.rollingSharpe')}</h4>
@@ -112,18 +106,16 @@ export function TearsheetBody({ sheet }: { sheet: Sheet }) {
             </div>
           )}
         </div>
-      </section>
-      <section className="card" data-section="distribution">
-        <h3>{t('ts.distribution')}</h3>
+      </Card>
+      <Card section="distribution" title={t('ts.distribution')}>
         <div className="ts-grid">
           <HistogramChart title={t('ts.barReturns', { n: sheet.distribution.daily.n })} h={sheet.distribution.daily} />
           <HistogramChart title={t('ts.tradeReturns', { n: sheet.distribution.trades.n })} h={sheet.distribution.trades} />
         </div>
-      </section>
-      <section className="card" data-section="exposure">
-        <h3>{t('ts.exposure')}</h3>
+      </Card>
+      <Card section="exposure" title={t('ts.exposure')}>
         <SvgLines series={[{ name: t('ts.exposure'), values: sheet.series.exposure }]} fmt={(v) => pct(v, 0)} area />
-      </section>
+      </Card>
     </div>
   );
 }
@@ -134,43 +126,73 @@ function lines(sheet: Sheet, mine: (number | null)[], bench: (number | null)[] |
   return out;
 }
 
+/** One tearsheet section: a card under its title (``data-section`` names it); ``tools`` stand
+ * beside the title. */
+function Card({ section, title, tools, children }: { section: string; title: string; tools?: ReactNode; children: ReactNode }) {
+  return (
+    <section className="card" data-section={section}>
+      {tools ? (
+        <div className="card-title">
+          <h3>{title}</h3>
+          {tools}
+        </div>
+      ) : (
+        <h3>{title}</h3>
+      )}
+      {children}
+    </section>
+  );
+}
+
+/** A compact table: one header row of ``head`` cells, then the rows. */
+function Grid({ className, head, children }: { className?: string; head: ReactNode; children: ReactNode }) {
+  return (
+    <div className="table-wrap">
+      <table className={className ? `grid compact ${className}` : 'grid compact'}>
+        <thead>
+          <tr>{head}</tr>
+        </thead>
+        <tbody>{children}</tbody>
+      </table>
+    </div>
+  );
+}
+
 function MetricsTable({ sheet }: { sheet: Sheet }) {
   return (
-    <section className="card" data-section="metrics">
-      <h3>{t('ts.metrics')}</h3>
-      <div className="table-wrap">
-        <table className="grid compact ts-metrics">
-          <thead>
-            <tr>
-              <th>{t('ts.metric')}</th>
-              <th className="num">{t('ts.strategy')}</th>
-              <th className="num">
-                {t('ts.benchmark')} {sheet.run.benchmark ? `(${sheet.run.benchmark})` : ''}
-              </th>
-            </tr>
-          </thead>
-          <tbody>
-            {sheet.metrics.map((m) => (
-              <tr key={m.key}>
-                <td>{metricLabel(m.key)}</td>
-                <td className="num">{byKind(m.kind, m.value)}</td>
-                <td className="num muted">{byKind(m.kind, m.benchmark)}</td>
-              </tr>
-            ))}
-          </tbody>
-        </table>
-      </div>
+    <Card section="metrics" title={t('ts.metrics')}>
+      <Grid
+        className="ts-metrics"
+        head={
+          <>
+            <th>{t('ts.metric')}</th>
+            <th className="num">{t('ts.strategy')}</th>
+            <th className="num">
+              {t('ts.benchmark')} {sheet.run.benchmark ? `(${sheet.run.benchmark})` : ''}
+            </th>
+          </>
+        }
+      >
+        {sheet.metrics.map((m) => (
+          <tr key={m.key}>
+            <td>{metricLabel(m.key)}</td>
+            <td className="num">{byKind(m.kind, m.value)}</td>
+            <td className="num muted">{byKind(m.kind, m.benchmark)}</td>
+          </tr>
+        ))}
+      </Grid>
       <div className="muted small">{t('ts.benchmarkNote')}</div>
-    </section>
+    </Card>
   );
 }
 
 function EquityVsBenchmark({ sheet }: { sheet: Sheet }) {
   const [log, setLog] = useState(false);
   return (
-    <section className="card" data-section="equity">
-      <div className="card-title">
-        <h3>{t('ts.equity')}</h3>
+    <Card
+      section="equity"
+      title={t('ts.equity')}
+      tools={
         <div className="seg">
           <button type="button" className={log ? '' : 'on'} onClick={() => setLog(false)}>
             {t('ts.linear')}
@@ -179,9 +201,10 @@ function EquityVsBenchmark({ sheet }: { sheet: Sheet }) {
             {t('ts.log')}
           </button>
         </div>
-      </div>
+      }
+    >
       <SvgLines series={lines(sheet, sheet.series.equity, sheet.series.benchmark)} fmt={(v) => count(v)} log={log} labels={edgeLabels(sheet)} />
-    </section>
+    </Card>
   );
 }
 
@@ -197,41 +220,38 @@ function Monthly({ sheet }: { sheet: Sheet }) {
   const scale = Math.max(1e-12, ...sheet.monthly.returns.flat().filter((v): v is number => v !== null).map(Math.abs));
   const yearly = new Map(sheet.yearly.map((y) => [y.year, y]));
   return (
-    <section className="card" data-section="monthly">
-      <h3>{t('ts.monthly')}</h3>
-      <div className="table-wrap">
-        <table className="grid compact ts-heat">
-          <thead>
-            <tr>
-              <th>{t('ts.year')}</th>
-              {months.map((m) => (
-                <th key={m} className="num">
-                  {monthName(m)}
-                </th>
-              ))}
-              <th className="num">{t('ts.year')}</th>
-              <th className="num">{t('ts.benchmark')}</th>
-            </tr>
-          </thead>
-          <tbody>
-            {sheet.monthly.years.map((year, i) => (
-              <tr key={year}>
-                <td>{year}</td>
-                {sheet.monthly.returns[i].map((v, m) => (
-                  <td key={m} className="num" style={{ background: heat(v, scale) }}>
-                    {pct(v, 1)}
-                  </td>
-                ))}
-                <td className="num">
-                  <Signed value={yearly.get(year)?.return ?? null} text={pct(yearly.get(year)?.return, 1)} />
-                </td>
-                <td className="num muted">{pct(yearly.get(year)?.benchmark, 1)}</td>
-              </tr>
+    <Card section="monthly" title={t('ts.monthly')}>
+      <Grid
+        className="ts-heat"
+        head={
+          <>
+            <th>{t('ts.year')}</th>
+            {months.map((m) => (
+              <th key={m} className="num">
+                {monthName(m)}
+              </th>
             ))}
-          </tbody>
-        </table>
-      </div>
-    </section>
+            <th className="num">{t('ts.year')}</th>
+            <th className="num">{t('ts.benchmark')}</th>
+          </>
+        }
+      >
+        {sheet.monthly.years.map((year, i) => (
+          <tr key={year}>
+            <td>{year}</td>
+            {sheet.monthly.returns[i].map((v, m) => (
+              <td key={m} className="num" style={{ background: heat(v, scale) }}>
+                {pct(v, 1)}
+              </td>
+            ))}
+            <td className="num">
+              <Signed value={yearly.get(year)?.return ?? null} text={pct(yearly.get(year)?.return, 1)} />
+            </td>
+            <td className="num muted">{pct(yearly.get(year)?.benchmark, 1)}</td>
+          </tr>
+        ))}
+      </Grid>
+    </Card>
   );
 }
 

@@ -17,6 +17,17 @@ function makeClient(extra: Partial<ConstructorParameters<typeof StatusClient>[0]
   });
 }
 
+/** A started client (``extra`` as for ``makeClient``) whose socket opened and sent
+ * ``components`` as its snapshot. */
+function liveClient(components: ReturnType<typeof comp>[], extra: Parameters<typeof makeClient>[0] = {}) {
+  const client = makeClient(extra);
+  client.start();
+  const ws = FakeSocket.last();
+  ws.open();
+  ws.snapshot(components);
+  return { client, ws };
+}
+
 beforeEach(() => {
   vi.useFakeTimers();
   vi.setSystemTime(T0);
@@ -45,13 +56,9 @@ describe('StatusClient', () => {
   });
 
   it('reconnects with growing backoff and refreshes from the new snapshot', () => {
-    const client = makeClient();
-    client.start();
-    let ws = FakeSocket.last();
-    ws.open();
-    ws.snapshot([comp({ id: 'gone' }), comp({ id: 'kept', message: 'old' })]);
+    const { client, ws: first } = liveClient([comp({ id: 'gone' }), comp({ id: 'kept', message: 'old' })]);
 
-    ws.drop(1006);
+    first.drop(1006);
     expect(client.getState().connection).toBe('reconnecting');
     expect(client.getState().retryAt).toBe(T0 + 500);
     // Old rows stay visible while disconnected.
@@ -70,7 +77,7 @@ describe('StatusClient', () => {
     vi.advanceTimersByTime(1);
     expect(FakeSocket.all).toHaveLength(3);
 
-    ws = FakeSocket.last();
+    const ws = FakeSocket.last();
     ws.open();
     expect(client.getState().connection).toBe('syncing');
     ws.snapshot([comp({ id: 'kept', message: 'new', seq: 1 })]);
@@ -114,11 +121,7 @@ describe('StatusClient', () => {
   });
 
   it('ignores events from a socket it has replaced', () => {
-    const client = makeClient();
-    client.start();
-    const first = FakeSocket.last();
-    first.open();
-    first.snapshot([comp({ id: 'a' })]);
+    const { client, ws: first } = liveClient([comp({ id: 'a' })]);
     client.restart();
     expect(first.closedByClient).not.toBeNull();
     first.update([comp({ id: 'zombie' })]);
@@ -129,11 +132,7 @@ describe('StatusClient', () => {
   });
 
   it('pings while open and drops a silent connection', () => {
-    const client = makeClient({ pingEveryMs: 1000, silenceTimeoutMs: 2500 });
-    client.start();
-    const ws = FakeSocket.last();
-    ws.open();
-    ws.snapshot([]);
+    const { client, ws } = liveClient([], { pingEveryMs: 1000, silenceTimeoutMs: 2500 });
     vi.advanceTimersByTime(1000);
     expect(ws.sent).toEqual(['{"type":"ping"}']);
     ws.message({ type: 'pong' });
@@ -148,11 +147,7 @@ describe('StatusClient', () => {
   });
 
   it('counts a malformed frame as an error without losing state', () => {
-    const client = makeClient();
-    client.start();
-    const ws = FakeSocket.last();
-    ws.open();
-    ws.snapshot([comp({ id: 'a' })]);
+    const { client, ws } = liveClient([comp({ id: 'a' })]);
     ws.message('{not json');
     expect(client.getState().lastError).toMatch(/not JSON/);
     expect(client.getState().components.a).toBeDefined();

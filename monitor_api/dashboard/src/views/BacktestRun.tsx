@@ -248,22 +248,8 @@ function SweepBody({ sweep, currentRun }: { sweep: Sweep; currentRun: string | n
         <MetricSelect value={metric} names={metricNames} onChange={setMetric} />
         {params.length > 2 && (
           <>
-            <label className="inline">
-              x{' '}
-              <select value={x} onChange={(e) => setX(e.target.value)}>
-                {params.map((p) => (
-                  <option key={p}>{p}</option>
-                ))}
-              </select>
-            </label>
-            <label className="inline">
-              y{' '}
-              <select value={y} onChange={(e) => setY(e.target.value)}>
-                {params.map((p) => (
-                  <option key={p}>{p}</option>
-                ))}
-              </select>
-            </label>
+            <Pick label="x" value={x} options={params} onChange={setX} />
+            <Pick label="y" value={y} options={params} onChange={setY} />
             <span className="muted small">{t('sweep.otherParams')}</span>
           </>
         )}
@@ -352,17 +338,22 @@ function WalkForward({ windows, metric, currentRun }: { windows: NonNullable<Swe
   );
 }
 
-function MetricSelect({ value, names, onChange }: { value: string; names: string[]; onChange: (m: string) => void }) {
+/** A labelled drop-down of ``options``, each shown as ``text`` gives it. */
+function Pick({ label, value, options, onChange, text = (o) => o }: { label: string; value: string; options: string[]; onChange: (o: string) => void; text?: (o: string) => string }) {
   return (
     <label className="inline">
-      {t('sweep.metric')}{' '}
+      {label}{' '}
       <select value={value} onChange={(e) => onChange(e.target.value)}>
-        {names.map((m) => (
-          <option key={m} value={m}>
-            {metricLabel(m)}
+        {options.map((o) => (
+          <option key={o} value={o}>
+            {text(o)}
           </option>
         ))}
       </select>
     </label>
   );
+}
+
+function MetricSelect({ value, names, onChange }: { value: string; names: string[]; onChange: (m: string) => void }) {
+  return <Pick label={t('sweep.metric')} value={value} options={names} onChange={onChange} text={metricLabel} />;
 }

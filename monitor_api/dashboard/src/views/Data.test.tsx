@@ -5,7 +5,7 @@
 import { act } from 'react';
 import { describe, expect, it, vi } from 'vitest';
 import { gapSummary, pageRange, parseSelection, rejectList, selectionHash, unitsList, volumeSeries } from '../lib/data';
-import { appHarness } from '../test/harness';
+import { appHarness, type Harness } from '../test/harness';
 import './Data';
 
 vi.mock('../components/Chart', () => ({
@@ -109,20 +109,29 @@ describe('Data page logic', () => {
   });
 });
 
-function serve(h: ReturnType<typeof appHarness>) {
-  h.routes['api/data/catalog'] = { status: 200, body: CATALOG };
-  h.routes['api/data/bars'] = { status: 200, body: BARS('raw') };
-  h.routes['api/data/reports'] = { status: 200, body: { total: 1, limit: 50, offset: 0, reports: [REPORT] } };
-  h.routes['api/data/instruments'] = { status: 200, body: INSTRUMENTS };
+/** Serve the Data page's routes, with ``change`` replacing some (null: no such route), then
+ * open ``hash`` and let it settle. */
+async function openData(h: Harness, hash = '#/data', change: Record<string, unknown> = {}) {
+  const routes: Record<string, unknown> = {
+    'api/data/catalog': CATALOG,
+    'api/data/bars': BARS('raw'),
+    'api/data/reports': { total: 1, limit: 50, offset: 0, reports: [REPORT] },
+    'api/data/instruments': INSTRUMENTS,
+    ...change,
+  };
+  for (const [path, body] of Object.entries(routes)) {
+    if (body === null) delete h.routes[path];
+    else h.routes[path] = { status: 200, body };
+  }
+  h.mount(hash);
+  await h.settle();
 }
 
 describe('Data page in English', () => {
   const h = appHarness('en');
 
   it('lists the catalog and charts its first symbol with volume', async () => {
-    serve(h);
-    h.mount('#/data');
-    await h.settle();
+    await openData(h);
     const rows = [...h.host.querySelectorAll('.catalog tbody tr[data-id]')].map((r) => r.getAttribute('data-id'));
     expect(rows).toEqual(['1d/600519.SH', '1d/AAPL']);
     const first = h.host.querySelector('.catalog tr[data-id="1d/600519.SH"]')!;
@@ -136,9 +145,7 @@ describe('Data page in English', () => {
   });
 
   it('switches to forward and backward adjustment through the hash', async () => {
-    serve(h);
-    h.mount('#/data?symbol=AAPL');
-    await h.settle();
+    await openData(h, '#/data?symbol=AAPL');
     expect(h.lastQuery('api/data/bars')).toEqual({ symbol: 'AAPL', freq: '1d', adjust: 'raw' });
     const seg = h.host.querySelector('.seg.adjust')!;
     expect([...seg.querySelectorAll('button')].map((b) => b.textContent)).toEqual(['Raw', 'qfq', 'hfq']);
@@ -161,9 +168,7 @@ describe('Data page in English', () => {
   });
 
   it('charts a symbol picked in the catalog', async () => {
-    serve(h);
-    h.mount('#/data');
-    await h.settle();
+    await openData(h);
     await act(async () => (h.host.querySelector('.catalog tr[data-id="1d/AAPL"]') as HTMLElement).click());
     await h.settle();
     expect(window.location.hash).toBe('#/data?symbol=AAPL');
@@ -171,9 +176,7 @@ describe('Data page in English', () => {
   });
 
   it('shows a quality report: counts, reasons, gaps, units, and its details on click', async () => {
-    serve(h);
-    h.mount('#/data');
-    await h.settle();
+    await openData(h);
     const row = h.host.querySelector('.reports tr[data-id="7"]') as HTMLElement;
     expect(row.querySelector('td[data-label="Read"]')?.textContent).toBe('245');
     expect(row.querySelector('td[data-label="Stored"]')?.textContent).toBe('242');
@@ -194,10 +197,7 @@ describe('Data page in English', () => {
   });
 
   it('pages through the catalog with limit and offset', async () => {
-    serve(h);
-    h.routes['api/data/catalog'] = { status: 200, body: { ...CATALOG, total: 120 } };
-    h.mount('#/data');
-    await h.settle();
+    await openData(h, '#/data', { 'api/data/catalog': { ...CATALOG, total: 120 } });
     expect(h.host.querySelector('.catalog .pager')?.textContent).toContain('1–2 of 120');
     await act(async () => h.button('Next').click());
     await h.settle();
@@ -205,9 +205,7 @@ describe('Data page in English', () => {
   });
 
   it('shows the instrument master with boards and suspensions', async () => {
-    serve(h);
-    h.mount('#/data');
-    await h.settle();
+    await openData(h);
     const row = h.host.querySelector('.instruments tr[data-id="300750.SZ"]')!;
     expect(row.textContent).toContain('宁德时代');
     expect(row.textContent).toContain('ChiNext');
@@ -224,10 +222,7 @@ describe('Data page in English', () => {
   });
 
   it('says the instrument master is not available yet when monitor_api has no such route', async () => {
-    serve(h);
-    delete h.routes['api/data/instruments'];
-    h.mount('#/data');
-    await h.settle();
+    await openData(h, '#/data', { 'api/data/instruments': null });
     expect(h.text()).toContain('The instrument master: not available yet.');
   });
 });
@@ -236,9 +231,7 @@ describe('Data page in Chinese', () => {
   const h = appHarness('zh');
 
   it('renders its labels, adjustment names and figures in Chinese', async () => {
-    serve(h);
-    h.mount('#/data');
-    await h.settle();
+    await openData(h);
     const heads = [...h.host.querySelectorAll('.catalog thead th')].map((th) => th.textContent?.replace(/[▲▼]/g, '').trim());
     expect(heads).toEqual(['代码', '频率', '交易日历', '首根K线', '末根K线', '行数', '更新时间']);
     expect([...h.host.querySelectorAll('.seg.adjust button')].map((b) => b.textContent)).toEqual(['不复权', '前复权', '后复权']);

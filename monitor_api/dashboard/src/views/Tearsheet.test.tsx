@@ -4,7 +4,7 @@
 
 import { act } from 'react';
 import { describe, expect, it, vi } from 'vitest';
-import { appHarness } from '../test/harness';
+import { appHarness, type Harness } from '../test/harness';
 import { byKind } from '../components/Tearsheet';
 import { setLocale } from '../i18n';
 import './BacktestRun';
@@ -64,6 +64,15 @@ const DETAIL = {
   warnings: [],
 };
 
+/** Open run r2's page with ``sheet`` as its tearsheet; wait for the run, then the sheet. */
+async function openRun(h: Harness, sheet: unknown = SHEET) {
+  h.routes['api/backtests/r2'] = { status: 200, body: DETAIL };
+  h.routes['api/backtests/r2/tearsheet'] = { status: 200, body: sheet };
+  h.mount('#/backtests/r2');
+  await h.settle();
+  await h.settle();
+}
+
 const SECTIONS = ['metrics', 'equity', 'drawdown', 'monthly', 'yearly', 'rolling', 'distribution', 'exposure'];
 
 describe.each([
@@ -73,11 +82,7 @@ describe.each([
   const h = appHarness(locale);
 
   it('renders every section with figures by kind', async () => {
-    h.routes['api/backtests/r2'] = { status: 200, body: DETAIL };
-    h.routes['api/backtests/r2/tearsheet'] = { status: 200, body: SHEET };
-    h.mount('#/backtests/r2');
-    await h.settle();
-    await h.settle();
+    await openRun(h);
     const sections = [...h.host.querySelectorAll('[data-section]')].map((s) => s.getAttribute('data-section'));
     expect(sections).toEqual(SECTIONS);
     for (const label of labels) expect(h.text()).toContain(label);
@@ -98,11 +103,7 @@ describe.each([
   });
 
   it('switches equity to a log scale', async () => {
-    h.routes['api/backtests/r2'] = { status: 200, body: DETAIL };
-    h.routes['api/backtests/r2/tearsheet'] = { status: 200, body: SHEET };
-    h.mount('#/backtests/r2');
-    await h.settle();
-    await h.settle();
+    await openRun(h);
     const equity = h.host.querySelector('[data-section="equity"]')!;
     const before = equity.querySelector('polyline')!.getAttribute('points');
     const log = [...equity.querySelectorAll('button')].find((b) => b.textContent === (locale === 'en' ? 'log' : '对数'))!;
@@ -116,11 +117,7 @@ describe('tearsheet edge cases', () => {
   const h = appHarness('en');
 
   it('a run without a curve says so, and a missing tearsheet does not hide the run', async () => {
-    h.routes['api/backtests/r2'] = { status: 200, body: DETAIL };
-    h.routes['api/backtests/r2/tearsheet'] = { status: 200, body: { ...SHEET, series: { ...SHEET.series, time: [] } } };
-    h.mount('#/backtests/r2');
-    await h.settle();
-    await h.settle();
+    await openRun(h, { ...SHEET, series: { ...SHEET.series, time: [] } });
     expect(h.text()).toContain('No equity curve: no tearsheet for this run.');
     expect(h.text()).toContain('sma_cross');
   });

@@ -112,6 +112,33 @@ describe('Backtests', () => {
     expect(text()).toContain('Walk-forward');
     expect(text()).toContain('2024H2');
   });
+
+  it('lets a sweep of three parameters pick the heatmap axes', async () => {
+    const sweep = {
+      ...SWEEP,
+      params: ['fast', 'slow', 'stop'],
+      points: SWEEP.points.map((p, i) => ({ ...p, params: { ...p.params, stop: i % 2 ? 0.05 : 0.1 } })),
+      walkforward: [],
+    };
+    h.routes['api/backtests/r2'] = { status: 200, body: DETAIL };
+    h.routes['api/sweeps/sw1'] = { status: 200, body: sweep };
+    mount('#/backtests/r2');
+    await settle();
+    const [metric, x, y] = [...h.host.querySelectorAll('.filters select')] as HTMLSelectElement[];
+    expect(metric.value).toBe('sharpe');
+    expect([...x.options].map((o) => o.value)).toEqual(['fast', 'slow', 'stop']);
+    expect([x.value, y.value]).toEqual(['fast', 'slow']);
+    expect(text()).toContain('other parameters: best value per cell');
+    const heatmap = () => h.host.querySelector('.heatmap')!.getAttribute('aria-label');
+    const before = heatmap();
+    await act(async () => {
+      y.value = 'stop';
+      y.dispatchEvent(new Event('change', { bubbles: true }));
+    });
+    expect(y.value).toBe('stop');
+    expect(heatmap()).not.toBe(before);
+    expect(heatmap()).toContain('stop');
+  });
 });
 
 describe('Live', () => {
