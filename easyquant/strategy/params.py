@@ -50,6 +50,8 @@ class Param:
         where = f"strategy {owner}: parameter {self.name or '?'}"
         t = self.type
         try:
+            if t in (int, float) and isinstance(value, bool):
+                raise ValueError(value)  # True is not the number 1 here
             if t is bool:
                 if isinstance(value, str):
                     low = value.strip().lower()
@@ -60,15 +62,11 @@ class Param:
                     raise ValueError(value)
                 value = bool(value)
             elif t is int:
-                if isinstance(value, bool):
-                    raise ValueError(value)
                 as_float = float(value)
                 if not as_float.is_integer():
                     raise ValueError(value)
                 value = int(as_float)
             elif t is float:
-                if isinstance(value, bool):
-                    raise ValueError(value)
                 value = float(value)
                 if not np.isfinite(value):
                     raise ValueError(value)

@@ -32,6 +32,41 @@ def test_params_are_typed_and_validated() -> None:
         SmaCross(fast=30, slow=20)
 
 
+@pytest.mark.parametrize(
+    ("param", "value", "expected"),
+    [
+        (Param(1), True, "expected int"),  # a bool is not a number here
+        (Param(1), 2.5, "expected int"),
+        (Param(1.0), False, "expected float"),
+        (Param(1.0), float("inf"), "expected float"),
+        (Param(False), "maybe", "expected bool"),
+    ],
+)
+def test_params_refuse_values_of_another_kind(param: Param, value: object, expected: str) -> None:
+    param.name = "p"
+    with pytest.raises(ConfigError, match=f"strategy s: parameter p: {expected}, got"):
+        param.coerce(value, owner="s")
+
+
+@pytest.mark.parametrize(
+    ("param", "value", "coerced"),
+    [
+        (Param(1), "7", 7),
+        (Param(1), 7.0, 7),
+        (Param(1.0), "0.5", 0.5),
+        (Param(1.0), 3, 3.0),
+        (Param(False), "Yes", True),
+        (Param(True), 0, False),
+    ],
+)
+def test_params_coerce_cli_strings_and_numbers(
+    param: Param, value: object, coerced: object
+) -> None:
+    param.name = "p"
+    got = param.coerce(value, owner="s")
+    assert got == coerced and type(got) is type(coerced)
+
+
 def test_load_by_name_and_import_path() -> None:
     assert load_strategy("sma_cross") is SmaCross
     assert load_strategy("easyquant.strategy.builtins:BollingerReversion").name == (
