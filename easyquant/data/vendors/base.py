@@ -179,7 +179,9 @@ class VendorSource:
 
     # ----- to implement ---------------------------------------------------------------------
     def load_api(self) -> Any:
-        raise NotImplementedError
+        """The vendor's library: by default the package the source is named after (installed
+        by the easyquant extra of that name)."""
+        return load_library(self.name, self.name)
 
     def fetch(
         self, symbol: str, freq: Freq, start: pd.Timestamp | None, end: pd.Timestamp | None

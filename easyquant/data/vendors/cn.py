@@ -25,7 +25,6 @@ from easyquant.data.vendors.base import (
     VendorSource,
     actions_from_ratio,
     frame_to_table,
-    load_library,
 )
 from easyquant.errors import ConfigError
 
@@ -58,9 +57,6 @@ class AkshareSource(VendorSource):
     name = "akshare"
     calendar = "XSHG"
     tz = "Asia/Shanghai"
-
-    def load_api(self) -> Any:
-        return load_library("akshare", "akshare")
 
     def _hist(self, symbol: str, freq: Freq, lo: Any, hi: Any, adjust: str) -> pd.DataFrame:
         code = vendor_code(symbol, "code")
@@ -142,9 +138,6 @@ class BaostockSource(VendorSource):
     def __init__(self, api: Any = None, **kw: Any) -> None:
         super().__init__(api, **kw)
         self._logged_in = False
-
-    def load_api(self) -> Any:
-        return load_library("baostock", "baostock")
 
     def _result(self, symbol: str, what: str, rs: Any) -> pd.DataFrame:
         self._check(symbol, what, rs)
@@ -264,8 +257,7 @@ class TushareSource(VendorSource):
             raise ConfigError(
                 "tushare_token: the tushare source needs a token; set EASYQUANT_TUSHARE_TOKEN"
             )
-        ts = load_library("tushare", "tushare")
-        return ts.pro_api(self._token.get_secret_value())
+        return super().load_api().pro_api(self._token.get_secret_value())
 
     def fetch(
         self, symbol: str, freq: Freq, start: pd.Timestamp | None, end: pd.Timestamp | None

@@ -22,7 +22,6 @@ from easyquant.data.vendors.base import (
     VendorSource,
     actions_from_ratio,
     frame_to_table,
-    load_library,
 )
 from easyquant.errors import ConfigError
 
@@ -36,9 +35,6 @@ class YfinanceSource(VendorSource):
     name = "yfinance"
     calendar = "XNYS"
     tz = "America/New_York"
-
-    def load_api(self) -> Any:
-        return load_library("yfinance", "yfinance")
 
     def fetch(
         self, symbol: str, freq: Freq, start: pd.Timestamp | None, end: pd.Timestamp | None
@@ -82,7 +78,7 @@ class CcxtSource(VendorSource):
         self.limit = int(limit)
 
     def load_api(self) -> Any:
-        ccxt = load_library("ccxt", "ccxt")
+        ccxt = super().load_api()
         if not hasattr(ccxt, self.exchange):
             raise ConfigError(f"exchange: ccxt knows no exchange {self.exchange!r}")
         return getattr(ccxt, self.exchange)({"enableRateLimit": True})

@@ -7,8 +7,11 @@ library lazily, so these tests need none of them installed.
 
 from __future__ import annotations
 
+import sys
+
 import pandas as pd
 import pytest
+from pydantic import SecretStr
 
 from easyquant.data.batch import Want
 from easyquant.data.frequency import parse_freq
@@ -336,3 +339,13 @@ def test_ccxt_pages_forward_with_since_until_the_end(settings):
     day = 86_400_000
     first = 1704067200000
     assert [c[3] for c in src.api.calls] == [first, first + 3 * day + 1, first + 7 * day + 1]
+
+
+@pytest.mark.parametrize("name", ["akshare", "baostock", "tushare", "yfinance", "ccxt"])
+def test_a_missing_vendor_library_names_the_extra_that_installs_it(monkeypatch, name):
+    monkeypatch.setitem(sys.modules, name, None)  # the import fails as when not installed
+    options = {"token": SecretStr("t")} if name == "tushare" else {}
+    src = make_vendor(name, **options)
+    says = rf"source: the {name} source needs the {name} package: pip install 'easyquant\[{name}\]'"
+    with pytest.raises(ConfigError, match=says):
+        _ = src.api
