@@ -1,6 +1,6 @@
 // Small shared pieces: state badge, progress bar, empty/error states, sortable table.
 
-import { useMemo, useState, type ReactNode } from 'react';
+import { Fragment, isValidElement, useMemo, useState, type ReactNode } from 'react';
 import type { Resource } from '../hooks/resource';
 import { sortRows } from '../lib/format';
 import { maybeT, t, useLocale } from '../i18n';
@@ -206,6 +206,26 @@ export function AutoTable({
 }
 
 /** A signed number coloured green/red. */
+/** One row of ``KeyValues``: a label and its value; a falsy row is left out. */
+export type KeyValue = readonly [ReactNode, ReactNode] | false | null | undefined | '' | 0;
+
+/** Label / value pairs in two columns (``.kv``, labels muted); a value that is not an element
+ * is shown as text. */
+export function KeyValues({ rows }: { rows: KeyValue[] }) {
+  return (
+    <div className="kv">
+      {rows.map((row, i) =>
+        row ? (
+          <Fragment key={i}>
+            <span>{row[0]}</span>
+            {isValidElement(row[1]) ? row[1] : <span>{row[1]}</span>}
+          </Fragment>
+        ) : null,
+      )}
+    </div>
+  );
+}
+
 export function Signed({ value, text }: { value: number | null | undefined; text: string }) {
   const cls = value === null || value === undefined || !Number.isFinite(value) || value === 0 ? '' : value > 0 ? 'pos' : 'neg';
   return <span className={cls}>{text}</span>;

@@ -1,10 +1,10 @@
 // The Data page: what the lake holds (catalog), how each ingest went (quality reports), a
 // candlestick and volume chart of any stored symbol (raw, qfq or hfq), the instrument master.
 
-import { Fragment, useMemo, useState, type ReactNode } from 'react';
+import { useMemo, useState, type ReactNode } from 'react';
 import { dataApi, type CatalogEntry, type Instrument, type Page, type Period, type QualityReport } from '../api';
 import { Chart, type SeriesSpec } from '../components/Chart';
-import { DataState, SortTable, StateBadge, type Column } from '../components/ui';
+import { DataState, KeyValues, SortTable, StateBadge, type Column, type KeyValue } from '../components/ui';
 import { useResource } from '../hooks/resource';
 import { maybeT, t, useLocale } from '../i18n';
 import { ADJUSTMENTS, gapSummary, pageRange, parseSelection, rejectList, selectionHash, unitsList, volumeSeries, type DataSelection } from '../lib/data';
@@ -262,54 +262,24 @@ function ReportDetail({ r }: { r: QualityReport }) {
   const layout = typeof r.warnings?.layout === 'string' ? r.warnings.layout : null;
   return (
     <div className="detail report-detail">
-      <div className="kv">
-        <span>{t('dataPage.ingest')}</span>
-        <code>{r.ingest_id}</code>
-        <span>{t('dataPage.source')}</span>
-        <span>
-          {r.source} {r.origin && <span className="muted">{r.origin}</span>}
-        </span>
-        {layout && (
-          <>
-            <span>{t('dataPage.layout')}</span>
-            <span>{layout}</span>
-          </>
-        )}
-        <span>{t('dataPage.skipped')}</span>
-        <span className="num">{count(r.rows_skipped)}</span>
-        {gaps && gaps.sessions.length > 0 && (
-          <>
-            <span>{t('dataPage.missingSessions')}</span>
-            <span>{gaps.sessions.map((s) => shortDate(s)).join(', ')}</span>
-          </>
-        )}
-        {unitsList(r.units).length > 0 && (
-          <>
-            <span>{t('dataPage.units')}</span>
-            <span>{unitsList(r.units).join('; ')}</span>
-          </>
-        )}
-        {warnings.map(([k, v]) => (
-          <Fragment key={k}>
+      <KeyValues
+        rows={[
+          [t('dataPage.ingest'), <code>{r.ingest_id}</code>],
+          [
+            t('dataPage.source'),
             <span>
-              {t('dataPage.warnings')}: {k}
-            </span>
-            <span>{typeof v === 'number' ? num(v, 0) : cell(v)}</span>
-          </Fragment>
-        ))}
-        {r.quarantine_path && (
-          <>
-            <span>{t('dataPage.quarantine')}</span>
-            <code>{r.quarantine_path}</code>
-          </>
-        )}
-        {r.error && (
-          <>
-            <span>{t('dataPage.error')}</span>
-            <span className="bad">{r.error}</span>
-          </>
-        )}
-      </div>
+              {r.source} {r.origin && <span className="muted">{r.origin}</span>}
+            </span>,
+          ],
+          layout && [t('dataPage.layout'), layout],
+          [t('dataPage.skipped'), <span className="num">{count(r.rows_skipped)}</span>],
+          gaps && gaps.sessions.length > 0 && [t('dataPage.missingSessions'), gaps.sessions.map((s) => shortDate(s)).join(', ')],
+          unitsList(r.units).length > 0 && [t('dataPage.units'), unitsList(r.units).join('; ')],
+          ...warnings.map(([k, v]): KeyValue => [`${t('dataPage.warnings')}: ${k}`, typeof v === 'number' ? num(v, 0) : cell(v)]),
+          r.quarantine_path && [t('dataPage.quarantine'), <code>{r.quarantine_path}</code>],
+          r.error && [t('dataPage.error'), <span className="bad">{r.error}</span>],
+        ]}
+      />
       {r.samples?.length > 0 && (
         <div>
           <h4>{t('dataPage.samples')}</h4>

@@ -3,7 +3,7 @@
 import { useMemo, useState } from 'react';
 import { api, errorText, type LiveSession, type Position, type RiskEvent } from '../api';
 import { Chart, type SeriesSpec } from '../components/Chart';
-import { AutoTable, DataState, Signed, SortTable, StateBadge, type Column } from '../components/ui';
+import { AutoTable, DataState, KeyValues, Signed, SortTable, StateBadge, type Column } from '../components/ui';
 import { useResource } from '../hooks/resource';
 import { useStatus } from '../hooks/status';
 import { useNow } from '../hooks/misc';
@@ -155,11 +155,7 @@ function SessionCard({ s, onChanged }: { s: LiveSession; onChanged: () => void }
               ))}
             </ul>
           )}
-          <div className="kv">
-            {Object.entries(s.risk?.limits ?? {}).map(([k, v]) => (
-              <Limit key={k} k={k} v={v} />
-            ))}
-          </div>
+          <KeyValues rows={Object.entries(s.risk?.limits ?? {}).map(([k, v]) => [maybeT(`limit.${k}`) ?? k.replace(/_/g, ' '), <span className="num">{cell(v)}</span>])} />
           {!Object.keys(s.risk?.limits ?? {}).length && <div className="muted small">{t('live.noLimits')}</div>}
         </div>
       </div>
@@ -201,11 +197,3 @@ function Figure({ label, value }: { label: string; value: string }) {
   );
 }
 
-function Limit({ k, v }: { k: string; v: unknown }) {
-  return (
-    <>
-      <span>{maybeT(`limit.${k}`) ?? k.replace(/_/g, ' ')}</span>
-      <span className="num">{cell(v)}</span>
-    </>
-  );
-}

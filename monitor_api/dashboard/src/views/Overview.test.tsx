@@ -153,6 +153,30 @@ describe('Overview over /ws/status', () => {
     expect(localStorage.getItem('easyquant.token')).toBe('s3cret');
   });
 
+  it('opens a component on its row: id, times, heartbeat, then its metrics', () => {
+    mount();
+    const ws = FakeSocket.last();
+    server(() => ws.open());
+    const finished = { id: 'backtest:r1', kind: 'backtest', state: 'success', heartbeat_interval: 30, finished_at: iso(T0 + 60_000) } as const;
+    server(() => ws.snapshot([comp({ ...finished, metrics: { sharpe: 1.25, trades: 7 } }), comp({ id: 'cli:2', heartbeat_interval: 0 })]));
+    click(row('backtest:r1'));
+    const cells = () => [...host.querySelectorAll('.detail .kv > *')].map((c) => c.textContent);
+    const pairs = (all: (string | null)[]) => all.flatMap((v, i) => (i % 2 ? [] : [[v, all[i + 1]]]));
+    const first = pairs(cells());
+    expect(first.map(([k]) => k)).toEqual(['id', 'started', 'heartbeat every', 'finished', 'sharpe', 'trades']);
+    expect(first[0][1]).toBe('backtest:r1');
+    expect(host.querySelector('.detail .kv code')?.textContent).toBe('backtest:r1');
+    expect(first[2][1]).toBe('30s');
+    expect(first.slice(4)).toEqual([
+      ['sharpe', '1.25'],
+      ['trades', '7'],
+    ]);
+    click(row('backtest:r1')); // closes it
+    click(row('cli:2'));
+    expect(pairs(cells()).map(([k, v]) => `${k}=${v}`)).toContain('heartbeat every=–'); // no heartbeat, not finished
+    expect(pairs(cells()).map(([k]) => k)).toEqual(['id', 'started', 'heartbeat every']);
+  });
+
   it('filters by kind and state', () => {
     mount();
     const ws = FakeSocket.last();

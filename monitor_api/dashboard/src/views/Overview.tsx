@@ -2,7 +2,7 @@
 
 import { Fragment, useMemo, useState } from 'react';
 import { api } from '../api';
-import { StateBadge, Progress, DataState, stateLabel } from '../components/ui';
+import { StateBadge, Progress, DataState, KeyValues, stateLabel, type KeyValue } from '../components/ui';
 import { useStatus } from '../hooks/status';
 import { useNow } from '../hooks/misc';
 import { useResource } from '../hooks/resource';
@@ -170,26 +170,15 @@ function ComponentDetail({ c }: { c: Component }) {
   const metrics = Object.entries(c.metrics ?? {});
   return (
     <div className="detail">
-      <div className="kv">
-        <span>{t('overview.id')}</span>
-        <code>{c.id}</code>
-        <span>{t('overview.started')}</span>
-        <span>{shortTime(c.started_at)}</span>
-        <span>{t('overview.heartbeatEvery')}</span>
-        <span>{c.heartbeat_interval ? duration(c.heartbeat_interval) : '–'}</span>
-        {c.finished_at && (
-          <>
-            <span>{t('overview.finished')}</span>
-            <span>{shortTime(c.finished_at)}</span>
-          </>
-        )}
-        {metrics.map(([k, v]) => (
-          <Fragment key={k}>
-            <span>{k}</span>
-            <span>{cell(v)}</span>
-          </Fragment>
-        ))}
-      </div>
+      <KeyValues
+        rows={[
+          [t('overview.id'), <code>{c.id}</code>],
+          [t('overview.started'), shortTime(c.started_at)],
+          [t('overview.heartbeatEvery'), c.heartbeat_interval ? duration(c.heartbeat_interval) : '–'],
+          c.finished_at && [t('overview.finished'), shortTime(c.finished_at)],
+          ...metrics.map(([k, v]): KeyValue => [k, cell(v)]),
+        ]}
+      />
       <DataState res={events} what={t('overview.events')}>
         {(d) => (
           <table className="grid compact">
