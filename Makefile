@@ -13,7 +13,7 @@ ifdef WORKERS
 export EASYQUANT_WORKERS := $(WORKERS)
 endif
 
-.PHONY: help up broker down status test test-celery test-fast lint bench soak venv dashboard system-deps clean
+.PHONY: help up broker down status test test-celery test-image test-fast lint bench soak venv dashboard system-deps clean
 
 help:
 	@echo "make up      set up (venv, dashboard, database) and start the whole system"
@@ -21,6 +21,7 @@ help:
 	@echo "make down    stop exactly what 'make up' started; data stays"
 	@echo "make status  what runs, where"
 	@echo "make test    install what the tests need and run the whole suite"
+	@echo "make test-image   each docker-compose.yaml command in a venv built like the image"
 	@echo "make lint    ruff and mypy"
 	@echo "make bench   benchmarks against peer libraries (writes bench/RESULTS.md figures)"
 
@@ -66,14 +67,19 @@ status:
 # --- quality ---------------------------------------------------------------
 test: venv system-deps dashboard
 	cd monitor_api/dashboard && npm test --silent
-	$(BIN)/python -m pytest -m "not celery" $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -m "not celery and not image" $(PYTEST_ARGS)
 
 # the stack with Celery workers: sweeps over two workers, one killed mid-run (about 5 minutes)
 test-celery: venv system-deps
 	$(BIN)/python -m pytest -m celery $(PYTEST_ARGS)
 
+# the image's environment: a venv built as the Dockerfile builds it, each compose service's
+# command answering --help there (about 3 minutes: a full install from the package index)
+test-image: venv
+	$(BIN)/python -m pytest -m image $(PYTEST_ARGS)
+
 test-fast: venv
-	$(BIN)/python -m pytest -m "not e2e" $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -m "not e2e and not image" $(PYTEST_ARGS)
 
 lint: venv
 	$(BIN)/ruff check easyquant monitor_api dags plugins tests bench

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import argparse
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from pathlib import Path
 
@@ -75,12 +76,18 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     return app
 
 
-def main() -> None:
+def main(argv: Sequence[str] | None = None) -> None:
     """Run the API with uvicorn on the configured host and port."""
     import uvicorn
 
     from easyquant.config import load_settings
 
+    argparse.ArgumentParser(
+        prog="python -m monitor_api.app",
+        description="Serve EasyQuant's monitor API, its websocket and the dashboard.",
+        epilog="Settings come from the environment: EASYQUANT_DATABASE_URL, EASYQUANT_API_HOST, "
+        "EASYQUANT_API_PORT, EASYQUANT_API_TOKEN, EASYQUANT_ALLOWED_HOSTS (see README).",
+    ).parse_args(argv)
     try:
         settings = load_settings()
         app = create_app(settings)
