@@ -67,9 +67,10 @@ status:
 # --- quality ---------------------------------------------------------------
 test: venv system-deps dashboard
 	cd monitor_api/dashboard && npm test --silent
-	$(BIN)/python -m pytest -m "not celery and not image" $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -m "not image" $(PYTEST_ARGS)
 
-# the stack with Celery workers: sweeps over two workers, one killed mid-run (about 5 minutes)
+# only the stack with Celery workers (part of make test): a sweep and the ETL over two workers,
+# one worker killed mid-sweep (about 5 minutes)
 test-celery: venv system-deps
 	$(BIN)/python -m pytest -m celery $(PYTEST_ARGS)
 
