@@ -126,6 +126,13 @@ PARAMS = {
     "slippage_bps": _cost(
         None, "Slippage (bps)", "Every fill's price worsened by this many basis points.", 10_000
     ),
+    "max_volume_fraction": _cost(
+        None,
+        "Volume cap",
+        "A fill takes at most this fraction of the bar's volume (0 < F <= 1); the rest keeps "
+        "working on later bars (no cap by default).",
+        1,
+    ),
     "fill": _choice(
         ["next_open", "close"],
         "Fills",

@@ -64,6 +64,7 @@ FIELDS = (
     "min_commission",
     "stamp_duty",
     "slippage_bps",
+    "max_volume_fraction",
     "fill",
     "benchmark",
     "rank_by",

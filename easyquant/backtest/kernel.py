@@ -49,6 +49,7 @@ def _span(
     low: np.ndarray,
     close: np.ndarray,
     ref_close: np.ndarray,
+    volume: np.ndarray,
     day: np.ndarray,
     target: np.ndarray,
     kind: np.ndarray,
@@ -130,7 +131,7 @@ def _span(
                 continue
         if npend > 0 and not at_close:  # next_open: fill at this bar's open
             cash, npend, nf, n_held = execute(
-                t, False, shares_mode, open_, high, low, close, ref_close, day, rules, pos,
+                t, False, shares_mode, open_, high, low, close, ref_close, volume, day, rules, pos,
                 mark, book, rejects, fills, work, nf, cash, npend, n_held,
             )  # fmt: skip
         # the decision made at bar t (from bars 0..t) is an order if it changed
@@ -147,7 +148,7 @@ def _span(
                     npend = decide(book, s, t, tg, k, p, f, at_close, open_, pos, work, npend)
         if npend > 0 and at_close:  # close: fill at this bar's close
             cash, npend, nf, n_held = execute(
-                t, True, shares_mode, open_, high, low, close, ref_close, day, rules, pos,
+                t, True, shares_mode, open_, high, low, close, ref_close, volume, day, rules, pos,
                 mark, book, rejects, fills, work, nf, cash, npend, n_held,
             )  # fmt: skip
         eq = cash
@@ -175,6 +176,7 @@ def simulate_into(
     low: np.ndarray,
     close: np.ndarray,
     ref_close: np.ndarray,
+    volume: np.ndarray,
     day: np.ndarray,
     target: np.ndarray,
     kind: np.ndarray,
@@ -219,9 +221,9 @@ def simulate_into(
     npend = 0
     while True:
         t, nf, npend = _span(
-            t, open_, high, low, close, ref_close, day, target, kind, oprice, tif, has_orders,
-            rules, table, seg, at_close, shares_mode, pos, mark, book, rejects, fills, work,
-            equity, held,
+            t, open_, high, low, close, ref_close, volume, day, target, kind, oprice, tif,
+            has_orders, rules, table, seg, at_close, shares_mode, pos, mark, book, rejects,
+            fills, work, equity, held,
             keep_curve, ts, max_gap, bench, has_bench, acc, iacc, scal, nf, npend,
         )  # fmt: skip
         if t >= n:

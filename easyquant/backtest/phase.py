@@ -49,6 +49,7 @@ def execute(
     low: np.ndarray,
     close: np.ndarray,
     ref_close: np.ndarray,
+    volume: np.ndarray,
     day: np.ndarray,
     rules: np.ndarray,
     pos: np.ndarray,
@@ -64,6 +65,7 @@ def execute(
 ) -> tuple[float, int, int, int]:
     """Execute the pending orders at bar ``t``'s open (or close): sells first, then buys.
 
+    ``volume``: the bars' volumes, read only under a volume cap (a placeholder without one).
     Mutates positions, pending state, rejections and ``fills`` (room for one fill per symbol
     is the caller's job); return the new (cash, pending count, fill count, symbols held).
     ``work`` keeps each order's size from the sell pass for the buy pass (nothing it depends
@@ -152,6 +154,7 @@ def execute(
                 cash,
                 pos[s],
                 sellable,
+                volume[t, s] if cfg[mk.C_VOLFRAC] > 0 else 0.0,  # only read under a cap
                 cfg,
             )
             if q <= 0:

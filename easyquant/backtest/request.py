@@ -35,7 +35,7 @@ if TYPE_CHECKING:
     from easyquant.backtest.store import RunSpec
     from easyquant.strategy.base import Strategy
 
-COSTS = ("commission", "min_commission", "stamp_duty", "slippage_bps")
+COSTS = ("commission", "min_commission", "stamp_duty", "slippage_bps", "max_volume_fraction")
 NUMBERS = ("cash", *COSTS, "random", "seed", "points_per_task")
 Kind = Literal["backtest", "sweep", "walkforward"]
 
@@ -155,6 +155,14 @@ class BacktestRequest(BaseModel):
     )
     slippage_bps: float | None = Field(
         default=None, ge=0, le=10_000, allow_inf_nan=False, description="slippage per fill, bps"
+    )
+    max_volume_fraction: float | None = Field(
+        default=None,
+        gt=0,
+        le=1,
+        allow_inf_nan=False,
+        description="a fill takes at most this fraction of the bar's volume, the rest works "
+        "on later bars (0 < F <= 1; default: no cap)",
     )
     fill: Literal["next_open", "close"] = Field(
         default="next_open", description="when a decision at bar t executes: next_open or close"

@@ -294,6 +294,8 @@ class Prepared:
             kind = np.zeros((n, m), dtype=np.int8)
             price = np.full((n, m), np.nan)
             tif = np.zeros((n, m), dtype=np.int8)
+        # the bars' volumes are read only under a volume cap
+        volume = d.volume if self.config.market.max_volume_fraction > 0 else np.zeros((1, 1))
         ref = self.ref_close
         if ref.shape != (n, m):
             ref = np.broadcast_to(np.full((1, 1), np.nan), (n, m))
@@ -313,6 +315,7 @@ class Prepared:
             d.low,
             d.close,
             ref,
+            volume,
             day,
             np.ascontiguousarray(decisions.target),
             kind,

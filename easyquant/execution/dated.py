@@ -43,14 +43,28 @@ def _instrument(symbol: str, instruments: Mapping[str, Any] | None) -> Any:
 
 
 def _sessions(listed: dt.date | None, days: np.ndarray) -> np.ndarray:
-    """Return each day's trading-session number since listing (1 = the listing day; 0 before)."""
-    if listed is None:
+    """Return each day's trading-session number since listing (1 = the listing day; 0 before),
+    counted on the exchange calendar (holidays are no sessions)."""
+    if listed is None or not len(days):
         return np.full(len(days), 10**6)
     first = np.datetime64(listed, "D")
-    if len(days) and first >= days[0]:  # the data's own trading days since the listing
-        return np.cumsum(days >= first) * (days >= first)
-    # listed before the data starts: weekdays since the listing (the exemption is long over)
-    return np.busday_count(first, days) + 1
+    cal = _exchange_sessions()
+    if first < days.min() - np.timedelta64(60, "D") or not (
+        len(cal) and cal[0] <= first and days.max() <= cal[-1]
+    ):
+        # listed long before these days (the exemption is long over), or outside the
+        # calendar's years: weekdays since the listing
+        return np.maximum(np.busday_count(first, days) + 1, 0)
+    k0 = np.searchsorted(cal, first)  # the listing day's session (or the next one)
+    return np.maximum(np.searchsorted(cal, days, side="right") - k0, 0)
+
+
+@lru_cache(maxsize=1)
+def _exchange_sessions() -> np.ndarray:
+    """The A-share trading days (Shanghai's calendar; Shenzhen and Beijing keep the same)."""
+    from easyquant.data.calendars import get_calendar
+
+    return get_calendar("XSHG").sessions.values.astype("datetime64[D]")
 
 
 def rule_table(
@@ -138,18 +152,45 @@ def _covered(periods: Sequence[Any], days: np.ndarray) -> np.ndarray:
     return out
 
 
-def rules_on_day(profile: mk.MarketProfile, symbol: str, ts_ns: int) -> np.ndarray:
+def rules_on_day(
+    profile: mk.MarketProfile,
+    symbol: str,
+    ts_ns: int,
+    instruments: Mapping[str, Any] | None = None,
+) -> np.ndarray:
     """Return one instrument's rules row on the trading day of bar time ``ts_ns`` (UTC ns):
     the row the backtest uses on that day (the live order manager's and paper broker's call;
-    read only). A listing's first days are not known from one bar: they count as limited."""
+    read only). ``instruments``: the master's rows by symbol, as the backtest is given them
+    (board, ST and suspension periods, listing day); without a row, the code's board."""
     day = (int(ts_ns) + int(profile.utc_offset_hours * 3600e9)) // 86_400_000_000_000
-    return _row_on(profile, symbol, day)
+    inst = instruments.get(symbol) if instruments else None
+    if inst is None:
+        return _row_on(profile, symbol, day)
+    key = (profile, symbol, day, id(inst))
+    hit = _MASTER_ROWS.get(key)
+    if hit is None or hit[0] is not inst:
+        if len(_MASTER_ROWS) >= 65_536:
+            _MASTER_ROWS.clear()
+        hit = (inst, _compute_row(profile, symbol, day, {symbol: inst}))
+        _MASTER_ROWS[key] = hit
+    return hit[1]
+
+
+# rows computed from master rows: (the row it was computed from, the rules row)
+_MASTER_ROWS: dict[tuple[Any, ...], tuple[Any, np.ndarray]] = {}
 
 
 @lru_cache(maxsize=65_536)
 def _row_on(profile: mk.MarketProfile, symbol: str, day: int) -> np.ndarray:
+    return _compute_row(profile, symbol, day, None)
+
+
+def _compute_row(
+    profile: mk.MarketProfile, symbol: str, day: int, instruments: Mapping[str, Any] | None
+) -> np.ndarray:
     ts = day * 86_400_000_000_000 - int(profile.utc_offset_hours * 3600e9) + 43_200_000_000_000
-    table, _ = rule_table(profile, [symbol], pd.DatetimeIndex([pd.Timestamp(ts, tz="UTC")]))
+    index = pd.DatetimeIndex([pd.Timestamp(ts, tz="UTC")])
+    table, _ = rule_table(profile, [symbol], index, instruments)
     row = table[0, 0].copy()
     row.flags.writeable = False
     return row

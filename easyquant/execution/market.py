@@ -32,7 +32,18 @@ TIF_NAMES = ("gtc", "day")
 FILLS = ("next_open", "close")
 
 # Why an order did not fill (or filled only in part).
-FILLED, NOT_TRIGGERED, PRICE_LIMIT, T_PLUS_ONE, NO_CASH, NO_SHORT, LOT, NO_PRICE, HALTED = range(9)
+(
+    FILLED,
+    NOT_TRIGGERED,
+    PRICE_LIMIT,
+    T_PLUS_ONE,
+    NO_CASH,
+    NO_SHORT,
+    LOT,
+    NO_PRICE,
+    HALTED,
+    VOLUME,
+) = range(10)
 REASONS = (
     "filled",
     "not triggered",
@@ -43,6 +54,7 @@ REASONS = (
     "below one lot",
     "no price",
     "suspended",
+    "volume limit",
 )
 N_REASONS = len(REASONS)
 
@@ -51,7 +63,10 @@ C_RATE, C_MIN, C_STAMP, C_SLIP, C_LOT, C_SHORT, C_T1, C_LIMIT, C_TICK = range(9)
 # per instrument and date (easyquant.execution.dated): transfer fee rate (both sides), the
 # minimum order (buys; sells below it only as the whole remainder), suspended (1: no fill)
 C_TRANSFER, C_MIN_ORDER, C_HALT = range(9, 12)
-N_RULES = 12
+# the run's volume participation: the largest fraction of a bar's volume one fill may take
+# (0: no cap)
+C_VOLFRAC = 12
+N_RULES = 13
 
 
 @dataclass(frozen=True)
@@ -63,6 +78,8 @@ class MarketProfile:
     ``commission``: rate of traded value; ``min_commission``: minimum per order.
     ``slippage_bps``: price worsened by this many basis points on every fill.
     ``utc_offset_hours``: the exchange's clock, for trading days (T+1, price limits).
+    ``max_volume_fraction``: a fill takes at most this fraction of the bar's volume, rounded
+    down to whole lots; the rest keeps working on later bars (0 = no cap).
     """
 
     name: str
@@ -77,6 +94,7 @@ class MarketProfile:
     tick: float = 0.01
     utc_offset_hours: float = 0.0
     periods_per_year: int = 252
+    max_volume_fraction: float = 0.0
 
     def __post_init__(self) -> None:
         checks = {
@@ -87,6 +105,7 @@ class MarketProfile:
             "min_commission": self.min_commission >= 0,
             "slippage_bps": 0 <= self.slippage_bps < 10_000,
             "tick": self.tick >= 0,
+            "max_volume_fraction": 0 <= self.max_volume_fraction <= 1,
         }
         for key, ok in checks.items():
             value = getattr(self, key)
@@ -103,10 +122,16 @@ class MarketProfile:
         v[C_RATE], v[C_MIN], v[C_STAMP] = self.commission, self.min_commission, self.stamp_duty
         v[C_SLIP], v[C_LOT], v[C_SHORT] = self.slippage_bps, self.lot, float(self.allow_short)
         v[C_T1], v[C_LIMIT], v[C_TICK] = float(self.t_plus_one), self.price_limit, self.tick
+        v[C_VOLFRAC] = self.max_volume_fraction
         return v
 
     def as_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        """The fields as a dict; the volume cap only when one is set (stored configurations
+        of runs without one stay as they were)."""
+        out = asdict(self)
+        if not self.max_volume_fraction:
+            del out["max_volume_fraction"]
+        return out
 
 
 PROFILES: dict[str, MarketProfile] = {

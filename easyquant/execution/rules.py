@@ -28,6 +28,7 @@ from easyquant.execution.market import (
     C_T1,
     C_TICK,
     C_TRANSFER,
+    C_VOLFRAC,
     FILLED,
     HALTED,
     LIMIT,
@@ -42,6 +43,7 @@ from easyquant.execution.market import (
     SELL,
     STOP,
     T_PLUS_ONE,
+    VOLUME,
     MarketProfile,
 )
 
@@ -144,6 +146,19 @@ def round_lot(qty: float, lot: float) -> float:
 
 
 @njit(cache=True, nogil=True)
+def volume_room(volume: float, cfg: np.ndarray) -> float:
+    """Return the most one fill may take on a bar of ``volume`` under the volume cap: the
+    cap's fraction of the volume rounded down to whole lots (inf without a cap; 0 on a bar
+    without volume, a missing volume included)."""
+    frac = cfg[C_VOLFRAC]
+    if frac <= 0:
+        return np.inf
+    if not volume > 0:
+        return 0.0
+    return round_lot(frac * volume, cfg[C_LOT])
+
+
+@njit(cache=True, nogil=True)
 def awaits_one_lot(target: float, desired: float, position: float) -> bool:
     """Return True when a non-zero target leaves a flat position flat after lot rounding.
 
@@ -178,12 +193,15 @@ def try_fill(
     cash: float,
     position: float,
     sellable: float,
+    volume: float,
     cfg: np.ndarray,
 ) -> tuple[float, float, float, int]:
     """Apply every rule to one order of ``qty`` > 0 units on one bar.
 
     Return ``(filled quantity, price, fees, reason)``; quantity 0 means no fill and ``reason``
-    says why. ``sellable`` is the long position that may be sold today (T+1).
+    says why. ``sellable`` is the long position that may be sold today (T+1). ``volume`` is
+    the bar's volume, read only under a volume cap (:func:`volume_room`): a fill cut by it
+    (or refused: less than one lot, or than the minimum order, is left) says "volume limit".
     """
     if cfg[C_HALT] > 0:
         return 0.0, np.nan, 0.0, HALTED
@@ -205,6 +223,11 @@ def try_fill(
         if cfg[C_SHORT] <= 0 and qty > long_part:
             qty = long_part
             reason = NO_SHORT
+        if cfg[C_VOLFRAC] > 0:
+            room = volume_room(volume, cfg)
+            if qty > room:
+                qty = room
+                reason = VOLUME
         if not (qty == long_part and qty > 0):  # selling a whole position may be an odd lot
             q = round_lot(qty, lot)
             if q < cfg[C_MIN_ORDER] - 1e-9:  # below the minimum: only the whole remainder
@@ -223,6 +246,13 @@ def try_fill(
         reason = LOT
     if q <= 0:
         return 0.0, px, 0.0, LOT
+    if cfg[C_VOLFRAC] > 0:
+        room = volume_room(volume, cfg)
+        if q > room:
+            q = room if room >= cfg[C_MIN_ORDER] - 1e-9 else 0.0
+            reason = VOLUME
+            if q <= 0:
+                return 0.0, px, 0.0, VOLUME
     if q * px + fees(side, q, px, cfg) > cash:
         reason = NO_CASH
         afford = max(cash - cfg[C_MIN], 0.0) / (px * (1.0 + cfg[C_RATE]))
@@ -245,13 +275,15 @@ def try_fill(
 # ----- the single-order call a paper broker uses -------------------------------------------
 @dataclass(frozen=True)
 class Bar:
-    """One bar of one symbol; ``ref_close`` is the previous trading day's close (price limits)."""
+    """One bar of one symbol; ``ref_close`` is the previous trading day's close (price limits);
+    ``volume`` is read under a volume cap only (a missing one then allows no fill)."""
 
     open: float
     high: float
     low: float
     close: float
     ref_close: float = float("nan")
+    volume: float = float("nan")
 
 
 @dataclass(frozen=True)
@@ -313,6 +345,7 @@ def fill_order(
         float(cash),
         float(position),
         sellable,
+        bar.volume,
         profile.vector() if rules is None else rules,
     )
     return FillResult(float(q), float(px), float(fee), REASONS[why])

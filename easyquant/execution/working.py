@@ -9,6 +9,9 @@ cancels the working order (it is replaced). A pending decision is sized and sent
 execution moment. A market order that does not fill is sized and sent again at the next moment;
 a limit or stop order that does not fill keeps working with the quantity it was sent with,
 until it fills, is replaced or cancelled, or, with day time in force, the trading day ends.
+Under a volume cap a fill may be a part: the rest of a market order (a target) is sized and
+sent again at the next moment until the target is reached or a new decision replaces it; the
+rest of a limit or stop order keeps working as above (a day order's rest ends with its day).
 What ends a pending decision is :func:`stays_pending`'s rule. The compiled transitions work on
 the book: the backtest kernel keeps one in its loop, the live order manager one per session
 (:class:`Book`), stored with every bar.
@@ -23,7 +26,7 @@ from typing import Any
 import numpy as np
 from numba import njit
 
-from easyquant.execution.market import DAY, MARKET, NO_SHORT, T_PLUS_ONE
+from easyquant.execution.market import DAY, MARKET, NO_SHORT, T_PLUS_ONE, VOLUME
 
 # rows of a book: the last decision, the pending one (B_PEND 1.0 when there is one), the
 # working order, and what was bought on the current trading day (T+1)
@@ -112,13 +115,16 @@ def apply_decision(
 def stays_pending(filled: float, reason: int) -> bool:
     """After an order for a pending decision was tried: True when the decision stays pending.
 
-    A fill ends it, except a T+1 partial (the rest is sold from the next day). An order that
-    did not fill stays (the price may come back, cash may free up), except a short where
+    A fill ends it, except a T+1 partial (the rest is sold from the next day) and a partial
+    cut by the volume cap (the rest is worked on later bars). An order that did not fill
+    stays (the price may come back, cash may free up, volume may trade), except a short where
     shorting is not allowed.
     """
     if filled <= 0:
         return reason != NO_SHORT
-    return reason == T_PLUS_ONE
+    if reason == T_PLUS_ONE:
+        return True
+    return reason == VOLUME
 
 
 @njit(cache=True, nogil=True, inline="always")

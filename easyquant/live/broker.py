@@ -9,7 +9,9 @@ An order is tried against the bar the venue currently sees, by the execution lay
 that does not fill is done with the rules' reason. A limit or stop order that does not fill
 keeps working (``open``) with the rest of its quantity: the venue tries it once at each later
 moment it is asked about (:meth:`PaperBroker.poll`), until it fills, is cancelled, or, a day
-order, its trading day ends. That is the backtest's execution, order for order.
+order, its trading day ends. Under a volume cap a market order may fill in part (``partial``,
+the order manager sends the rest at the next moment); a limit or stop order's rest keeps
+working. That is the backtest's execution, order for order.
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ from __future__ import annotations
 import contextlib
 import json
 import threading
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol, runtime_checkable
 
@@ -164,11 +166,19 @@ class PaperBroker:
     shares_database = True
 
     def __init__(
-        self, settings: Settings, account: str, profile: MarketProfile, *, initial_cash: float
+        self,
+        settings: Settings,
+        account: str,
+        profile: MarketProfile,
+        *,
+        initial_cash: float,
+        instruments: Mapping[str, Any] | None = None,
     ) -> None:
         self.settings = settings
         self.account = account
         self.profile = profile
+        #: the instrument master's rows by symbol: the rules the backtest applies to them
+        self.instruments = instruments
         self.initial_cash = float(initial_cash)
         self._conn: psycopg2.extensions.connection | None = None
         self._lock = threading.Lock()
@@ -313,14 +323,21 @@ class PaperBroker:
             self.profile,
             side=side,
             quantity=quantity,
-            bar=Bar(bar.open, bar.high, bar.low, bar.close, self._ref.get(symbol, float("nan"))),
+            bar=Bar(
+                bar.open,
+                bar.high,
+                bar.low,
+                bar.close,
+                self._ref.get(symbol, float("nan")),
+                bar.volume,
+            ),
             kind=kind,
             price=price,
             cash=self._cash,
             position=pos[0],
             bought_today=pos[2] if pos[1] == self._today() else 0.0,
             at_close=at_close,
-            rules=rules_on_day(self.profile, symbol, self._ts or 0),
+            rules=rules_on_day(self.profile, symbol, self._ts or 0, self.instruments),
         )
         return res.quantity, res.price, res.fees, res.reason
 
@@ -575,9 +592,18 @@ def _q(conn: psycopg2.extensions.connection | None, query: str, params: Sequence
 
 
 def make_broker(
-    name: str, settings: Settings, account: str, profile: MarketProfile, *, initial_cash: float
+    name: str,
+    settings: Settings,
+    account: str,
+    profile: MarketProfile,
+    *,
+    initial_cash: float,
+    instruments: Mapping[str, Any] | None = None,
 ) -> Broker:
-    """Build a broker by name (``paper``); ConfigError for an unknown one."""
+    """Build a broker by name (``paper``); ConfigError for an unknown one. ``instruments``: the
+    instrument master's rows of the session's symbols."""
     if name == "paper":
-        return PaperBroker(settings, account, profile, initial_cash=initial_cash)
+        return PaperBroker(
+            settings, account, profile, initial_cash=initial_cash, instruments=instruments
+        )
     raise ConfigError(f"broker: expected one of {', '.join(BROKERS)}, got {name!r}")

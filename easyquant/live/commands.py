@@ -45,6 +45,12 @@ def register(sub: argparse._SubParsersAction) -> None:
     lv.add_argument("--stamp-duty", type=float, default=None)
     lv.add_argument("--slippage-bps", type=float, default=None)
     lv.add_argument(
+        "--max-volume-fraction",
+        type=float,
+        default=None,
+        help="a fill takes at most this fraction of the bar's volume (0 < F <= 1; default: none)",
+    )
+    lv.add_argument(
         "--max-position-value", type=float, default=None, help="risk: |position value| per symbol"
     )
     lv.add_argument(
@@ -128,6 +134,7 @@ OPTIONS = {
     "min_commission": "--min-commission",
     "stamp_duty": "--stamp-duty",
     "slippage_bps": "--slippage-bps",
+    "max_volume_fraction": "--max-volume-fraction",
     "heartbeat": "--heartbeat",
     "warmup": "--warmup",
 }

@@ -32,6 +32,7 @@ IDENTITY = (
     "min_commission",
     "stamp_duty",
     "slippage_bps",
+    "max_volume_fraction",
     "seed",
     "warmup",
 )
@@ -59,6 +60,8 @@ class SessionConfig:
     min_commission: float | None = None
     stamp_duty: float | None = None
     slippage_bps: float | None = None
+    #: a fill takes at most this fraction of the bar's volume (None: no cap)
+    max_volume_fraction: float | None = None
     risk: dict[str, Any] = field(default_factory=dict)
     heartbeat: float = 5.0
     #: bars of lake history before the first live bar; None: the strategy's decision window
@@ -96,6 +99,11 @@ class SessionConfig:
             and 0 <= self.warmup <= 1_000_000
         ):
             raise ConfigError(f"warmup: must be 0 to 1000000 bars, got {self.warmup!r}")
+        f = self.max_volume_fraction
+        if f is not None and not (
+            isinstance(f, int | float) and not isinstance(f, bool) and 0 < f <= 1
+        ):
+            raise ConfigError(f"max_volume_fraction: must be > 0 and <= 1, got {f!r}")
         self.freq = parse_freq(self.freq).name  # "1D" and "1d" are one frequency
         parse_speed(self.speed)
         self.profile()
@@ -111,7 +119,19 @@ class SessionConfig:
             min_commission=self.min_commission,
             stamp_duty=self.stamp_duty,
             slippage_bps=self.slippage_bps,
+            max_volume_fraction=self.max_volume_fraction,
         )
+
+    def instruments(self, settings: Any) -> dict[str, Any] | None:
+        """The instrument master's rows of the symbols (board, ST and suspension periods,
+        listing day) where the market's rules depend on them, as the backtest takes them
+        (``BacktestConfig.instruments``); None for other markets."""
+        from easyquant.data import instruments
+        from easyquant.execution.dated import DATED_MARKETS
+
+        if self.market not in DATED_MARKETS:
+            return None
+        return instruments.load(settings, self.symbols)
 
     def limits(self) -> RiskLimits:
         return RiskLimits.from_dict(self.risk)

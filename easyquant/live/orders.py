@@ -76,6 +76,8 @@ class OrderManager:
     broker: Broker
     limits: RiskLimits = field(default_factory=RiskLimits)
     crash: Callable[[str], None] = lambda point: None
+    #: the instrument master's rows by symbol (board, ST and suspension periods, listing day)
+    instruments: Mapping[str, Any] | None = None
     state: Book = field(init=False)
     halted: bool = False
     halt: Halt | None = None  # a breach found while trading (the service stores it)
@@ -177,7 +179,7 @@ class OrderManager:
 
     def rules_on(self, symbol: str, ts: int) -> np.ndarray:
         """Return ``symbol``'s rules row on the trading day of bar time ``ts``."""
-        return rules_on_day(self.profile, symbol, ts)
+        return rules_on_day(self.profile, symbol, ts, self.instruments)
 
     def _size(
         self,

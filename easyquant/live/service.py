@@ -128,6 +128,11 @@ class LiveService:
     def _open(self) -> None:
         self.store.connect()
         self.store.lock()
+        # the instrument master's rows of the symbols: the rules the backtest applies
+        master = self.config.instruments(self.settings)
+        self.om.instruments = master
+        if hasattr(self.broker, "instruments"):
+            self.broker.instruments = master
         row = self.store.load_session()
         if row is None:
             self.store.create_session(

@@ -236,7 +236,8 @@ def backtest_fills(bt: Any, data: Any, symbols: Sequence[str]) -> list[tuple[Any
 
 def session_backtest(settings: Any, cfg: Any) -> tuple[Any, list[tuple[Any, ...]]]:
     """The bars session ``cfg`` recorded through the backtester with the session's strategy,
-    parameters, cash, market and fill timing: (the result, its fills as ``backtest_fills``)."""
+    parameters, cash, market (its instrument master rows too) and fill timing: (the result,
+    its fills as ``backtest_fills``)."""
     from easyquant.backtest.config import BacktestConfig
     from easyquant.backtest.runner import run_backtest
 
@@ -244,7 +245,12 @@ def session_backtest(settings: Any, cfg: Any) -> tuple[Any, list[tuple[Any, ...]
     bt = run_backtest(
         cfg.strategy,
         data,
-        BacktestConfig(cash=cfg.cash, market=cfg.profile(), fill=cfg.fill),
+        BacktestConfig(
+            cash=cfg.cash,
+            market=cfg.profile(),
+            fill=cfg.fill,
+            instruments=cfg.instruments(settings),
+        ),
         params=cfg.params,
     )
     return bt, backtest_fills(bt, data, cfg.symbols)
