@@ -50,6 +50,7 @@ def _span(
     close: np.ndarray,
     ref_close: np.ndarray,
     volume: np.ndarray,
+    published: np.ndarray,
     day: np.ndarray,
     target: np.ndarray,
     kind: np.ndarray,
@@ -131,7 +132,8 @@ def _span(
                 continue
         if npend > 0 and not at_close:  # next_open: fill at this bar's open
             cash, npend, nf, n_held = execute(
-                t, False, shares_mode, open_, high, low, close, ref_close, volume, day, rules, pos,
+                t, False, shares_mode, open_, high, low, close, ref_close, volume, published, day,
+                rules, pos,
                 mark, book, rejects, fills, work, nf, cash, npend, n_held,
             )  # fmt: skip
         # the decision made at bar t (from bars 0..t) is an order if it changed
@@ -148,7 +150,8 @@ def _span(
                     npend = decide(book, s, t, tg, k, p, f, at_close, open_, pos, work, npend)
         if npend > 0 and at_close:  # close: fill at this bar's close
             cash, npend, nf, n_held = execute(
-                t, True, shares_mode, open_, high, low, close, ref_close, volume, day, rules, pos,
+                t, True, shares_mode, open_, high, low, close, ref_close, volume, published, day,
+                rules, pos,
                 mark, book, rejects, fills, work, nf, cash, npend, n_held,
             )  # fmt: skip
         eq = cash
@@ -177,6 +180,7 @@ def simulate_into(
     close: np.ndarray,
     ref_close: np.ndarray,
     volume: np.ndarray,
+    published: np.ndarray,
     day: np.ndarray,
     target: np.ndarray,
     kind: np.ndarray,
@@ -221,8 +225,8 @@ def simulate_into(
     npend = 0
     while True:
         t, nf, npend = _span(
-            t, open_, high, low, close, ref_close, volume, day, target, kind, oprice, tif,
-            has_orders, rules, table, seg, at_close, shares_mode, pos, mark, book, rejects,
+            t, open_, high, low, close, ref_close, volume, published, day, target, kind, oprice,
+            tif, has_orders, rules, table, seg, at_close, shares_mode, pos, mark, book, rejects,
             fills, work, equity, held,
             keep_curve, ts, max_gap, bench, has_bench, acc, iacc, scal, nf, npend,
         )  # fmt: skip

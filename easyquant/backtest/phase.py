@@ -50,6 +50,7 @@ def execute(
     close: np.ndarray,
     ref_close: np.ndarray,
     volume: np.ndarray,
+    published: np.ndarray,
     day: np.ndarray,
     rules: np.ndarray,
     pos: np.ndarray,
@@ -66,6 +67,8 @@ def execute(
     """Execute the pending orders at bar ``t``'s open (or close): sells first, then buys.
 
     ``volume``: the bars' volumes, read only under a volume cap (a placeholder without one).
+    ``published``: the days' published (down, up) limit prices by bar and symbol, nan where
+    none (a ``(2, 1, 1)`` placeholder when the data has none).
     Mutates positions, pending state, rejections and ``fills`` (room for one fill per symbol
     is the caller's job); return the new (cash, pending count, fill count, symbols held).
     ``work`` keeps each order's size from the sell pass for the buy pass (nothing it depends
@@ -73,6 +76,7 @@ def execute(
     for one lot: while nothing is held, orders that all still wait are only counted.
     """
     m = len(pos)
+    has_published = published.shape[1] == open_.shape[0] and published.shape[2] == m
     if n_held == 0 and not shares_mode:
         waiting = still_waiting(t, at_close, open_, close, book, work)
         if waiting > 0:
@@ -155,6 +159,8 @@ def execute(
                 pos[s],
                 sellable,
                 volume[t, s] if cfg[mk.C_VOLFRAC] > 0 else 0.0,  # only read under a cap
+                published[0, t, s] if has_published else np.nan,
+                published[1, t, s] if has_published else np.nan,
                 cfg,
             )
             if q <= 0:

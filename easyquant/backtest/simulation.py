@@ -245,6 +245,19 @@ class Prepared:
         return self._max_gap
 
     @property
+    def published(self) -> np.ndarray:
+        """The days' published (down, up) limit prices, ``(2, bars, symbols)``, where the data
+        has them (nan on a bar without); a ``(2, 1, 1)`` placeholder of nan otherwise."""
+        d = self.data
+        down, up = getattr(d, "limit_down", None), getattr(d, "limit_up", None)
+        if down is None and up is None:
+            return np.full((2, 1, 1), np.nan)
+        nan = np.full(d.close.shape, np.nan)
+        return np.ascontiguousarray(
+            np.stack([nan if down is None else down, nan if up is None else up])
+        )
+
+    @property
     def ref_close(self) -> np.ndarray:
         if self._ref is None:
             if self.config.market.price_limit > 0:
@@ -296,6 +309,7 @@ class Prepared:
             tif = np.zeros((n, m), dtype=np.int8)
         # the bars' volumes are read only under a volume cap
         volume = d.volume if self.config.market.max_volume_fraction > 0 else np.zeros((1, 1))
+        published = self.published
         ref = self.ref_close
         if ref.shape != (n, m):
             ref = np.broadcast_to(np.full((1, 1), np.nan), (n, m))
@@ -316,6 +330,7 @@ class Prepared:
             d.close,
             ref,
             volume,
+            published,
             day,
             np.ascontiguousarray(decisions.target),
             kind,

@@ -105,8 +105,17 @@ def limit_prices(ref_close: float, cfg: np.ndarray) -> tuple[float, float]:
 
 
 @njit(cache=True, nogil=True)
-def blocked_by_limit(side: int, price: float, ref_close: float, cfg: np.ndarray) -> bool:
-    """Return True for a buy at (or above) limit-up or a sell at (or below) limit-down."""
+def blocked_by_limit(
+    side: int, price: float, ref_close: float, pub_down: float, pub_up: float, cfg: np.ndarray
+) -> bool:
+    """Return True for a buy at (or above) limit-up or a sell at (or below) limit-down.
+
+    The day's published limit prices (``pub_down``, ``pub_up``; nan where the source gives
+    none) win over the ones computed from the previous close."""
+    if side == BUY and pub_up == pub_up:
+        return price >= pub_up * (1.0 - 1e-9)
+    if side == SELL and pub_down == pub_down:
+        return price <= pub_down * (1.0 + 1e-9)
     down, up = limit_prices(ref_close, cfg)
     if up != up:
         return False
@@ -194,6 +203,8 @@ def try_fill(
     position: float,
     sellable: float,
     volume: float,
+    pub_down: float,
+    pub_up: float,
     cfg: np.ndarray,
 ) -> tuple[float, float, float, int]:
     """Apply every rule to one order of ``qty`` > 0 units on one bar.
@@ -202,13 +213,15 @@ def try_fill(
     says why. ``sellable`` is the long position that may be sold today (T+1). ``volume`` is
     the bar's volume, read only under a volume cap (:func:`volume_room`): a fill cut by it
     (or refused: less than one lot, or than the minimum order, is left) says "volume limit".
+    ``pub_down``/``pub_up``: the day's published limit prices (nan: computed from
+    ``ref_close``).
     """
     if cfg[C_HALT] > 0:
         return 0.0, np.nan, 0.0, HALTED
     raw = trigger_price(side, kind, order_price, o, h, lo, c, at_close)
     if raw != raw:
         return 0.0, np.nan, 0.0, NOT_TRIGGERED if (o == o or c == c) else NO_PRICE
-    if blocked_by_limit(side, raw, ref_close, cfg):
+    if blocked_by_limit(side, raw, ref_close, pub_down, pub_up, cfg):
         return 0.0, raw, 0.0, PRICE_LIMIT
     px = slipped(side, raw, cfg)
     lot = cfg[C_LOT]
@@ -276,7 +289,9 @@ def try_fill(
 @dataclass(frozen=True)
 class Bar:
     """One bar of one symbol; ``ref_close`` is the previous trading day's close (price limits);
-    ``volume`` is read under a volume cap only (a missing one then allows no fill)."""
+    ``volume`` is read under a volume cap only (a missing one then allows no fill);
+    ``limit_down``/``limit_up``: the day's published limit prices, where a source gives them
+    (they win over the ones computed from ``ref_close``)."""
 
     open: float
     high: float
@@ -284,6 +299,8 @@ class Bar:
     close: float
     ref_close: float = float("nan")
     volume: float = float("nan")
+    limit_down: float = float("nan")
+    limit_up: float = float("nan")
 
 
 @dataclass(frozen=True)
@@ -346,6 +363,8 @@ def fill_order(
         float(position),
         sellable,
         bar.volume,
+        bar.limit_down,
+        bar.limit_up,
         profile.vector() if rules is None else rules,
     )
     return FillResult(float(q), float(px), float(fee), REASONS[why])

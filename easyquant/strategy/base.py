@@ -36,6 +36,9 @@ MARKET, LIMIT, STOP = 0, 1, 2
 ORDER_KINDS = {"market": MARKET, "limit": LIMIT, "stop": STOP}
 TIFS = {"gtc": 0, "day": 1}  # a limit or stop order's time in force
 _COLUMNS = ("open", "high", "low", "close", "volume")
+# the day's published limit prices, where a source gives them (tushare ``stk_limit`` names
+# them up_limit / down_limit): the fill rules take them over computed ones
+_LIMIT_COLUMNS = {"limit_down": ("limit_down", "down_limit"), "limit_up": ("limit_up", "up_limit")}
 
 
 # ----- data ---------------------------------------------------------------------------------
@@ -105,6 +108,9 @@ class Bars:
         self.low = arrays["low"]
         self.close = arrays["close"]
         self.volume = arrays["volume"]
+        #: the day's published limit prices (None when the data has none; nan on a bar without)
+        self.limit_down: np.ndarray | None = arrays.get("limit_down")
+        self.limit_up: np.ndarray | None = arrays.get("limit_up")
         #: the bar number of the first row in the whole history (``data[k:]`` starts at k)
         self.origin = origin
         self._cache: dict[Any, Any] = {}
@@ -134,7 +140,11 @@ class Bars:
 
     @property
     def arrays(self) -> dict[str, np.ndarray]:
-        return {c: getattr(self, c) for c in _COLUMNS}
+        out = {c: getattr(self, c) for c in _COLUMNS}
+        for c in _LIMIT_COLUMNS:
+            if getattr(self, c) is not None:
+                out[c] = getattr(self, c)
+        return out
 
     def __getitem__(self, key: slice) -> Bars:
         """The bars of a contiguous slice, as data of their own (rows counted from the
@@ -205,6 +215,10 @@ class Bars:
                 )
             idx = df.index if df.index.tz is not None else df.index.tz_localize("UTC")
             series = {c: df[cols[c]] for c in _COLUMNS if c in cols}
+            for c, names in _LIMIT_COLUMNS.items():
+                given = [cols[n] for n in names if n in cols]
+                if given:
+                    series[c] = df[given[0]]
             checked[sym] = (idx, series)
         symbols = list(checked)
         first = checked[symbols[0]][0]
@@ -219,11 +233,12 @@ class Bars:
             index = index.as_unit("ns")
         n = len(index)
         arrays: dict[str, np.ndarray] = {}
-        for c in _COLUMNS:
+        limits = [c for c in _LIMIT_COLUMNS if any(c in cs for _, cs in checked.values())]
+        for c in (*_COLUMNS, *limits):
             parts = []
             for i, cs in checked.values():
-                if c not in cs:  # no volume: zero
-                    parts.append(np.zeros(n))
+                if c not in cs:  # no volume: zero; no published limits: nan
+                    parts.append(np.zeros(n) if c == "volume" else np.full(n, np.nan))
                 elif same:
                     parts.append(cs[c].to_numpy(np.float64))
                 else:
