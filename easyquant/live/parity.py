@@ -159,7 +159,12 @@ def check_parity(settings: Settings, session: str, date: str) -> dict[str, Any]:
     bt = run_backtest(
         _trading_from(strategy, first),
         data,
-        BacktestConfig(cash=float(row.initial_cash), market=profile, fill=cfg.fill),
+        BacktestConfig(
+            cash=float(row.initial_cash),
+            market=profile,
+            fill=cfg.fill,
+            instruments=cfg.instruments(settings),
+        ),
     )
     sim = bt.sim
     ts = data.index.asi8
