@@ -212,7 +212,9 @@ def try_fill(
     Return ``(filled quantity, price, fees, reason)``; quantity 0 means no fill and ``reason``
     says why. ``sellable`` is the long position that may be sold today (T+1). ``volume`` is
     the bar's volume, read only under a volume cap (:func:`volume_room`): a fill cut by it
-    (or refused: less than one lot, or than the minimum order, is left) says "volume limit".
+    (or refused: less than one lot, or than the minimum order, is left) says "volume limit",
+    unless what it leaves is no valid order (below the minimum, not the whole position): then
+    the cut fill says "below one lot" and its decision ends, as a lot-rounded fill's does.
     ``pub_down``/``pub_up``: the day's published limit prices (nan: computed from
     ``ref_close``).
     """
@@ -239,8 +241,15 @@ def try_fill(
         if cfg[C_VOLFRAC] > 0:
             room = volume_room(volume, cfg)
             if qty > room:
+                # the rest works on later bars if it can be sold then: at least the minimum
+                # in whole lots, or the whole remainder of the position
+                rest = qty - room
+                whole = qty >= long_part - 1e-9
+                if whole or round_lot(rest, lot) >= cfg[C_MIN_ORDER] - 1e-9:
+                    reason = VOLUME
+                elif reason == FILLED:
+                    reason = LOT
                 qty = room
-                reason = VOLUME
         if not (qty == long_part and qty > 0):  # selling a whole position may be an odd lot
             q = round_lot(qty, lot)
             if q < cfg[C_MIN_ORDER] - 1e-9:  # below the minimum: only the whole remainder
@@ -262,10 +271,12 @@ def try_fill(
     if cfg[C_VOLFRAC] > 0:
         room = volume_room(volume, cfg)
         if q > room:
-            q = room if room >= cfg[C_MIN_ORDER] - 1e-9 else 0.0
-            reason = VOLUME
-            if q <= 0:
+            if room < cfg[C_MIN_ORDER] - 1e-9:
                 return 0.0, px, 0.0, VOLUME
+            # the rest works on later bars if it is a valid order then (else it ends here, as
+            # a rest below one lot does)
+            reason = VOLUME if q - room >= cfg[C_MIN_ORDER] - 1e-9 else LOT
+            q = room
     if q * px + fees(side, q, px, cfg) > cash:
         reason = NO_CASH
         afford = max(cash - cfg[C_MIN], 0.0) / (px * (1.0 + cfg[C_RATE]))

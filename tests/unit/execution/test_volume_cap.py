@@ -64,12 +64,25 @@ def test_buy_on_both_sides_of_the_cap_in_whole_lots(
         (1_990.0, 0.0, "volume limit"),  # 199 is below the STAR minimum of 200
         (2_000.0, 200.0, "volume limit"),
         (2_345.0, 234.0, "volume limit"),  # steps of 1 above it
-        (3_000.0, 250.0, "filled"),
+        (3_000.0, 300.0, "volume limit"),  # the rest, 200, is still a valid order
+        (5_000.0, 500.0, "filled"),
     ],
 )
 def test_star_minimum_of_200_under_a_cap(volume: float, filled: float, reason: str) -> None:
-    res = fill("688981.SH", "buy", 250.0, volume)
+    res = fill("688981.SH", "buy", 500.0, volume)
     assert (res.quantity, res.reason) == (filled, reason)
+
+
+def test_a_cut_that_leaves_no_valid_order_ends_with_the_fill() -> None:
+    # STAR: 250 wanted, 230 allowed; 20 more could never be bought (below 200)
+    star = fill("688981.SH", "buy", 250.0, 2_300.0)
+    assert (star.quantity, star.reason) == (230.0, "below one lot")
+    # a sell of 250 of 1,000 (main board): 200 allowed, 50 could never be sold on its own
+    sell = fill("600000.SH", "sell", 250.0, 2_000.0, position=1_000.0)
+    assert (sell.quantity, sell.reason) == (200.0, "below one lot")
+    # the last part of a position may be odd: it is worked on later bars
+    last = fill("600000.SH", "sell", 250.0, 2_000.0, position=250.0)
+    assert (last.quantity, last.reason) == (200.0, "volume limit")
 
 
 def test_sells_are_capped_and_a_capped_sell_may_leave_an_odd_remainder() -> None:
@@ -174,3 +187,13 @@ def test_limit_orders_keep_their_rest_working_and_day_orders_expire() -> None:
     day = backtest(frame(vols), {0: Target(1_000.0, "limit", 10.5, "day")}, sizing="shares")
     assert day.fills["quantity"].tolist() == [300.0]  # the rest ended with its day
     assert day.sim.rejects["day order expired"] == 1
+
+
+def test_a_rest_below_one_lot_ends_the_decision_as_without_a_cap() -> None:
+    # 250 shares in lots of 100: 200 can be bought (the rest is below one lot); with room for
+    # 200 a bar, the 200 fill and the decision ends, as without a cap
+    vols = [1.0, 2_000.0, 2_000.0, 2_000.0]
+    capped = backtest(frame(vols), {0: 250.0}, sizing="shares")
+    uncapped = backtest(frame(vols), {0: 250.0}, frac=0.0, sizing="shares")
+    assert capped.fills["quantity"].tolist() == uncapped.fills["quantity"].tolist() == [200.0]
+    assert capped.sim.rejects == uncapped.sim.rejects == {"below one lot": 1}
