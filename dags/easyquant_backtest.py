@@ -159,7 +159,7 @@ PARAMS = {
         None,
         type=["null", "integer"],
         minimum=1,
-        maximum=1000,
+        maximum=5000,
         title="Points per task",
         description="Grid points backtested by one mapped task (data is read once per task). "
         "Empty: chosen from the points, the measured cost of one point and the workers.",

@@ -5,9 +5,11 @@
 - :func:`plan` lists the grid points, creates the parent run (running) and one queued child
   run per point (one transaction), and splits the points into batches, one mapped task each.
 - :func:`run_batch` marks its points running and backtests them on data read once, storing
-  each point under a deterministic id (re-running replaces it).
-- :func:`finalize` ranks the points and gives the parent the best point's results, or, when a
-  point failed or never finished, stores the parent (and unfinished points) as failed.
+  each point under a deterministic id (re-running replaces it): a sweep's points with their
+  metrics and final equity, as the in-process sweep stores them; a single run whole.
+- :func:`finalize` ranks the points and gives the best point (backtested again) and the parent
+  its metrics, trades and equity, or, when a point failed or never finished, stores the parent
+  (and unfinished points) as failed.
 
 Each has a ``*_step`` twin that is a DAG task's body (``easyquant.pipelines.run_task``): it
 calls the function and finishes the task's status component with a summary.
@@ -43,6 +45,8 @@ from easyquant.status import Tracker
 Request = BacktestRequest | Mapping[str, Any]
 #: Errors no retry can fix: bad input, and a strategy that raises on the data.
 BAD_INPUT = (ConfigError, DataError, StrategyError)
+#: How many progress reports a mapped task's batch of points makes.
+PROGRESS_STEPS = 20
 
 
 def request_of(req: Request) -> BacktestRequest:
@@ -173,7 +177,8 @@ def run_batch(
     settings: Settings | None = None,
     progress: Callable[[int, int, dict[str, Any]], None] | None = None,
 ) -> list[dict[str, Any]]:
-    """Backtest every point of ``batch`` on data read once; store each as its child run.
+    """Backtest every point of ``batch`` on data read once; store each as its child run (a
+    sweep's points: metrics and final equity; a single run's: trades and equity too).
 
     A point that raises is stored as failed with its error and the others still run; then the
     first error is raised. Return ``[{"run_id", "params", "metrics"}, ...]``.
@@ -198,6 +203,7 @@ def run_batch(
             for p in points:
                 fail_run(conn, p["run_id"], f"{type(exc).__name__}: {exc}")
             raise
+        whole = not req.grid  # a sweep's points keep their metrics; the best gets the rest
         for i, p in enumerate(points):
             try:
                 res = run_backtest(cls(**p["params"]), bars, config, benchmark=bench)
@@ -205,8 +211,8 @@ def run_batch(
                     conn,
                     p["run_id"],
                     metrics=res.metrics,
-                    trades=res.trades,
-                    equity=res.equity,
+                    trades=res.trades if whole else None,
+                    equity=res.equity if whole else None,
                     final_equity=res.final_equity,
                 )
             except Exception as exc:
@@ -253,6 +259,8 @@ def finalize(req: Request, parent_id: str, settings: Settings | None = None) -> 
             fail_run(conn, parent_id, msg)
             raise EasyQuantError(f"backtest run {parent_id}: {msg}")
         ranked = sorted(kids, key=lambda k: (-score(k["metrics"], rank_by), k["id"]))
+        if request_of(req).grid:
+            _store_whole(conn, request_of(req), ranked[0], settings or get_settings())
         finish_parent(conn, parent_id, [k["id"] for k in ranked])
     finally:
         conn.close()
@@ -272,6 +280,26 @@ def finalize(req: Request, parent_id: str, settings: Settings | None = None) -> 
             for i, k in enumerate(ranked[:10])
         ],
     }
+
+
+def _store_whole(
+    conn: Any, req: BacktestRequest, best: Mapping[str, Any], settings: Settings
+) -> None:
+    """Backtest a sweep's best point again and store its trades and equity curve beside its
+    metrics (the other points keep their metrics only, as an in-process sweep stores them:
+    writing every point's curve cost the DAG far more than the backtests)."""
+    from easyquant.backtest.runner import run_backtest
+
+    bars, bench = load_data(req, settings), load_benchmark(req, settings)
+    res = run_backtest(req.strategy_class()(**best["params"]), bars, req.config(), benchmark=bench)
+    finish_run(
+        conn,
+        best["id"],
+        metrics=res.metrics,
+        trades=res.trades,
+        equity=res.equity,
+        final_equity=res.final_equity,
+    )
 
 
 def _params_text(params: Mapping[str, Any]) -> str:
@@ -315,10 +343,14 @@ def plan_step(
 def run_batch_step(
     job: Tracker, batch: Mapping[str, Any], checked: Mapping[str, Any]
 ) -> list[dict[str, Any]]:
-    """:func:`run_batch`, reporting each point's metrics as it is stored."""
+    """:func:`run_batch`, reporting progress with the latest point's metrics
+    :data:`PROGRESS_STEPS` times (a status write per point of a large batch cost more than
+    its backtests)."""
     job.update(attrs={"run_ids": [p["run_id"] for p in batch["points"]]})
 
     def on_point(done: int, total: int, item: dict[str, Any]) -> None:
+        if done % max(1, total // PROGRESS_STEPS) and done != total:
+            return
         metrics = {k: v for k, v in item["metrics"].items() if v is not None}
         job.progress(done / total, f"{done}/{total}: {item['params']}", **metrics)
 

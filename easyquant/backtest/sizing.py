@@ -2,17 +2,19 @@
 
 Every mapped task pays Airflow's fixed cost (a worker picks the task up, starts a process,
 imports EasyQuant, reads the bars) before its first point, so one point per task wastes most of
-a sweep on overhead when a point takes milliseconds. Too few, large tasks leave workers idle at
-the end and lose a lot of work when a worker dies. :func:`points_per_task` balances the two:
+a sweep on overhead when a point takes milliseconds. Too few, large tasks leave workers idle and
+lose a lot of work when a worker dies. :func:`points_per_task` balances the two:
 
 1. **Overhead bound**: the smallest batch whose work is at least ``1 / overhead_share`` times
    the per-task overhead (5 %: a batch works at least 20 x as long as its overhead):
    ``ceil(overhead / (overhead_share * point_seconds))``.
-2. **Spread bound**: the largest batch that still gives every worker ``waves`` tasks (4), so
-   the load evens out and a lost worker's retried task is a small share of the sweep:
-   ``ceil(points / (workers * waves))``.
-3. The batch is the smaller of the two (a small grid favours spreading), raised to
-   ``ceil(points / max_tasks)`` so Airflow can map it, and kept within 1 .. ``MAX_BATCH``.
+2. **Spread bound**: the largest batch that still gives every task slot (``workers``: the
+   tasks Airflow runs at once) ``waves`` tasks: ``ceil(points / (workers * waves))``. One wave
+   by default: measured on the Celery stack (``bench/celery_overhead.py``), a task's fixed
+   cost is about 3 s against milliseconds a point, so every further wave of a cheap grid adds
+   that cost again; expensive points meet the overhead bound first and spread further anyway.
+3. The batch is the smaller of the two, raised to ``ceil(points / max_tasks)`` so Airflow can
+   map it, and kept within 1 .. ``MAX_BATCH``.
 
 Params' ``points_per_task`` wins over all of this when set. The cost of one point is measured
 by the DAG's plan step (:func:`measure_point`), on the request's own data and strategy.
@@ -29,14 +31,14 @@ from easyquant.errors import ConfigError
 #: Airflow refuses to map a task over more items than ``[core] max_map_length`` (1024).
 MAX_TASKS = 1024
 #: The largest batch a request may ask for.
-MAX_BATCH = 1000
+MAX_BATCH = 5000
 #: Fixed cost of one mapped task in seconds (queueing, process start, imports, reading bars);
 #: measured on this project's stack as a few seconds, taken at its upper end.
 TASK_OVERHEAD = 3.0
 #: The share of a task's time the overhead may take.
 OVERHEAD_SHARE = 0.05
-#: Tasks per worker the spread bound aims for.
-WAVES = 4
+#: Tasks per task slot the spread bound aims for.
+WAVES = 1
 
 
 def points_per_task(

@@ -88,6 +88,14 @@ def test_plan_run_and_finalize_move_points_through_the_states(lake: Settings, db
     assert stored["run"]["state"] == "success"
     assert [c["rank"] for c in stored["children"]] == [1, 2, 3, 4]
     assert stored["metrics"]["sharpe"] == pytest.approx(summary["best"]["metrics"]["sharpe"])
+    # every point keeps its metrics; the best one (backtested again) its trades and curve too,
+    # which the run carries
+    points = {c["id"]: queries.load_run(db, c["id"]) for c in stored["children"]}
+    best = points.pop(summary["best"]["run_id"])
+    assert len(best["equity"]) == max(checked["bars"].values()) and len(best["trades"]) > 0
+    assert best["metrics"] == pytest.approx(summary["best"]["metrics"])
+    assert best["equity"].equals(stored["equity"]) and len(stored["trades"]) == len(best["trades"])
+    assert all(p["metrics"] and p["equity"].empty and p["trades"].empty for p in points.values())
 
 
 def test_plan_batches_points_by_a_measured_point_unless_params_set_it(lake: Settings, db) -> None:
@@ -97,12 +105,12 @@ def test_plan_batches_points_by_a_measured_point_unless_params_set_it(lake: Sett
     chosen = pipeline.batch_size(checked, two)
     assert (chosen["points"], chosen["workers"]) == (50, 2)
     # a point takes milliseconds: far too little to pay a task's overhead alone, so the
-    # batches are as large as still gives each of the 2 slots 4 tasks
+    # batches are as large as still gives each of the 2 slots a task
     assert 0 < chosen["point_seconds"] < 1
-    assert chosen["size"] == 7
+    assert chosen["size"] == 25
     parent = pipeline.parent_run_id("easyquant_backtest", "manual__2026-01-02T00:00:00")
     batches = pipeline.plan(checked, parent, two)
-    assert [len(b["points"]) for b in batches] == [7] * 7 + [1]
+    assert [len(b["points"]) for b in batches] == [25, 25]
     assert len(queries.child_runs(db, parent)) == 50
     # the Params' points_per_task wins, and nothing is measured
     fixed = pipeline.batch_size(

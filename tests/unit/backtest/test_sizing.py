@@ -1,5 +1,5 @@
-"""Points per mapped task: the Params' choice wins; else the overhead bound for cheap points,
-the spread bound for small grids, Airflow's map limit for huge ones; bad arguments are refused
+"""Points per mapped task: the Params' choice wins; else the overhead bound for costly points,
+one task per slot for cheap ones, Airflow's map limit for huge grids; bad arguments are refused
 naming the argument."""
 
 from __future__ import annotations
@@ -26,11 +26,11 @@ def test_params_choice_is_kept() -> None:
 
 
 def test_cheap_points_are_batched_until_overhead_is_a_small_share() -> None:
-    # 10,000 points of 2 ms on 2 workers: a task needs 3 s / (5% x 2 ms) = 30,000 points to
-    # make the overhead 5%, more than spreading allows (1250 gives each worker 4 tasks), and
-    # that is capped at the largest batch
-    assert points_per_task(10_000, 0.002, 2) == MAX_BATCH
-    assert points_per_task(5000, 0.002, 2) == math.ceil(5000 / (2 * WAVES)) == 625
+    # 10,000 points of 2 ms on 2 slots: a task needs 3 s / (5% x 2 ms) = 30,000 points to
+    # make the overhead 5%, more than spreading allows (5000 gives each slot one task)
+    assert points_per_task(10_000, 0.002, 2) == 5000 == MAX_BATCH
+    assert points_per_task(5000, 0.002, 2) == math.ceil(5000 / (2 * WAVES)) == 2500
+    assert points_per_task(20_000, 0.002, 2) == MAX_BATCH
     # 10,000 points of 0.5 s: 120 points make the overhead 5%
     size = points_per_task(10_000, 0.5, 2)
     assert size == math.ceil(TASK_OVERHEAD / (OVERHEAD_SHARE * 0.5)) == 120
@@ -43,13 +43,14 @@ def test_costly_points_run_one_a_task() -> None:
     assert points_per_task(400, 60.0, 2) == 1
 
 
-def test_small_grids_spread_over_every_worker() -> None:
-    # 16 cheap points on 2 workers: 2 points a task gives each worker 4 tasks
-    assert points_per_task(16, 0.001, 2) == 2
+def test_small_grids_spread_over_every_slot() -> None:
+    # 16 cheap points on 2 slots: 8 points a task gives each slot a task
+    assert points_per_task(16, 0.001, 2) == 8
+    assert points_per_task(16, 0.001, 2, waves=4) == 2
     tasks = math.ceil(16 / points_per_task(16, 0.001, 2))
     assert tasks >= 2 * WAVES
-    # fewer points than workers x waves: one point a task
-    assert points_per_task(5, 0.001, 4) == 1
+    # fewer points than slots x waves: one point a task
+    assert points_per_task(3, 0.001, 4) == 1
     assert points_per_task(1, 0.001, 4) == 1
     assert points_per_task(0, 0.001, 4) == 1
 
