@@ -1,5 +1,6 @@
 """Backtesting: the compiled kernel, metrics, sweeps, results, reports."""
 
+from easyquant import _jit  # noqa: F401  (keys numba's cache by source: import it first)
 from easyquant.backtest.config import BacktestConfig
 from easyquant.backtest.lookahead import check_lookahead
 from easyquant.backtest.runner import BacktestResult, run_backtest

@@ -6,6 +6,7 @@ and the pending decisions (:mod:`~easyquant.execution.working`). Written once: t
 kernel inlines them, the live order manager and the paper broker call them.
 """
 
+from easyquant import _jit  # noqa: F401  (keys numba's cache by source: import it first)
 from easyquant.execution.market import PROFILES, MarketProfile, get_profile
 from easyquant.execution.rules import Bar, FillResult, fill_order
 
