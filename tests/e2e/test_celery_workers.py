@@ -173,6 +173,30 @@ def ran_on_both_workers(stack: Stack, mapped: list[dict]) -> None:
         assert f"celery worker {host}" in status
 
 
+def workers_shown_as_airflow_records(stack: Stack, run_id: str, tis: list[dict]) -> None:
+    """The worker the dashboard's Pipelines view shows for each task (its component's host,
+    from monitor_api) is the hostname Airflow's REST API records for the task instance."""
+    shown: dict[tuple[str, int], tuple[int, str | None]] = {}
+    offset = 0
+    while True:
+        r = httpx.get(
+            f"{stack.api}/api/components", params={"kind": "task", "offset": offset}, timeout=30
+        )
+        page = r.json()
+        for comp in page["components"]:
+            attrs = comp["attrs"]
+            if (attrs.get("dag_id"), attrs.get("run_id")) != (DAG, run_id):
+                continue
+            key = (attrs["task_id"], int(attrs["map_index"]))
+            if key not in shown or attrs["try_number"] >= shown[key][0]:
+                shown[key] = (attrs["try_number"], comp["host"])
+        offset += len(page["components"])
+        if not page["components"] or offset >= page["total"]:
+            break
+    want = {(t["task_id"], int(t["map_index"])): t["hostname"] or None for t in tis}
+    assert {k: host for k, (_, host) in shown.items()} == want
+
+
 def by_run(cur, table: str, parent: str) -> dict[str, dict]:
     """``{run_id: {name: value}}`` of ``table`` (backtest_metric, backtest_param) for the points
     of ``parent``."""
@@ -241,6 +265,7 @@ def test_a_sweep_spreads_over_both_workers_and_matches_in_process(
 
     tis = task_instances(stack, run_id)
     ran_on_both_workers(stack, [t for t in tis if t["task_id"] == "run_points"])
+    workers_shown_as_airflow_records(stack, run_id, tis)
     same_points(stored_points(stack, parent_run_id(DAG, run_id)), in_process)
 
 
