@@ -16,14 +16,12 @@ working. That is the backtest's execution, order for order.
 
 from __future__ import annotations
 
-import contextlib
 import json
 import threading
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol, runtime_checkable
 
-import psycopg2
 import psycopg2.extensions
 
 from easyquant.config import Settings
@@ -33,6 +31,8 @@ from easyquant.execution.market import FILLED, REASONS, TIF_NAMES, MarketProfile
 from easyquant.execution.rules import Bar, fill_order
 from easyquant.execution.working import stays_pending
 from easyquant.live.bars import BarEvent
+from easyquant.live.pg import Holder, close_quietly, execute, open_connection
+from easyquant.live.records import ns_of, ts_of
 
 BROKERS = ("paper",)
 DAY_NS = 86_400_000_000_000
@@ -142,22 +142,6 @@ class Broker(Protocol):
     def close(self) -> None: ...
 
 
-def _as_ts(ns: int | None) -> Any:
-    if ns is None:
-        return None
-    import pandas as pd
-
-    return pd.Timestamp(int(ns), tz="UTC").to_pydatetime(warn=False)
-
-
-def _ns(value: Any) -> int | None:
-    if value is None:
-        return None
-    import pandas as pd
-
-    return int(pd.Timestamp(value).value)
-
-
 class PaperBroker:
     """The paper venue: account ``account`` with its own tables, filling by the shared model."""
 
@@ -181,6 +165,7 @@ class PaperBroker:
         self.instruments = instruments
         self.initial_cash = float(initial_cash)
         self._conn: psycopg2.extensions.connection | None = None
+        self._holder = Holder(f"paper venue {account}", BrokerUnavailable, BrokerError)
         self._lock = threading.Lock()
         self._cash = 0.0
         self._pos: dict[str, list[float]] = {}  # symbol -> [quantity, bought_day, bought_qty]
@@ -200,40 +185,21 @@ class PaperBroker:
         return self._conn
 
     def _exec(self, query: str, params: Any = None, fetch: bool = False) -> list[tuple[Any, ...]]:
-        try:
-            with self._db().cursor() as cur:
-                cur.execute(query, params)
-                return cur.fetchall() if fetch else []
-        except (psycopg2.OperationalError, psycopg2.InterfaceError) as exc:
-            self._drop()
-            raise BrokerUnavailable(
-                f"paper venue {self.account}: database unreachable: "
-                f"{str(exc).strip().splitlines()[0] if str(exc) else exc}"
-            ) from exc
-        except psycopg2.Error as exc:
-            with contextlib.suppress(psycopg2.Error):
-                self._db().cursor().execute("ROLLBACK")
-            raise BrokerError(f"paper venue {self.account}: {str(exc).strip()}") from exc
+        return execute(lambda: self._db().cursor(), query, params, fetch, self._holder, self._drop)
 
     def _drop(self) -> None:
-        if self._conn is not None:
-            with contextlib.suppress(Exception):
-                self._conn.close()
+        close_quietly(self._conn)
         self._conn = None
 
     def connect(self) -> None:
         """Open the venue's connection; create the account on first use; load its state."""
         self._drop()
-        try:
-            self._conn = psycopg2.connect(
-                self.settings.dsn(),
-                connect_timeout=3,
-                application_name=f"easyquant-paper-{self.account}"[:60],
-                options="-c synchronous_commit=off",
-            )
-        except psycopg2.OperationalError as exc:
-            raise BrokerUnavailable(f"paper venue {self.account}: database unreachable") from exc
-        self._conn.autocommit = True
+        self._conn = open_connection(
+            self.settings,
+            f"easyquant-paper-{self.account}",
+            "-c synchronous_commit=off",
+            self._holder,
+        )
         self._exec(
             "INSERT INTO paper_account (account, initial_cash, cash, config) "
             "VALUES (%s, %s, %s, %s) ON CONFLICT (account) DO NOTHING",
@@ -277,7 +243,7 @@ class PaperBroker:
                 int(r[7]),
                 float(r[8]),
                 int(r[9]),
-                (_ns(r[10]), r[11]),
+                (ns_of(r[10]), r[11]),
             )
             for r in self._exec(
                 "SELECT o.client_order_id, symbol, side, quantity, kind, price, tif, "
@@ -365,7 +331,7 @@ class PaperBroker:
                 self._conn,
                 "INSERT INTO paper_fill (fill_id, account, client_order_id, symbol, quantity, "
                 "price, fees, bar_ts) VALUES (%s,%s,%s,%s,%s,%s,%s,%s)",
-                (fill.fill_id, self.account, cid, symbol, signed, price, fees, _as_ts(self._ts)),
+                (fill.fill_id, self.account, cid, symbol, signed, price, fees, ts_of(self._ts)),
             ),
             _q(
                 self._conn,
@@ -431,13 +397,13 @@ class PaperBroker:
                         order.quantity,
                         order.kind,
                         order.price,
-                        _as_ts(order.bar_ts),
+                        ts_of(order.bar_ts),
                         status,
                         qty,
                         reason,
                         order.tif,
                         self._today(),
-                        _as_ts(self._ts),
+                        ts_of(self._ts),
                         "c" if at_close else "o",
                         reason,
                     ),
@@ -490,7 +456,7 @@ class PaperBroker:
                         total,
                         reason,
                         reason,
-                        _as_ts(moment[0]),
+                        ts_of(moment[0]),
                         moment[1],
                         self.account,
                         client_order_id,
@@ -530,7 +496,7 @@ class PaperBroker:
             (
                 status,
                 reason,
-                _as_ts(moment[0]) if moment else None,
+                ts_of(moment[0]) if moment else None,
                 moment[1] if moment else None,
                 self.account,
                 cid,
@@ -570,7 +536,7 @@ class PaperBroker:
         return [
             (
                 int(r[0]),
-                BrokerFill(r[1], r[2], r[3], float(r[4]), float(r[5]), float(r[6]), _ns(r[7])),
+                BrokerFill(r[1], r[2], r[3], float(r[4]), float(r[5]), float(r[6]), ns_of(r[7])),
             )
             for r in rows
         ]

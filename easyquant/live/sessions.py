@@ -11,7 +11,6 @@ that may have reached the venue must never be forgotten.
 
 from __future__ import annotations
 
-import contextlib
 import json
 import time
 from collections.abc import Iterable, Mapping, Sequence
@@ -22,8 +21,9 @@ import psycopg2
 import psycopg2.extensions
 
 from easyquant.config import Settings
-from easyquant.errors import ConfigError, DatabaseError, EasyQuantError
+from easyquant.errors import ConfigError, DatabaseError
 from easyquant.live.bars import BarEvent, LiveBar
+from easyquant.live.pg import Holder, close_quietly, execute, open_connection
 from easyquant.live.queries import one_session, session_summary
 from easyquant.live.records import (
     SESSION_COLS,
@@ -55,28 +55,23 @@ class SessionStore:
     _session_row: tuple[Any, ...] | None = None
     _nbars: int = 0
 
+    @property
+    def _holder(self) -> Holder:
+        return Holder(f"live session {self.session}", DatabaseUnavailable, DatabaseError)
+
     # ----- connection -----------------------------------------------------------------------
     def connect(self) -> None:
         self.close()
-        try:
-            self.conn = psycopg2.connect(
-                self.settings.dsn(),
-                connect_timeout=3,
-                application_name=f"easyquant-live-{self.session}"[:60],
-                options="-c synchronous_commit=off -c statement_timeout=10000",
-            )
-        except psycopg2.OperationalError as exc:
-            raise DatabaseUnavailable(
-                f"live session {self.session}: database unreachable: "
-                f"{str(exc).strip().splitlines()[0] if str(exc) else exc}"
-            ) from exc
-        self.conn.autocommit = True
+        self.conn = open_connection(
+            self.settings,
+            f"easyquant-live-{self.session}",
+            "-c synchronous_commit=off -c statement_timeout=10000",
+            self._holder,
+        )
         self._clear_staged()
 
     def close(self) -> None:
-        if self.conn is not None:
-            with contextlib.suppress(Exception):
-                self.conn.close()
+        close_quietly(self.conn)
         self.conn = None
 
     def _cur(self) -> psycopg2.extensions.cursor:
@@ -85,20 +80,7 @@ class SessionStore:
         return self.conn.cursor()
 
     def exec(self, query: str, params: Any = None, *, fetch: bool = False) -> list[Any]:
-        try:
-            with self._cur() as cur:
-                cur.execute(query, params)
-                return cur.fetchall() if fetch else []
-        except (psycopg2.OperationalError, psycopg2.InterfaceError) as exc:
-            self.close()
-            raise DatabaseUnavailable(
-                f"live session {self.session}: database unreachable: "
-                f"{str(exc).strip().splitlines()[0] if str(exc) else exc}"
-            ) from exc
-        except psycopg2.Error as exc:
-            with contextlib.suppress(psycopg2.Error, EasyQuantError):
-                self._cur().execute("ROLLBACK")
-            raise DatabaseError(f"live session {self.session}: {str(exc).strip()}") from exc
+        return execute(self._cur, query, params, fetch, self._holder, self.close)
 
     def q(self, query: str, params: Any) -> str:
         return self._cur().mogrify(query, params).decode()
