@@ -8,6 +8,32 @@ from typing import Any
 
 from easyquant.errors import ConfigError
 
+#: the numeric options of ``easyquant live``: (flag, type, help); unset, each takes the stored
+#: session's value, else the default named
+NUMBER_OPTIONS: tuple[tuple[str, type, str | None], ...] = (
+    ("--seed", int, "synthetic feed seed (default 42)"),
+    ("--cash", float, "starting cash (default 100000)"),
+    ("--commission", float, None),
+    ("--min-commission", float, None),
+    ("--stamp-duty", float, None),
+    ("--slippage-bps", float, None),
+    (
+        "--max-volume-fraction",
+        float,
+        "a fill takes at most this fraction of the bar's volume (0 < F <= 1; default: none)",
+    ),
+    ("--max-position-value", float, "risk: |position value| per symbol"),
+    ("--max-gross-exposure", float, "risk: sum of |position values|"),
+    ("--max-order-value", float, "risk: one order's value"),
+    ("--max-daily-loss", float, "risk: loss from the day's starting equity"),
+    ("--heartbeat", float, "status heartbeat, s (default 5)"),
+    (
+        "--warmup",
+        int,
+        "bars of lake history before the first live bar (default: the strategy's window)",
+    ),
+)
+
 
 def register(sub: argparse._SubParsersAction) -> None:
     lv = sub.add_parser(
@@ -37,44 +63,14 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     lv.add_argument("--start", default=None, help="replay: first date; synthetic: clock start")
     lv.add_argument("--end", default=None, help="last date (default: open-ended)")
-    lv.add_argument("--seed", type=int, default=None, help="synthetic feed seed (default 42)")
-    lv.add_argument("--cash", type=float, default=None, help="starting cash (default 100000)")
     lv.add_argument("--fill", default=None, help="next_open (default) or close")
-    lv.add_argument("--commission", type=float, default=None)
-    lv.add_argument("--min-commission", type=float, default=None)
-    lv.add_argument("--stamp-duty", type=float, default=None)
-    lv.add_argument("--slippage-bps", type=float, default=None)
-    lv.add_argument(
-        "--max-volume-fraction",
-        type=float,
-        default=None,
-        help="a fill takes at most this fraction of the bar's volume (0 < F <= 1; default: none)",
-    )
-    lv.add_argument(
-        "--max-position-value", type=float, default=None, help="risk: |position value| per symbol"
-    )
-    lv.add_argument(
-        "--max-gross-exposure", type=float, default=None, help="risk: sum of |position values|"
-    )
-    lv.add_argument("--max-order-value", type=float, default=None, help="risk: one order's value")
-    lv.add_argument(
-        "--max-daily-loss",
-        type=float,
-        default=None,
-        help="risk: loss from the day's starting equity",
-    )
+    for flag, kind, text in NUMBER_OPTIONS:
+        lv.add_argument(flag, type=kind, default=None, help=text)
     lv.add_argument(
         "--flatten-on-breach",
         action="store_true",
         default=None,
         help="close every position when a risk limit halts the session",
-    )
-    lv.add_argument("--heartbeat", type=float, default=None, help="status heartbeat, s (default 5)")
-    lv.add_argument(
-        "--warmup",
-        type=int,
-        default=None,
-        help="bars of lake history before the first live bar (default: the strategy's window)",
     )
     lv.add_argument("--json", action="store_true", help="print the final summary as JSON")
     lv.set_defaults(func=_run)
