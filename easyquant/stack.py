@@ -294,41 +294,37 @@ def _group_alive(pgid: int) -> bool:
     return any(int(f[2]) == pgid and f[0] != "Z" for _, f in process_stats())
 
 
+def _stop_pidfile(
+    settings: Settings,
+    name: str,
+    say: Callable[[str], None],
+    label: str | None = None,
+    *,
+    grace: float = 20.0,
+) -> bool:
+    """Stop the process group in ``name``'s pid file, if it runs, and remove the file.
+    Return whether there was one to stop."""
+    pid = running_pid(settings, name)
+    if pid is not None:
+        say(f"stopping {label or name} (process group {pid})")
+        _stop_group(pid, grace=grace)
+    _pidfile(settings, name).unlink(missing_ok=True)
+    return pid is not None
+
+
 def down(settings: Settings, say: Callable[[str], None] = print) -> int:
     """Stop exactly what ``up`` started; leave data in place."""
     from easyquant.db.embedded import EmbeddedPostgres
     from easyquant.supervise import read_spec
 
-    stopped = False
-    pid = running_pid(settings, SUPERVISOR)
-    if pid is not None:
-        say(f"stopping the supervised processes (supervisor pid {pid})")
-        _stop_group(pid, grace=120)
-        stopped = True
-    _pidfile(settings, SUPERVISOR).unlink(missing_ok=True)
-    # what no supervisor stopped (one that was killed): by pid file
-    pid = running_pid(settings, LIVE_DEMO)
-    if pid is not None:
-        say(f"stopping the demo live session (process group {pid})")
-        _stop_group(pid, grace=30)
-        stopped = True
-    _pidfile(settings, LIVE_DEMO).unlink(missing_ok=True)
-    for name, _ in reversed(read_spec(settings)[1]):
-        if name in {s.name for s in SERVICES}:
-            continue
-        pid = running_pid(settings, name)
-        if pid is not None:
-            say(f"stopping {name} (process group {pid})")
-            _stop_group(pid)
-            stopped = True
-        _pidfile(settings, name).unlink(missing_ok=True)
-    for service in reversed(SERVICES):
-        pid = running_pid(settings, service.name)
-        if pid is not None:
-            say(f"stopping {service.name} (process group {pid})")
-            _stop_group(pid)
-            stopped = True
-        _pidfile(settings, service.name).unlink(missing_ok=True)
+    # the supervisor stops what it runs; what no supervisor stopped (one that was killed), by
+    # pid file: the demo session, the spec's extra processes, then the services
+    stopped = _stop_pidfile(settings, SUPERVISOR, say, "the supervised processes", grace=120)
+    stopped |= _stop_pidfile(settings, LIVE_DEMO, say, "the demo live session", grace=30)
+    services = [s.name for s in reversed(SERVICES)]
+    extra = [name for name, _ in reversed(read_spec(settings)[1]) if name not in services]
+    for name in extra + services:
+        stopped |= _stop_pidfile(settings, name, say)
     server = EmbeddedPostgres(settings)
     if settings.embedded and server.pid() is not None:
         say("stopping embedded PostgreSQL")
