@@ -111,23 +111,24 @@ class Simulation:
     @property
     def equity(self) -> np.ndarray:
         """The equity at every bar's close."""
-        if self._equity is None:
-            self._replay()
-        assert self._equity is not None
-        return self._equity
+        return self._curve()[0]
 
     @property
     def held(self) -> np.ndarray:
         """1 where a position is held at the bar's close, else 0 (uint8)."""
-        if self._held is None:
-            self._replay()
-        assert self._held is not None
-        return self._held
+        return self._curve()[1]
 
-    def _replay(self) -> None:
+    def _curve(self) -> tuple[np.ndarray, np.ndarray]:
+        """The equity and held curves: as the kernel kept them, else replayed from the fills
+        (once)."""
+        if self._equity is None or self._held is None:
+            self._equity, self._held = self._replay()
+        return self._equity, self._held
+
+    def _replay(self) -> tuple[np.ndarray, np.ndarray]:
         n = self._close.shape[0]
         f = self.fills
-        self._equity, self._held = replay_curve(
+        return replay_curve(
             self._close,
             f["bar"],
             f["symbol"],
