@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import importlib
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from types import ModuleType
 from typing import Any
 
@@ -195,6 +195,14 @@ class VendorSource:
         if self._api is None:
             self._api = self.load_api()
         return self._api
+
+    def vendor_freq(self, freq: Freq, codes: Mapping[int, str]) -> str:
+        """The vendor's code for bars of ``freq`` (``codes``: minutes -> code); ConfigError
+        naming the frequencies it gives otherwise."""
+        code = codes.get(freq.minutes)
+        if code is None:
+            raise ConfigError(f"freq: the {self.name} source gives bars of {sorted(codes)} minutes")
+        return code
 
     def call(self, sym: str, what: str, fn: Callable[..., Any], /, *args: Any, **kw: Any) -> Any:
         """Call the vendor once, spaced and retried; raise VendorError naming vendor and symbol."""

@@ -39,9 +39,7 @@ class YfinanceSource(VendorSource):
     def fetch(
         self, symbol: str, freq: Freq, start: pd.Timestamp | None, end: pd.Timestamp | None
     ) -> tuple[pa.Table, pd.DataFrame | None]:
-        interval = _YF_INTERVALS.get(freq.minutes)
-        if interval is None:
-            raise ConfigError(f"freq: yfinance gives bars of {sorted(_YF_INTERVALS)} minutes")
+        interval = self.vendor_freq(freq, _YF_INTERVALS)
         ticker = self.call(symbol, "Ticker", self.api.Ticker, vendor_code(symbol, "yahoo"))
         df = self.call(
             symbol,
@@ -86,9 +84,7 @@ class CcxtSource(VendorSource):
     def fetch(
         self, symbol: str, freq: Freq, start: pd.Timestamp | None, end: pd.Timestamp | None
     ) -> tuple[pa.Table, pd.DataFrame | None]:
-        frame = _CCXT_FRAMES.get(freq.minutes)
-        if frame is None:
-            raise ConfigError(f"freq: the ccxt source gives bars of {sorted(_CCXT_FRAMES)} minutes")
+        frame = self.vendor_freq(freq, _CCXT_FRAMES)
         pair = vendor_code(symbol, "ccxt")
         since = 0 if start is None else int(start.tz_localize("UTC").value // 1_000_000)
         stop = (

@@ -172,6 +172,24 @@ def test_library_calls_carry_vendor_spellings_and_dates():
     assert src.api.calls[0] == ("fetch_ohlcv", "BTC/USDT", "1d", 1704067200000, 1000)
 
 
+@pytest.mark.parametrize(
+    ("name", "symbol", "says"),
+    [
+        ("yfinance", "AAPL", r"freq: the yfinance source gives bars of \[1, 5, 15, 30, 60, 1440\]"),
+        (
+            "ccxt",
+            "BTC-USDT",
+            r"freq: the ccxt source gives bars of \[1, 5, 15, 30, 60, 240, 1440\]",
+        ),
+    ],
+)
+def test_a_frequency_the_vendor_does_not_give_is_refused_before_any_call(name, symbol, says):
+    src, _ = adapter(name)
+    with pytest.raises(ConfigError, match=says):
+        src.fetch(symbol, parse_freq("2h"), pd.Timestamp("2024-06-01"), pd.Timestamp("2024-06-30"))
+    assert src.api.calls == []
+
+
 # ----- vendor errors: clear, naming vendor and symbol; the lake untouched -------------------
 def _seeded(settings, snap):
     src, _ = adapter("akshare")
