@@ -30,9 +30,16 @@ class BacktestConfig:
             raise ConfigError(f"fill: expected one of {', '.join(FILLS)}, got {self.fill!r}")
 
     def as_dict(self) -> dict[str, Any]:
-        return {
+        """The stored form; with master rows given (a dated market), which ones
+        (``easyquant.data.instruments.fingerprint``), even none."""
+        out = {
             "cash": self.cash,
             "fill": self.fill,
             "benchmark": self.benchmark,
             "market": self.market.as_dict(),
         }
+        if self.instruments is not None:
+            from easyquant.data.instruments import fingerprint
+
+            out["instruments"] = fingerprint(self.instruments)
+        return out

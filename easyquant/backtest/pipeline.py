@@ -130,7 +130,7 @@ def batch_size(req: Request, settings: Settings | None = None) -> dict[str, Any]
     workers = settings.parallel_tasks
     seconds: float | None = None
     if req.points_per_task is None and len(points) > workers:
-        cls, config = req.strategy_class(), req.config()
+        cls, config = req.strategy_class(), req.run_config(settings)
         bars, bench = load_data(req, settings), load_benchmark(req, settings)
         first = points[0]
         seconds = measure_point(lambda: run_backtest(cls(**first), bars, config, benchmark=bench))
@@ -149,16 +149,15 @@ def plan(
     req = request_of(req)
     if size is None:
         size = batch_size(req, settings)["size"]
+    config = req.run_config(settings)
     points: list[dict[str, Any]] = [
         {"run_id": point_id(parent_id, p), "params": p} for p in req.points()
     ]
-    children = [
-        (p["run_id"], req.spec(p["params"], kind="point", parent_id=parent_id)) for p in points
-    ]
+    children = [(p["run_id"], req.spec(p["params"], "point", parent_id, config)) for p in points]
     parent = (
-        req.spec(req.search(), kind="sweep")
+        req.spec(req.search(), "sweep", config=config)
         if req.grid
-        else req.spec(req.make_strategy().param_values, kind="backtest")
+        else req.spec(req.make_strategy().param_values, config=config)
     )
     conn = connect(settings or get_settings())
     try:
@@ -189,7 +188,7 @@ def run_batch(
     settings = settings or get_settings()
     req = request_of(req)
     cls = req.strategy_class()
-    config = req.config()
+    config = req.run_config(settings)
     points = list(batch["points"])
     conn = connect(settings)
     out: list[dict[str, Any]] = []

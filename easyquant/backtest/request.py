@@ -33,6 +33,7 @@ from easyquant.errors import ConfigError
 if TYPE_CHECKING:
     from easyquant.backtest.config import BacktestConfig
     from easyquant.backtest.store import RunSpec
+    from easyquant.config import Settings
     from easyquant.strategy.base import Strategy
 
 COSTS = ("commission", "min_commission", "stamp_duty", "slippage_bps", "max_volume_fraction")
@@ -330,17 +331,31 @@ class BacktestRequest(BaseModel):
         """Return the strategy with ``params`` (default: the request's fixed parameters)."""
         return self.strategy_class()(**dict(params if params is not None else self.params))
 
-    def config(self) -> BacktestConfig:
+    def config(self, instruments: Mapping[str, Any] | None = None) -> BacktestConfig:
         """Return the engine configuration: cash, the market profile with the cost overrides,
-        fills and benchmark."""
+        fills, benchmark and the instrument master's rows ``instruments`` (a run takes
+        :meth:`run_config`)."""
         from easyquant.backtest.config import BacktestConfig
         from easyquant.execution.market import get_profile
 
         costs = {k: getattr(self, k) for k in COSTS}
         profile = get_profile(self.market, **costs)
         return BacktestConfig(
-            cash=self.cash, market=profile, fill=self.fill, benchmark=self.benchmark
+            cash=self.cash,
+            market=profile,
+            fill=self.fill,
+            benchmark=self.benchmark,
+            instruments=None if instruments is None else dict(instruments),
         )
+
+    def run_config(self, settings: Settings | None = None) -> BacktestConfig:
+        """Return :meth:`config` with the master's rows of the symbols where the market's
+        rules depend on them (``cn``: board, ST and suspension periods, listing day), read
+        as a live session reads them; every way of running a request runs this."""
+        from easyquant.config import get_settings
+        from easyquant.data.instruments import master_rows
+
+        return self.config(master_rows(settings or get_settings(), self.market, self.symbols))
 
     def points(self) -> list[dict[str, Any]]:
         """Return the parameter points to run: the grid's valid combinations (or ``random``
@@ -369,8 +384,10 @@ class BacktestRequest(BaseModel):
         params: Mapping[str, Any],
         kind: str = "backtest",
         parent_id: str | None = None,
+        config: BacktestConfig | None = None,
     ) -> RunSpec:
-        """Return how a run of this request with ``params`` is stored."""
+        """Return how a run of this request with ``params`` and ``config`` (default:
+        :meth:`config`, no master rows) is stored."""
         from easyquant.backtest.store import RunSpec
 
         return RunSpec(
@@ -378,7 +395,7 @@ class BacktestRequest(BaseModel):
             symbols=list(self.symbols),
             market=self.market,
             params=dict(params),
-            config=self.config().as_dict(),
+            config=(config or self.config()).as_dict(),
             freq=self.freq,
             start=self.start,
             end=self.end,

@@ -13,6 +13,7 @@ import numpy as np
 import pandas as pd
 
 from easyquant import status
+from easyquant.backtest.config import BacktestConfig
 from easyquant.backtest.lookahead import check_lookahead
 from easyquant.backtest.metrics import compute_metrics, periods_per_year
 from easyquant.backtest.request import BacktestRequest
@@ -168,13 +169,14 @@ def execute(
     failed run with its error, and re-raised.
     """
     strategy = req.make_strategy()
-    with tracked_run(req, req.spec(strategy.param_values), where) as run:
+    config = req.run_config(where.get("settings"))
+    with tracked_run(req, req.spec(strategy.param_values, config=config), where) as run:
         run_id, conn, tracker = run.run_id, run.conn, run.tracker
         tracker.progress(0.05, "loading data")
         bars = run.bars(req)
         bench = load_benchmark(req, run.settings) if run.data is None else None
         tracker.progress(0.2, f"running on {len(bars)} bars")
-        result = run_backtest(strategy, bars, req.config(), benchmark=bench)
+        result = run_backtest(strategy, bars, config, benchmark=bench)
         if lookahead:
             tracker.progress(0.5, "checking look-ahead")
             check_lookahead(
@@ -208,15 +210,16 @@ def execute_sweep(
         raise ConfigError("grid: give at least one parameter to search")
     cls = req.strategy_class()
     points = req.points()
-    spec = req.spec(req.search(), kind="sweep")
+    config = req.run_config(where.get("settings"))
+    spec = req.spec(req.search(), kind="sweep", config=config)
     with tracked_run(req, spec, where, points=len(points)) as run:
         run_id, conn, tracker = run.run_id, run.conn, run.tracker
         bars = run.bars(req)
         every = max(1, len(points) // 20)
         with progress_bar(run, "points", len(points), show_progress, every) as step:
-            ranked = run_sweep(cls, points, bars, req.config(), rank_by=req.rank_by, progress=step)
+            ranked = run_sweep(cls, points, bars, config, rank_by=req.rank_by, progress=step)
         if conn is not None:
-            store_points(conn, run_id, req, ranked)
+            store_points(conn, run_id, req, ranked, config)
             finish_run(conn, run_id, metrics=ranked[0].metrics, rank=None)
         tracker.finish(
             "success",
@@ -228,12 +231,16 @@ def execute_sweep(
 
 
 def store_points(
-    conn: Any, parent_id: str, req: BacktestRequest, ranked: Sequence[PointResult]
+    conn: Any,
+    parent_id: str,
+    req: BacktestRequest,
+    ranked: Sequence[PointResult],
+    config: BacktestConfig,
 ) -> None:
-    """Store each point as a child run with its metrics and rank."""
+    """Store each point (run with ``config``) as a child run with its metrics and rank."""
     for i, r in enumerate(ranked):
         pid = point_id(parent_id, r.params)
-        start_run(conn, pid, req.spec(r.params, kind="point", parent_id=parent_id))
+        start_run(conn, pid, req.spec(r.params, "point", parent_id, config))
         if r.error:
             fail_run(conn, pid, r.error)
         else:
@@ -263,7 +270,8 @@ def execute_walkforward(
         raise ConfigError("walkforward: give the windows (in_sample, out_of_sample) and a grid")
     cls = req.strategy_class()
     points = req.points()
-    spec = req.spec(req.search(), kind="walkforward")
+    config = req.run_config(where.get("settings"))
+    spec = req.spec(req.search(), kind="walkforward", config=config)
     with tracked_run(req, spec, where) as run:
         run_id, conn, tracker = run.run_id, run.conn, run.tracker
         bars = run.bars(req)
@@ -273,7 +281,7 @@ def execute_walkforward(
                 cls,
                 points,
                 bars,
-                req.config(),
+                config,
                 in_sample=wf.in_sample,
                 out_of_sample=wf.out_of_sample,
                 step=wf.step,
@@ -288,14 +296,14 @@ def execute_walkforward(
             trade_pnl=np.array([]),
             traded_value=0.0,
             held=np.ones(len(curve), dtype=np.uint8),
-            ppy=periods_per_year(idx.asi8, req.config().market.periods_per_year),
+            ppy=periods_per_year(idx.asi8, config.market.periods_per_year),
         )
         for key in _NOT_STITCHED:
             summary.pop(key, None)
         if conn is not None:
             for w in windows:
                 wid = f"{run_id}-w{w.index:03d}"
-                start_run(conn, wid, window_spec(req, w, run_id))
+                start_run(conn, wid, window_spec(req, w, run_id, config))
                 a = _position(bars, w.out_of_sample[0]) - 1
                 b = _position(bars, w.out_of_sample[1]) + 1
                 finish_run(
@@ -321,12 +329,12 @@ def execute_walkforward(
     return run_id, windows, summary
 
 
-def window_spec(req: BacktestRequest, w: Window, parent_id: str) -> RunSpec:
-    """The stored form of a walk-forward window: a point run over its out-of-sample period,
-    its configuration carrying the window (index, in- and out-of-sample periods, in-sample
-    metrics)."""
-    spec = req.spec(w.params, kind="point", parent_id=parent_id)
-    config = {
+def window_spec(req: BacktestRequest, w: Window, parent_id: str, config: BacktestConfig) -> RunSpec:
+    """The stored form of a walk-forward window: a point run over its out-of-sample period
+    with ``config``, its configuration carrying the window (index, in- and out-of-sample
+    periods, in-sample metrics)."""
+    spec = req.spec(w.params, "point", parent_id, config)
+    stored = {
         **spec.config,
         "walkforward_window": {
             "index": w.index,
@@ -335,7 +343,7 @@ def window_spec(req: BacktestRequest, w: Window, parent_id: str) -> RunSpec:
             "in_sample_metrics": w.in_sample_metrics,
         },
     }
-    return replace(spec, config=config, start=w.out_of_sample[0], end=w.out_of_sample[1])
+    return replace(spec, config=stored, start=w.out_of_sample[0], end=w.out_of_sample[1])
 
 
 def _stitched_index(windows: Sequence[Window], bars: Bars) -> pd.DatetimeIndex:

@@ -310,7 +310,9 @@ def load(conn: psycopg2.extensions.connection, run_id: str, settings: Any = None
         params = best["params"] if best is not None else stored["params"]
         if run["kind"] == "point" or best is not None:
             try:
-                stored = {**stored, **rerun_point(run, params, settings)}
+                again = rerun_point(run, params, settings)
+                warnings.extend(again.pop("warnings"))
+                stored = {**stored, **again}
             except EasyQuantError as exc:
                 warnings.append(f"chosen point: {exc}")
             _closes(stored["equity"], wanted, run["freq"], settings, closes, warnings)
@@ -348,7 +350,9 @@ def _closes(
 
 def rerun_point(run: Mapping[str, Any], params: Mapping[str, Any], settings: Any) -> dict[str, Any]:
     """Run a sweep's point again from the sweep's stored request (a sweep stores no point's
-    curve): return its ``equity`` and ``trades`` as a stored run has them. Nothing is stored."""
+    curve): return its ``equity`` and ``trades`` as a stored run has them, and ``warnings``.
+    The instrument master's rows are applied when the run applied them (its config says
+    which; a warning when they changed since). Nothing is stored."""
     from easyquant.backtest.request import COSTS, BacktestRequest
     from easyquant.backtest.runner import run_backtest
     from easyquant.backtest.service import load_benchmark, load_data
@@ -371,10 +375,17 @@ def rerun_point(run: Mapping[str, Any], params: Mapping[str, Any], settings: Any
         }
     )
     bars = load_data(req, settings)
-    result = run_backtest(
-        req.make_strategy(), bars, req.config(), benchmark=load_benchmark(req, settings)
-    )
-    return {"equity": result.equity, "trades": result.trades}
+    applied = config.get("instruments")
+    again = req.run_config(settings) if applied is not None else req.config()
+    warnings = []
+    now = again.as_dict().get("instruments")
+    if applied is not None and now != applied:
+        warnings.append(
+            f"chosen point: the instrument master's rows of {', '.join(run['symbols'])} "
+            "changed since the run; run again with today's rows"
+        )
+    result = run_backtest(req.make_strategy(), bars, again, benchmark=load_benchmark(req, settings))
+    return {"equity": result.equity, "trades": result.trades, "warnings": warnings}
 
 
 def _day(t: Any) -> str | None:

@@ -14,8 +14,10 @@ from __future__ import annotations
 
 import csv
 import datetime as dt
+import hashlib
 import itertools
-from collections.abc import Iterable, Sequence
+import json
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -346,23 +348,49 @@ def load(settings: Settings, symbols: Iterable[str] | None = None) -> dict[str, 
     return out
 
 
+def master_rows(
+    settings: Settings, market: str, symbols: Iterable[str]
+) -> dict[str, Instrument] | None:
+    """Return the master's rows of ``symbols`` where the market's rules depend on them (board,
+    ST and suspension periods, listing day): what a backtest and a live session are given
+    (``BacktestConfig.instruments``); None for a market without such rules."""
+    from easyquant.execution.dated import DATED_MARKETS
+
+    if market not in DATED_MARKETS:
+        return None
+    return load(settings, symbols)
+
+
+def as_json(inst: Instrument) -> dict[str, Any]:
+    """Return one row as a JSON-able dict (dates ISO, periods as start/end dicts)."""
+    row = asdict(inst)
+    row.pop("line")
+    for key in ("listed", "delisted"):
+        row[key] = row[key].isoformat() if row[key] else None
+    for kind in PERIOD_KINDS:
+        row[kind] = [
+            {"start": p.start.isoformat(), "end": p.end.isoformat() if p.end else None}
+            for p in getattr(inst, kind)
+        ]
+    return row
+
+
+def fingerprint(rows: Mapping[str, Instrument]) -> dict[str, Any]:
+    """Return what a stored run keeps of the master's rows it applied: the symbols that had a
+    row and a SHA-256 of the rows (equal rows, equal digest)."""
+    text = json.dumps(
+        [as_json(rows[s]) for s in sorted(rows)], sort_keys=True, separators=(",", ":")
+    )
+    return {"symbols": sorted(rows), "sha256": hashlib.sha256(text.encode()).hexdigest()}
+
+
 def list_instruments(settings: Settings, exchange: str | None = None) -> list[dict[str, Any]]:
     """Return the master as JSON-able dicts (dates ISO, periods as start/end dicts)."""
-    rows = []
-    for inst in load(settings).values():
-        if exchange and inst.exchange != exchange.upper():
-            continue
-        row = asdict(inst)
-        row.pop("line")
-        for key in ("listed", "delisted"):
-            row[key] = row[key].isoformat() if row[key] else None
-        for kind in PERIOD_KINDS:
-            row[kind] = [
-                {"start": p.start.isoformat(), "end": p.end.isoformat() if p.end else None}
-                for p in getattr(inst, kind)
-            ]
-        rows.append(row)
-    return rows
+    return [
+        as_json(inst)
+        for inst in load(settings).values()
+        if not exchange or inst.exchange == exchange.upper()
+    ]
 
 
 def rules_on(

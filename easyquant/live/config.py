@@ -126,12 +126,9 @@ class SessionConfig:
         """The instrument master's rows of the symbols (board, ST and suspension periods,
         listing day) where the market's rules depend on them, as the backtest takes them
         (``BacktestConfig.instruments``); None for other markets."""
-        from easyquant.data import instruments
-        from easyquant.execution.dated import DATED_MARKETS
+        from easyquant.data.instruments import master_rows
 
-        if self.market not in DATED_MARKETS:
-            return None
-        return instruments.load(settings, self.symbols)
+        return master_rows(settings, self.market, self.symbols)
 
     def limits(self) -> RiskLimits:
         return RiskLimits.from_dict(self.risk)
