@@ -45,11 +45,12 @@ REQUEST = {
     "end": DAYS[-1],
     "market": "cn",
     "cash": 1_000_000,
+    "commission": 0.0003,
     "params": {"level": 10.2, "weight": 0.45},
 }
 ARGS = [
     "--strategy", THRESHOLD, "--symbols", f"{ST},{STAR}", "--start", DAYS[0], "--end", DAYS[-1],
-    "--market", "cn", "--cash", "1000000", "--param", "level=10.2",
+    "--market", "cn", "--cash", "1000000", "--commission", "0.0003", "--param", "level=10.2",
 ]  # fmt: skip
 
 
@@ -83,6 +84,8 @@ def store_master(settings: Settings) -> dict[str, Any]:
 
 
 def cli(args: list[str], capsys: pytest.CaptureFixture[str]) -> dict[str, Any]:
+    """Run ``easyquant ARGS --json``; return what it printed."""
+    capsys.readouterr()  # what came before
     code = main([*args, "--json"])
     out = capsys.readouterr()
     assert code == 0, out.err
@@ -152,5 +155,5 @@ def test_a_sweeps_tearsheet_reruns_its_point_with_the_rows_it_applied(cn_lake, d
 
 def test_non_dated_markets_store_no_master(cn_lake, db, capsys):
     store_master(cn_lake)
-    res = cli(["backtest", *ARGS[:-6], "--market", "us", "--param", "level=10.2"], capsys)
+    res = cli(["backtest", *ARGS[:-8], "--market", "us", "--param", "level=10.2"], capsys)
     assert "instruments" not in load_run(db, res["run_id"])["run"]["config"]

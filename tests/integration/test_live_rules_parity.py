@@ -6,10 +6,14 @@ same partial fills; an ST stock and a new listing with the instrument master's r
 from __future__ import annotations
 
 import datetime as dt
+import json
 
 import numpy as np
 import pandas as pd
+import pytest
 
+from easyquant.backtest.queries import load_run
+from easyquant.cli import main
 from easyquant.data import instruments
 from easyquant.data.instruments import Instrument, Period
 from easyquant.execution import market as mk
@@ -71,7 +75,7 @@ MASTER_SYMBOLS = [i.symbol for i in MASTER]
 master_lake = lake_fixture(MASTER_SYMBOLS, end="2020-12-31")
 
 
-def test_live_applies_the_masters_st_and_listing_rules_as_the_backtest(master_lake, db):  # type: ignore[no-untyped-def]
+def test_live_applies_the_masters_st_and_listing_rules_as_the_backtest(master_lake, db, capsys):  # type: ignore[no-untyped-def]
     instruments.store(master_lake, MASTER, source="csv", origin="master.csv")  # (db empties it)
     master = instruments.load(master_lake, MASTER_SYMBOLS)
     assert master["600601.SH"].st and master["688601.SH"].listed
@@ -79,9 +83,23 @@ def test_live_applies_the_masters_st_and_listing_rules_as_the_backtest(master_la
     svc = LiveService(cfg, master_lake)
     assert svc.run() == "success"
     check_ledger(db, "cn_master")
-    _bt, expected = session_backtest(master_lake, cfg)  # with the master's rows
+    bt, expected = session_backtest(master_lake, cfg)  # with the master's rows
     assert len(expected) > 5
     assert live_fills(db, "cn_master") == expected
+    # `easyquant backtest` of the session's request reads the same rows: the same numbers
+    capsys.readouterr()
+    args = [
+        "backtest", "--strategy", cfg.strategy, "--symbols", ",".join(cfg.symbols),
+        "--start", "2020-01-01", "--end", "2020-12-31", "--market", "cn",
+        "--cash", str(cfg.cash), "--commission", str(cfg.commission), "--json",
+        *(f"--param={k}={v}" for k, v in cfg.params.items()),
+    ]  # fmt: skip
+    assert main(args) == 0
+    res = json.loads(capsys.readouterr().out)
+    assert res["final_equity"] == pytest.approx(bt.final_equity, rel=1e-12)
+    assert len(res["trades"]) == len(bt.trades)
+    stored = load_run(db, res["run_id"])["run"]["config"]["instruments"]
+    assert stored == instruments.fingerprint(master)
     # the rules row the order manager and the paper venue used on each bar is the backtest's
     index = stored_bars(master_lake, "cn_master", MASTER_SYMBOLS).index
     table, stretch = rule_table(svc.profile, MASTER_SYMBOLS, index, master)
