@@ -290,7 +290,8 @@ def _store_whole(
     from easyquant.backtest.runner import run_backtest
 
     bars, bench = load_data(req, settings), load_benchmark(req, settings)
-    res = run_backtest(req.strategy_class()(**best["params"]), bars, req.config(), benchmark=bench)
+    config = req.run_config(settings)
+    res = run_backtest(req.strategy_class()(**best["params"]), bars, config, benchmark=bench)
     finish_run(
         conn,
         best["id"],

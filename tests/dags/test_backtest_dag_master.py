@@ -26,25 +26,27 @@ from tests.integration.test_backtest_master import (
 DAG_ID = "easyquant_backtest"
 
 
-def dag_points(db: Any, conf: dict[str, Any]) -> dict[float, dict[str, Any]]:
-    """Run the DAG on ``conf``; return its stored points by weight."""
+def dag_points(db: Any, conf: dict[str, Any]) -> list[dict[str, Any]]:
+    """Run the DAG on ``conf``; return its stored points, best first (the best one stored
+    whole, with its trades)."""
     dr = run_dag(DAG_ID, conf=conf)
     assert "success" in str(dr.state).lower(), dr.state
     kids = load_run(db, parent_run_id(DAG_ID, dr.run_id))["children"]
-    return {k["params"]["weight"]: load_run(db, k["id"]) for k in kids}
+    return [load_run(db, k["id"]) for k in kids]
 
 
 def test_dag_applies_the_masters_rows_as_the_cli(cn_lake, airflow_db, db, capsys):  # noqa: F811
     conf = {**REQUEST, "params": {"level": 10.2}, "grid": {"weight": [0.3, 0.45]}}
-    plain = dag_points(db, conf)[0.45]
-    assert first_buys(plain["trades"].to_dict("records")) == {ST: JUMP, STAR: NEXT}
-    assert plain["run"]["config"]["instruments"]["symbols"] == []
+    plain = dag_points(db, conf)
+    assert first_buys(plain[0]["trades"].to_dict("records")) == {ST: JUMP, STAR: NEXT}
+    assert plain[0]["run"]["config"]["instruments"]["symbols"] == []
 
     applied = store_master(cn_lake)
     points = dag_points(db, conf)
-    ruled = points[0.45]
-    assert first_buys(ruled["trades"].to_dict("records")) == {ST: NEXT, STAR: JUMP}
-    assert all(p["run"]["config"]["instruments"] == applied for p in points.values())
-    single = cli(["backtest", *ARGS, "--param", "weight=0.45"], capsys)
-    assert ruled["metrics"] == single["metrics"]
-    assert ruled["run"]["final_equity"] == single["final_equity"]
+    assert first_buys(points[0]["trades"].to_dict("records")) == {ST: NEXT, STAR: JUMP}
+    assert all(p["run"]["config"]["instruments"] == applied for p in points)
+    for p in points:  # each point's numbers are the command line's single run's
+        weight = p["params"]["weight"]
+        single = cli(["backtest", *ARGS, "--param", f"weight={weight}"], capsys)
+        assert p["metrics"] == single["metrics"]
+        assert p["run"]["final_equity"] == single["final_equity"]
