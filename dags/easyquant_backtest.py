@@ -121,7 +121,7 @@ PARAMS = {
         "stamp duty); crypto: fractional, 24/7.",
     ),
     "cash": Param(100_000.0, type="number", exclusiveMinimum=0, title="Starting cash"),
-    "commission": _cost(0.001, "Commission", "Rate of traded value (0.001 = 0.1%).", 0.5),
+    "commission": _cost(None, "Commission", "Rate of traded value (0.001 = 0.1%).", 0.5),
     "min_commission": _cost(None, "Minimum commission", "Per order."),
     "slippage_bps": _cost(
         None, "Slippage (bps)", "Every fill's price worsened by this many basis points.", 10_000

@@ -264,7 +264,8 @@ def _dag_module():
 
 def test_the_params_are_the_request_fields_and_their_defaults_parse():
     """The trigger form and the request are one: every Param is a BacktestRequest field, the
-    Params' defaults make a valid request, and every rank-by choice is a metric."""
+    Params' defaults make a valid request with the request's own defaults (the market's costs
+    unless given, as on the command line), and every rank-by choice is a metric."""
     from easyquant.backtest.metrics import METRIC_NAMES
     from easyquant.backtest.request import BacktestRequest
 
@@ -272,7 +273,11 @@ def test_the_params_are_the_request_fields_and_their_defaults_parse():
     assert set(mod.PARAMS) <= set(BacktestRequest.model_fields)
     defaults = {k: p.value for k, p in mod.PARAMS.items()}
     req = BacktestRequest.parse(defaults)
-    assert (req.kind, req.symbols, req.commission) == ("backtest", ["AAA"], 0.001)
+    assert (req.kind, req.symbols, req.commission) == ("backtest", ["AAA"], None)
+    # and a field the form leaves as it is means what the CLI means when its option is left out
+    for name, field in BacktestRequest.model_fields.items():
+        if name in mod.PARAMS and not field.is_required():
+            assert mod.PARAMS[name].value == field.get_default(call_default_factory=True), name
     assert set(mod.RANK_BY) <= set(METRIC_NAMES)
 
 
