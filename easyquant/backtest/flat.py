@@ -130,3 +130,15 @@ def skip_flat(
     if not scanned and waiting > 0:
         refused = waiting * (u - t)
     return u, refused, npend
+
+
+@njit(cache=True, nogil=True, inline="always", _nrt=False)  # type: ignore[call-overload]
+def mark_last_seen(close: np.ndarray, t: int, u: int, mark: np.ndarray) -> None:
+    """Set ``mark`` to each symbol's last close seen in bars [t, u) (left as is where it has
+    none there): the price a position is marked at after a flat stretch."""
+    for j in range(close.shape[1]):
+        for v in range(u - 1, t - 1, -1):
+            cv = close[v, j]
+            if cv == cv:
+                mark[j] = cv
+                break

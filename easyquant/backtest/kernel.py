@@ -25,7 +25,7 @@ import numpy as np
 from numba import njit
 
 from easyquant.backtest import running
-from easyquant.backtest.flat import skip_flat
+from easyquant.backtest.flat import mark_last_seen, skip_flat
 from easyquant.backtest.phase import N_COUNTS, W_SIZE, decide, execute
 from easyquant.execution import market as mk
 from easyquant.execution.working import is_change, new_book
@@ -118,12 +118,7 @@ def _span(
             )  # fmt: skip
             if u > t:
                 rejects[mk.NO_CASH] += refused
-                for j in range(m):  # the last price seen of each symbol
-                    for v in range(u - 1, t - 1, -1):
-                        cv = close[v, j]
-                        if cv == cv:
-                            mark[j] = cv
-                            break
+                mark_last_seen(close, t, u, mark)
                 if keep_curve:
                     equity[t:u] = cash
                     held[t:u] = 0

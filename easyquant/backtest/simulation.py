@@ -9,6 +9,7 @@ import pandas as pd
 from numba import njit
 
 from easyquant.backtest.config import BacktestConfig
+from easyquant.backtest.flat import mark_last_seen
 from easyquant.backtest.kernel import simulate_into
 from easyquant.backtest.metrics import bench_stats, finish_accumulators, new_accumulators
 from easyquant.backtest.phase import R_RESTED
@@ -181,12 +182,7 @@ def replay_curve(
         if t < end and n_held == 0:  # flat until then
             equity[t:end] = cash
             held[t:end] = 0
-            for j in range(m):  # the last close seen of each symbol
-                for v in range(end - 1, t - 1, -1):
-                    c = close[v, j]
-                    if c == c:
-                        mark[j] = c
-                        break
+            mark_last_seen(close, t, end, mark)
             t = end
             continue
         stop = max(end, t + 1)
