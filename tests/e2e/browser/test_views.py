@@ -107,12 +107,20 @@ def test_pipelines_groups_mapped_tasks_links_airflow_and_reports_trigger_errors(
     assert "[3 mapped]" in ingest and "1 failed" in ingest and "1 running" in ingest
     # each task's worker, as the API serves it: a mapped task's workers with their counts
     assert card.locator("table.tasks thead th").all_text_contents()[2] == "Worker"
-    worker = card.locator("td[data-label='Worker']")
+    # rows by task (tasks that started in the same millisecond sort by name)
+    names = ("plan", "ingest", "update_catalog")
+    worker = {
+        next(n for n in names if row.inner_text().lstrip("\u25b8").startswith(n)): row.locator(
+            "td[data-label='Worker']"
+        )
+        for row in tasks.all()
+    }
+    assert sorted(worker) == sorted(names)
     by = "\u00d7"  # the multiplication sign between a worker and its count of tries
-    assert worker.nth(0).inner_text() == "worker1@node-a"
-    mapped = worker.nth(1).locator(".hosts > span").all_inner_texts()
+    assert worker["plan"].inner_text() == "worker1@node-a"
+    mapped = worker["ingest"].locator(".hosts > span").all_inner_texts()
     assert mapped == [f"worker1@node-a {by} 1", f"worker2@node-b {by} 2"]
-    assert worker.nth(2).inner_text() == "\u2013"  # queued: no worker yet
+    assert worker["update_catalog"].inner_text() == "\u2013"  # queued: no worker yet
     failed = api_get(stack, f"/api/components/{stack.status_ids['failed_task']}")
     assert failed["host"] == "worker2@node-b"
     card.locator("tr", has_text="[3 mapped]").click()
