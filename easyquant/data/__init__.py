@@ -28,7 +28,8 @@ def load_bars(
     settings: Settings | None = None,
     adjust: str | None = None,
 ) -> dict[str, pd.DataFrame]:
-    """Read stored bars: symbol -> frame indexed by UTC ``timestamp``, float64 OHLCV columns.
+    """Read stored bars: symbol -> frame indexed by UTC ``timestamp``, float64 OHLCV columns,
+    and ``limit_up``/``limit_down`` (the day's published limits, nan where none) when stored.
 
     ``start``/``end`` are inclusive (a date alone covers that whole day). ``adjust`` is None
     (raw), ``forward`` or ``backward`` (corporate actions from the database). When ``freq`` is
@@ -68,8 +69,10 @@ def load_bars(
         df = table.slice(a, b - a).to_pandas()
         df = df.set_index(pd.DatetimeIndex(df.pop("timestamp"), name="timestamp"))
         df.index = df.index.tz_convert("UTC") if df.index.tz else df.index.tz_localize("UTC")
-        df = df[["open", "high", "low", "close", "volume"]].astype("float64")
-        if resample_from is not None:
+        cols = ["open", "high", "low", "close", "volume"]
+        cols += [c for c in ("limit_up", "limit_down") if c in df.columns]
+        df = df[cols].astype("float64")
+        if resample_from is not None:  # a day's limits do not carry to other bars
             df = resample(df, f, resample_from)
         if df.empty:
             raise DataError(f"symbol {sym!r}: no {f.name} bars between {start} and {end}")

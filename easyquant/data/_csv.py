@@ -23,6 +23,7 @@ import pyarrow.csv as pacsv
 from easyquant.data import layouts
 from easyquant.data.batch import (
     BATCH_SCHEMA,
+    LIMIT_FIELDS,
     TS_TYPE,
     VALUE_FIELDS,
     Batch,
@@ -243,6 +244,15 @@ class CsvSource(FileSource):
             fixed_symbol = check_symbol(
                 layouts.symbol_from_name(lay, path), option=f"{path}: symbol"
             )
+        limits = layouts.limit_columns(names)
+        if len(limits) == 1:
+            (given,) = limits.values()
+            other = next(f for f in LIMIT_FIELDS if f not in limits)
+            raise DataError(
+                f"{path}: line 1, field {given!r}: a published limit column needs its pair "
+                f"({' or '.join(layouts.LIMIT_NAMES[other])})"
+            )
+        mapping = {**mapping, **limits}
         first_vals = next(csv.reader([first_row or ""], delimiter=delim))
         ts_idx = names.index(mapping["timestamp"])
         epoch = lay is not None and lay.ts == "epoch"
@@ -253,7 +263,7 @@ class CsvSource(FileSource):
         )
         ts_type = pa.int64() if epoch else (TS_TYPE if aware else pa.timestamp("ns"))
         types: dict[str, pa.DataType] = {mapping["timestamp"]: ts_type}
-        for f in VALUE_FIELDS:
+        for f in (*VALUE_FIELDS, *limits):
             types[mapping[f]] = pa.float64()
         include = list(dict.fromkeys(mapping[k] for k in mapping))
         if "symbol" in mapping:
@@ -362,7 +372,11 @@ class CsvSource(FileSource):
                 col = pc.multiply(col, res.factors[f])
             values.append(col)
         cols = [sym, ts.cast(TS_TYPE), *values, lines]
-        return pa.Table.from_arrays(cols, schema=BATCH_SCHEMA)
+        table = pa.Table.from_arrays(cols, schema=BATCH_SCHEMA)
+        for f in LIMIT_FIELDS:
+            if f in mapping:
+                table = table.append_column(f, rb.column(mapping[f]))
+        return table
 
     @staticmethod
     def _row_units(table: pa.Table, units: pa.Array, path: Path, column: str) -> pa.Table:
@@ -433,7 +447,7 @@ class CsvSource(FileSource):
                     found.append((i, src, "wrong encoding: not UTF-8 text"))
                     continue
                 s = col.cast(pa.string())
-                if canon in VALUE_FIELDS:
+                if canon in VALUE_FIELDS or canon in LIMIT_FIELDS:
                     s = pc.if_else(pc.is_in(s, value_set=nulls), pa.scalar(None, pa.string()), s)
                     i = _first_bad(s, lambda a: _casts(a, pa.float64()))
                     if i is not None:

@@ -20,6 +20,7 @@ from easyquant.errors import ConfigError, DataError
 
 ADJUSTMENTS = ("forward", "backward")
 PRICE_COLUMNS = ("open", "high", "low", "close")
+LIMIT_COLUMNS = ("limit_up", "limit_down")  # published limit prices: scaled like prices
 
 
 def read_actions(path: str | Path) -> pd.DataFrame:
@@ -91,7 +92,7 @@ def adjust(bars: pd.DataFrame, actions: pd.DataFrame, how: str) -> pd.DataFrame:
     if how == "backward" and len(price):
         price, split = price / price[0], split / split[0]
     out = bars.copy()
-    for col in PRICE_COLUMNS:
+    for col in (*PRICE_COLUMNS, *(c for c in LIMIT_COLUMNS if c in out.columns)):
         out[col] = out[col].to_numpy() * price
     out["volume"] = out["volume"].to_numpy() / split
     return out

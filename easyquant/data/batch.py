@@ -25,6 +25,9 @@ from easyquant.errors import ConfigError, DataError
 
 PRICE_FIELDS = ("open", "high", "low", "close")
 VALUE_FIELDS = (*PRICE_FIELDS, "volume")
+# the day's published limit prices: optional columns, appended after ``line`` when a source
+# gives them (null on a day it gives none)
+LIMIT_FIELDS = ("limit_up", "limit_down")
 TS_TYPE = pa.timestamp("ns", tz="UTC")
 BATCH_SCHEMA = pa.schema(
     [("symbol", pa.string()), ("timestamp", TS_TYPE)]
@@ -81,7 +84,7 @@ def join_parts(parts: list[pa.Table]) -> pa.Table:
     table = pa.concat_tables(parts)
     if len(parts) > 1:
         lines = pa.array(np.arange(1, table.num_rows + 1, dtype=np.int64))
-        table = table.set_column(table.num_columns - 1, "line", lines)
+        table = table.set_column(table.schema.get_field_index("line"), "line", lines)
     return table
 
 

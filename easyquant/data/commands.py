@@ -220,6 +220,7 @@ def _show(args: argparse.Namespace) -> int:
     if args.json:
         out = df.reset_index()
         out["timestamp"] = out["timestamp"].map(lambda t: t.isoformat())
+        out = out.astype(object).where(out.notna(), None)  # a day without published limits
         print(
             json.dumps(
                 {"symbol": args.symbol, "freq": args.freq, "bars": out.to_dict(orient="records")}

@@ -25,9 +25,9 @@ import pyarrow.parquet as pq
 
 from easyquant.config import Settings, get_settings
 from easyquant.data import calendars, parse_time
-from easyquant.data.batch import Batch, Source, Span, Want, check_symbol
+from easyquant.data.batch import BATCH_SCHEMA, Batch, Source, Span, Want, check_symbol
 from easyquant.data.frequency import NS_PER_DAY, Freq, parse_freq
-from easyquant.data.lake import LAKE_SCHEMA, Lake, Pending, merge
+from easyquant.data.lake import LIMITS_SCHEMA, Lake, Pending, conform, merge
 from easyquant.data.notes import canonical_codes, collect_actions, note_batch, note_stored
 from easyquant.data.symbols import calendar_of, canonical
 from easyquant.data.validate import FIELDS, REASONS, SequenceState, check_batch
@@ -267,12 +267,12 @@ def _stage(
             if len(checked.good_order):
                 good = table.take(pa.array(checked.good_order))
                 for s, a, b in checked.segments:
-                    part = good.slice(a, b - a).select(LAKE_SCHEMA.names)
+                    part = conform(good.slice(a, b - a), limits=True)
                     w = writers.get(s)
                     if w is None:
                         paths[s] = staging / f"{len(paths):06d}.arrow"
-                        w = writers[s] = pa.ipc.new_file(str(paths[s]), LAKE_SCHEMA)
-                    w.write_table(part.cast(LAKE_SCHEMA))
+                        w = writers[s] = pa.ipc.new_file(str(paths[s]), LIMITS_SCHEMA)
+                    w.write_table(part)
                     result.symbols[s].rows_stored += b - a
             if progress is not None and batch.progress is not None:
                 totals = result.totals()
@@ -315,7 +315,7 @@ def _quarantine(
     names: list[str],
 ) -> pq.ParquetWriter:
     bad = checked.bad
-    rows = table.take(pa.array(bad))
+    rows = table.take(pa.array(bad)).select(BATCH_SCHEMA.names)
     reasons = [REASONS[r] for r in checked.reason[bad]]
     fields = [batch.field_name(FIELDS[x]) for x in checked.field[bad]]
     out = rows.append_column("origin", pa.array([batch.origin] * len(bad)))

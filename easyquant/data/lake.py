@@ -30,7 +30,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from easyquant._proc import owner_gone, owner_token
-from easyquant.data.batch import TS_TYPE, VALUE_FIELDS
+from easyquant.data.batch import LIMIT_FIELDS, TS_TYPE, VALUE_FIELDS
 from easyquant.data.symbols import check_symbol
 
 FILE = "data.parquet"
@@ -40,6 +40,25 @@ TMP_PREFIX = f".{FILE}.tmp-"
 FOREIGN_MAX_AGE = 24 * 3600.0
 ROW_GROUP = 1 << 18
 LAKE_SCHEMA = pa.schema([("timestamp", TS_TYPE)] + [(f, pa.float64()) for f in VALUE_FIELDS])
+# with the day's published limit prices: nullable columns a partition holds only when some of
+# its bars carry them, so partitions without them keep their bytes
+LIMITS_SCHEMA = pa.schema([*LAKE_SCHEMA, *((f, pa.float64()) for f in LIMIT_FIELDS)])
+
+
+def conform(table: pa.Table, *, limits: bool | None = None) -> pa.Table:
+    """``table`` in the lake's columns: with both limit columns (null where missing) when
+    ``limits`` is True, without when False; when None, with them only if a value is set."""
+    if limits is None:
+        limits = any(
+            f in table.column_names and table.column(f).null_count < table.num_rows
+            for f in LIMIT_FIELDS
+        )
+    if not limits:
+        return table.select(LAKE_SCHEMA.names).cast(LAKE_SCHEMA)
+    for f in LIMIT_FIELDS:
+        if f not in table.column_names:
+            table = table.append_column(f, pa.nulls(table.num_rows, pa.float64()))
+    return table.select(LIMITS_SCHEMA.names).cast(LIMITS_SCHEMA)
 
 
 def sha256_file(path: Path) -> str:
@@ -104,7 +123,8 @@ class Lake:
         path = self.path(freq, symbol)
         if not path.exists():
             return None
-        return pq.read_table(path, schema=None).cast(LAKE_SCHEMA)
+        table = pq.read_table(path, schema=None)
+        return conform(table, limits=LIMIT_FIELDS[0] in table.column_names)
 
     def calendar(self, freq: str, symbol: str) -> str | None:
         path = self.path(freq, symbol)
@@ -144,7 +164,7 @@ class Lake:
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp = path.parent / f"{TMP_PREFIX}{owner_token()}-{uuid.uuid4().hex[:8]}"
         meta = {b"easyquant.calendar": calendar.encode()} if calendar else None
-        table = table.select(LAKE_SCHEMA.names).cast(LAKE_SCHEMA).replace_schema_metadata(meta)
+        table = conform(table).replace_schema_metadata(meta)
         pq.write_table(
             table,
             tmp,
@@ -253,10 +273,17 @@ def _last_write(path: Path) -> float:
 
 
 def merge(old: pa.Table | None, new: pa.Table) -> pa.Table:
-    """Upsert ``new`` into ``old`` by timestamp (new rows win); both sorted and unique."""
-    new = new.select(LAKE_SCHEMA.names).cast(LAKE_SCHEMA)
+    """Upsert ``new`` into ``old`` by timestamp (new rows win); both sorted and unique.
+
+    The result has the limit columns when either side has them (null on the other's rows).
+    """
+    limits = LIMIT_FIELDS[0] in new.column_names or (
+        old is not None and LIMIT_FIELDS[0] in old.column_names
+    )
+    new = conform(new, limits=limits)
     if old is None or old.num_rows == 0:
         return new
+    old = conform(old, limits=limits)
     if new.num_rows == 0:
         return old
     ots = old.column("timestamp").cast(pa.int64()).to_numpy()

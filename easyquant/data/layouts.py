@@ -152,6 +152,26 @@ BINANCE = Layout(
     ts="epoch",
     symbol_from_name=r"^([A-Za-z0-9]+)",
 )
+# the day's published limit prices, optional in every layout (tushare's stk_limit names them
+# up_limit/down_limit; Chinese exports 涨停价/跌停价)
+LIMIT_NAMES = {
+    "limit_up": ("limit_up", "up_limit", "涨停价"),
+    "limit_down": ("limit_down", "down_limit", "跌停价"),
+}
+
+
+def limit_columns(names: Sequence[str]) -> dict[str, str]:
+    """Return {limit field: column name} for the published-limit columns in ``names``; a file
+    must give both or neither."""
+    found: dict[str, str] = {}
+    bare = {n.strip().lower(): n for n in reversed(names)}
+    for fld, options in LIMIT_NAMES.items():
+        col = next((bare[o] for o in options if o in bare), None)
+        if col is not None:
+            found[fld] = col
+    return found
+
+
 # recognised in this order: the most specific header first
 LAYOUTS: dict[str, Layout] = {lay.name: lay for lay in (AKSHARE, TUSHARE, BAOSTOCK, YAHOO, BINANCE)}
 FORMATS = ("auto", "plain", *LAYOUTS)

@@ -21,6 +21,7 @@ def resample(bars: pd.DataFrame, to: str | Freq, calendar: str) -> pd.DataFrame:
     """Return ``bars`` (indexed by UTC ``timestamp``, OHLCV columns) at frequency ``to``.
 
     Open is the first open, high the max, low the min, close the last close, volume the sum.
+    Published limit prices hold for one day's bars only and are not resampled (dropped).
     Bars outside the calendar's trading hours raise DataError.
     """
     target = parse_freq(to, option="to")

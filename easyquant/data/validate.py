@@ -7,14 +7,18 @@ in a :class:`SequenceState` between batches.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
 import pyarrow as pa
 
-from easyquant.data.batch import SYMBOL_RE
+from easyquant.data.batch import LIMIT_FIELDS, SYMBOL_RE
 
-FIELDS = ("symbol", "timestamp", "open", "high", "low", "close", "volume")
+FIELDS = ("symbol", "timestamp", "open", "high", "low", "close", "volume", *LIMIT_FIELDS)
+# a traded price may pass a published limit by this much (one tick of the markets that
+# publish limits: 0.01 CNY) before the row is refused
+LIMIT_TOLERANCE = 0.01 + 1e-9
 REASONS = (
     "",
     "invalid symbol",
@@ -27,6 +31,10 @@ REASONS = (
     "close outside [low, high]",
     "duplicate timestamp",
     "timestamp out of order (rows must be sorted by time per symbol)",
+    "limit price must be > 0",
+    "limit_down above limit_up",
+    "high above the published limit_up",
+    "low below the published limit_down",
 )
 
 
@@ -94,6 +102,8 @@ def check_batch(
     flag(h < lo, 6, 3)
     flag((o < lo) | (o > h), 7, 2)
     flag((c < lo) | (c > h), 8, 5)
+    if LIMIT_FIELDS[0] in table.column_names:
+        _check_limits(table, h, lo, flag)
 
     idx = np.flatnonzero(reason == 0)
     if len(names) == 1:
@@ -146,6 +156,22 @@ def check_batch(
     for s, e in zip(starts.astype(np.int64), ends, strict=True):
         segments.append((names[codes[order[s]]], int(s), int(e)))
     return Checked(reason, fieldc, order, segments, jumps)
+
+
+def _check_limits(
+    table: pa.Table, h: np.ndarray, lo: np.ndarray, flag: Callable[[np.ndarray, int, int], None]
+) -> None:
+    """Flag published limit prices that are not positive, cross, or that a traded price
+    passes by more than :data:`LIMIT_TOLERANCE` (a null limit is no limit given)."""
+    up, down = (
+        table.column(f).to_numpy(zero_copy_only=False).astype(np.float64) for f in LIMIT_FIELDS
+    )
+    with np.errstate(invalid="ignore"):
+        flag(~np.isnan(up) & ~(up > 0), 11, 7)
+        flag(~np.isnan(down) & ~(down > 0), 11, 8)
+        flag(down > up, 12, 8)
+        flag(h > up + LIMIT_TOLERANCE, 13, 3)
+        flag(lo < down - LIMIT_TOLERANCE, 14, 4)
 
 
 def _ends(starts: np.ndarray, n: int) -> np.ndarray:
