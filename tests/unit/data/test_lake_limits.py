@@ -8,13 +8,14 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
 from easyquant.data import load_bars, make_source
 from easyquant.data.adjust import adjust
 from easyquant.data.ingest import ingest
-from easyquant.data.lake import LAKE_SCHEMA, Lake
+from easyquant.data.lake import LAKE_SCHEMA, LIMITS_SCHEMA, Lake, merge
 from easyquant.errors import DataError
 
 SYM = "600000.SH"
@@ -193,3 +194,26 @@ def test_adjusted_reads_scale_limits_like_prices() -> None:
     assert (back["limit_up"] / back["close"]).tolist() == (
         bars["limit_up"] / bars["close"]
     ).tolist()
+
+
+def test_a_partition_written_before_limits_reads_and_merges(settings) -> None:
+    lake = Lake(settings.lake_dir)
+    path = lake.path("1d", SYM)
+    path.parent.mkdir(parents=True)
+    day = pd.Timestamp("2024-03-01", tz="UTC")
+    old = pa.table(
+        {"timestamp": [day], "open": [9.5], "high": [9.5], "low": [9.5], "close": [9.5]}
+        | {"volume": [1e6]},
+        schema=LAKE_SCHEMA,
+    )
+    pq.write_table(old, path)
+    assert lake.read("1d", SYM).equals(old)
+    new = pa.table(
+        {"timestamp": [day + pd.Timedelta(days=3)], "open": [10.0], "high": [10.0]}
+        | {"low": [10.0], "close": [10.0], "volume": [1e6], "limit_up": [10.45]}
+        | {"limit_down": [8.55]},
+    ).cast(LIMITS_SCHEMA)
+    both = merge(lake.read("1d", SYM), new)
+    assert both.schema == LIMITS_SCHEMA
+    assert both.column("limit_up").to_pylist() == [None, 10.45]
+    assert both.column("close").to_pylist() == [9.5, 10.0]
